@@ -1,0 +1,230 @@
+// Data activities: pin a snapshot of the lake, check it against the model's contract, and
+// build the training set with DuckDB. Each is idempotent: a retry redoes the same work on
+// the same pinned files and overwrites its own outputs atomically.
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Paths } from '../core/config.js';
+import { openDuckDB, parquetSource, quoteIdent, quoteLiteral, queryRows } from '../core/duckdb.js';
+import { DataContractViolation } from '../core/errors.js';
+import { featureQuery, LABEL_COLUMN } from '../core/features.js';
+import { hashFile, listPartitions } from '../core/lake.js';
+import { loadSpec, sha256, type DatasetColumn } from '../core/spec.js';
+import type { DatasetSnapshot, PartitionSnapshot, TrainingSet, ValidationReport } from '../core/types.js';
+
+export interface DataDeps {
+  readonly paths: Paths;
+}
+
+/** Integer and floating types are accepted for each other's family; others must match exactly. */
+const TYPE_FAMILIES: Record<string, string> = {
+  TINYINT: 'integer', SMALLINT: 'integer', INTEGER: 'integer', BIGINT: 'integer', HUGEINT: 'integer',
+  UTINYINT: 'integer', USMALLINT: 'integer', UINTEGER: 'integer', UBIGINT: 'integer',
+  FLOAT: 'float', DOUBLE: 'float', 'TIMESTAMP_NS': 'timestamp', 'TIMESTAMP_MS': 'timestamp', TIMESTAMP: 'timestamp',
+  'TIMESTAMP WITH TIME ZONE': 'timestamp', DATE: 'date', VARCHAR: 'string', BOOLEAN: 'boolean',
+};
+
+function compatible(declared: string, actual: string): boolean {
+  return declared === actual || (TYPE_FAMILIES[declared] ?? declared) === (TYPE_FAMILIES[actual] ?? actual);
+}
+
+export function createDataActivities({ paths }: DataDeps) {
+  /** The files the run will use: the newest trainWeeks + holdoutWeeks partitions, with row counts and hashes. */
+  async function snapshotDataset(input: { model: string }): Promise<DatasetSnapshot> {
+    const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const all = await listPartitions(paths.lakeDir, spec.dataset.name, spec.dataset.partitionKey);
+    const need = spec.split.trainWeeks + spec.split.holdoutWeeks;
+    const datasetDir = path.join(paths.lakeDir, spec.dataset.name);
+    if (all.length < spec.split.holdoutWeeks + 1) {
+      throw new DataContractViolation(
+        'empty',
+        `need at least ${spec.split.holdoutWeeks + 1} partitions (${spec.split.holdoutWeeks} to hold out, 1 to train on), found ${all.length}`,
+        datasetDir,
+      );
+    }
+    const window = all.slice(-need);
+    const files = window.flatMap((p) => p.files);
+    const db = await openDuckDB();
+    let rowsByFile: Map<string, number>;
+    try {
+      const rows = await queryRows(
+        db.connection,
+        `SELECT file_name, sum(num_rows)::BIGINT AS n FROM parquet_file_metadata([${files.map(quoteLiteral).join(', ')}]) GROUP BY file_name`,
+      );
+      rowsByFile = new Map(rows.map((r) => [String(r.file_name), Number(r.n)]));
+    } finally {
+      db.close();
+    }
+    const partitions: PartitionSnapshot[] = [];
+    for (const p of window) {
+      const snapFiles = [];
+      for (const file of p.files) {
+        snapFiles.push({ path: file, rows: rowsByFile.get(file) ?? 0, bytes: (await stat(file)).size, sha256: await hashFile(file) });
+      }
+      partitions.push({ value: p.value, files: snapFiles, rows: snapFiles.reduce((s, f) => s + f.rows, 0) });
+    }
+    const contentHash = sha256(
+      partitions.flatMap((p) => p.files.map((f) => `${path.relative(paths.lakeDir, f.path)}:${f.sha256}`)).join('\n'),
+    );
+    return {
+      model: input.model,
+      dataset: spec.dataset.name,
+      partitions,
+      rows: partitions.reduce((s, p) => s + p.rows, 0),
+      contentHash,
+      takenAt: new Date().toISOString(),
+    };
+  }
+
+  /** Check schema, null rates, volume and label balance; a violation names the file and column. */
+  async function validateDataset(input: { model: string; snapshot: DatasetSnapshot }): Promise<ValidationReport> {
+    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const { spec } = loaded;
+    const contract = spec.dataset.contract;
+    const files = input.snapshot.partitions.flatMap((p) => p.files.map((f) => f.path));
+    const checks: string[] = [];
+    const db = await openDuckDB();
+    try {
+      // 1. Schema, file by file, before anything reads them together.
+      for (const file of files) {
+        const described = await queryRows(
+          db.connection,
+          `DESCRIBE SELECT * FROM read_parquet(${quoteLiteral(file)}, hive_partitioning = false)`,
+        );
+        const types = new Map(described.map((r) => [String(r.column_name), String(r.column_type)]));
+        for (const col of spec.dataset.columns) checkColumn(file, col, types);
+      }
+      checks.push(`schema: ${spec.dataset.columns.length} columns present with compatible types in ${files.length} files`);
+
+      // 2. Rows and null rates per file.
+      const counts = spec.dataset.columns.map((c) => `count(${quoteIdent(c.name)})::BIGINT AS ${quoteIdent(c.name)}`).join(', ');
+      const perFile = await queryRows(
+        db.connection,
+        `SELECT filename, count(*)::BIGINT AS __rows, ${counts}
+         FROM read_parquet([${files.map(quoteLiteral).join(', ')}], filename = true, hive_partitioning = false)
+         GROUP BY filename`,
+      );
+      const nullRates: Record<string, number> = {};
+      for (const row of perFile) {
+        const n = Number(row.__rows);
+        for (const col of spec.dataset.columns) {
+          const rate = n === 0 ? 0 : 1 - Number(row[col.name]) / n;
+          nullRates[col.name] = Math.max(nullRates[col.name] ?? 0, rate);
+          if (rate > contract.maxNullRate) {
+            throw new DataContractViolation(
+              'nulls',
+              `${(rate * 100).toFixed(2)}% NULL, more than the ${(contract.maxNullRate * 100).toFixed(2)}% allowed`,
+              String(row.filename),
+              col.name,
+            );
+          }
+        }
+      }
+      checks.push(`nulls: every column at most ${(contract.maxNullRate * 100).toFixed(2)}% NULL in every file`);
+
+      // 3. Volume: no partition too small, none far below the window's median.
+      const sizes = input.snapshot.partitions.map((p) => p.rows).sort((a, b) => a - b);
+      const median = sizes[Math.floor(sizes.length / 2)] ?? 0;
+      for (const p of input.snapshot.partitions) {
+        const where = p.files[0]?.path;
+        if (p.rows < contract.minRowsPerPartition) {
+          throw new DataContractViolation('volume', `partition ${p.value} has ${p.rows} rows, fewer than ${contract.minRowsPerPartition}`, where);
+        }
+        if (p.rows < (1 - contract.maxVolumeDrop) * median) {
+          throw new DataContractViolation(
+            'volume',
+            `partition ${p.value} has ${p.rows} rows, more than ${(contract.maxVolumeDrop * 100).toFixed(0)}% below the median partition (${median})`,
+            where,
+          );
+        }
+      }
+      checks.push(`volume: ${input.snapshot.partitions.length} partitions of ${sizes[0]}..${sizes.at(-1)} rows`);
+
+      // 4. Label balance, computed by the model's own feature SQL.
+      let labelRate: number | null = null;
+      if (contract.labelRate) {
+        const [row] = await queryRows(
+          db.connection,
+          `SELECT avg(${LABEL_COLUMN}) AS rate, count(${LABEL_COLUMN})::BIGINT AS labelled FROM (${featureQuery(loaded, parquetSource(files), true)})`,
+        );
+        labelRate = Number(row?.rate);
+        if (!(labelRate >= contract.labelRate.min && labelRate <= contract.labelRate.max)) {
+          throw new DataContractViolation(
+            'label',
+            `positive rate ${labelRate.toFixed(4)} outside [${contract.labelRate.min}, ${contract.labelRate.max}]`,
+            path.join(paths.lakeDir, spec.dataset.name),
+            spec.label.column,
+          );
+        }
+        checks.push(`label: positive rate ${labelRate.toFixed(4)} within [${contract.labelRate.min}, ${contract.labelRate.max}]`);
+      }
+      return { files: files.length, rows: input.snapshot.rows, labelRate, nullRates, checks };
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Run the feature SQL over the pinned files and write the training and holdout sets as Parquet. */
+  async function buildTrainingSet(input: { model: string; snapshot: DatasetSnapshot; workflowId: string; runId: string }): Promise<TrainingSet> {
+    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const parts = input.snapshot.partitions;
+    const holdout = parts.slice(-loaded.spec.split.holdoutWeeks);
+    const train = parts.slice(0, parts.length - holdout.length);
+    const workDir = runWorkDir(paths, input.model, input.workflowId, input.runId);
+    await mkdir(workDir, { recursive: true });
+    const db = await openDuckDB({ threads: 2 });
+    try {
+      const write = async (name: string, partitions: readonly PartitionSnapshot[]) => {
+        const target = path.join(workDir, name);
+        const temp = `${target}.tmp`;
+        const query = featureQuery(loaded, parquetSource(partitions.flatMap((p) => p.files.map((f) => f.path))), true);
+        await db.connection.run(`COPY (${query}) TO ${quoteLiteral(temp)} (FORMAT parquet)`);
+        await rename(temp, target);
+        const [row] = await queryRows(
+          db.connection,
+          `SELECT count(*)::BIGINT AS n, avg(${LABEL_COLUMN}) AS rate FROM read_parquet(${quoteLiteral(target)})`,
+        );
+        return { file: target, rows: Number(row?.n), rate: Number(row?.rate) };
+      };
+      const t = await write('train.parquet', train);
+      const h = await write('holdout.parquet', holdout);
+      if (t.rows === 0 || h.rows === 0) {
+        throw new DataContractViolation('empty', `the feature SQL returned ${t.rows} training and ${h.rows} holdout rows`, loaded.spec.features.sql);
+      }
+      return {
+        workDir,
+        trainFile: t.file,
+        holdoutFile: h.file,
+        trainPartitions: train.map((p) => p.value),
+        holdoutPartitions: holdout.map((p) => p.value),
+        trainRows: t.rows,
+        holdoutRows: h.rows,
+        trainPositiveRate: t.rate,
+      };
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Remove a finished run's scratch folder (training sets, checkpoints). */
+  async function cleanupRun(input: { model: string; workflowId: string; runId: string }): Promise<void> {
+    await rm(runWorkDir(paths, input.model, input.workflowId, input.runId), { recursive: true, force: true });
+  }
+
+  return { snapshotDataset, validateDataset, buildTrainingSet, cleanupRun };
+}
+
+function checkColumn(file: string, col: DatasetColumn, types: Map<string, string>): void {
+  const actual = types.get(col.name);
+  if (actual === undefined) {
+    throw new DataContractViolation('schema', `column is missing (the file has: ${[...types.keys()].join(', ')})`, file, col.name);
+  }
+  if (!compatible(col.type, actual)) {
+    throw new DataContractViolation('schema', `type is ${actual}, the spec declares ${col.type}`, file, col.name);
+  }
+}
+
+/** Scratch folder of one workflow run; ids are sanitised so they cannot leave the work dir. */
+export function runWorkDir(paths: Paths, model: string, workflowId: string, runId: string): string {
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
+  return path.join(paths.workDir, safe(model), safe(workflowId), safe(runId));
+}

@@ -1,0 +1,20 @@
+// All activities of the worker, built from their dependencies.
+import type { Paths } from '../core/config.js';
+import { createDataActivities } from './data.js';
+import { createRegistryActivities } from './registry.js';
+import { createTrainingActivities } from './training.js';
+
+export interface ActivityDeps {
+  readonly paths: Paths;
+  readonly codeVersion: string;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createDataActivities(deps),
+    ...createTrainingActivities(deps),
+    ...createRegistryActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,88 @@
+// Registry activities: register an immutable version with its lineage and gate result, and
+// move the champion alias to it.
+import { readFile } from 'node:fs/promises';
+import type { Paths } from '../core/config.js';
+import { evaluateGate } from '../core/gate.js';
+import { Registry } from '../core/registry.js';
+import { loadSpec } from '../core/spec.js';
+import type { DatasetSnapshot, ParityReport, PromotionResult, RegisteredVersion, TrainedModel, TrainingSet } from '../core/types.js';
+import { PROBABILITY_OUTPUT } from '../ml/onnx/additive-logistic.js';
+
+export interface RegistryDeps {
+  readonly paths: Paths;
+  readonly codeVersion: string;
+}
+
+export const CHAMPION = 'champion';
+
+export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
+  const registry = new Registry(paths.registryDir);
+
+  async function registerVersion(input: {
+    model: string;
+    snapshot: DatasetSnapshot;
+    trainingSet: TrainingSet;
+    trained: TrainedModel;
+    parity: ParityReport;
+    workflowId: string;
+    runId: string;
+  }): Promise<RegisteredVersion> {
+    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const { spec } = loaded;
+    const gate = evaluateGate(spec.gate, input.trained.holdout);
+    const onnx = await readFile(input.trained.onnxFile);
+    const card = await registry.register(input.model, onnx, {
+      model: spec.name,
+      task: spec.task,
+      description: spec.description,
+      inputs: spec.features.columns,
+      output: PROBABILITY_OUTPUT,
+      decisionThreshold: spec.decisionThreshold,
+      trainer: { type: spec.trainer.type, params: { ...spec.trainer.params } },
+      metrics: { holdout: input.trained.holdout, trainRows: input.trainingSet.trainRows },
+      onnx: { parity: input.parity },
+      gate,
+      lineage: {
+        dataset: {
+          name: spec.dataset.name,
+          snapshotHash: input.snapshot.contentHash,
+          trainPartitions: input.trainingSet.trainPartitions,
+          holdoutPartitions: input.trainingSet.holdoutPartitions,
+          rows: input.snapshot.rows,
+        },
+        featureSql: { file: spec.features.sql, sha256: loaded.featureSqlHash },
+        specSha256: loaded.specHash,
+        codeVersion,
+        workflowId: input.workflowId,
+        runId: input.runId,
+      },
+    });
+    return { model: card.model, version: card.version, gate: card.gate };
+  }
+
+  /** Move champion to `version` (a no-op when a retry finds it moved by this run already). */
+  async function promoteVersion(input: {
+    model: string;
+    version: number;
+    actor: string;
+    reason: string;
+    workflowId: string;
+  }): Promise<PromotionResult> {
+    const before = await registry.getAlias(input.model, CHAMPION);
+    if (before?.version === input.version && before.workflowId === input.workflowId) {
+      return { promoted: true, previousVersion: before.previousVersion, reason: input.reason };
+    }
+    const record = await registry.setAlias(input.model, CHAMPION, input.version, {
+      actor: input.actor,
+      reason: input.reason,
+      workflowId: input.workflowId,
+    });
+    return { promoted: true, previousVersion: record.previousVersion, reason: input.reason };
+  }
+
+  async function currentChampion(input: { model: string }): Promise<number | null> {
+    return (await registry.getAlias(input.model, CHAMPION))?.version ?? null;
+  }
+
+  return { registerVersion, promoteVersion, currentChampion };
+}

@@ -1,0 +1,134 @@
+// The HTTP API (Hono): start and inspect workflows, serve predictions from the champion.
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { Hono } from 'hono';
+import { randomUUID } from 'node:crypto';
+import { temporalUiLink, type Paths, type TemporalSettings } from '../core/config.js';
+import { InvalidRequestError, rootCause, UnknownWorkflowError } from '../core/errors.js';
+import { listModels, loadSpec } from '../core/spec.js';
+import { MODEL_NAME, TASK_QUEUE, TRAIN_REASON, type TrainModelInput } from '../core/types.js';
+import { errorResponse } from './errors.js';
+import type { Predictor } from './predictor.js';
+import { parseRequestFields } from './validation.js';
+
+export interface AppDeps {
+  readonly paths: Paths;
+  readonly temporal: TemporalSettings;
+  /** Connected on first use, so predictions are served even while Temporal is down. */
+  readonly client: () => Promise<Client>;
+  readonly predictor: Predictor;
+}
+
+const MAX_BODY_BYTES = 16 * 1024;
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+  app.onError((err, c) => errorResponse(err, c));
+  app.notFound((c) => c.json({ error: { type: 'NotFound', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.get('/healthz', (c) => c.json({ ok: true }));
+
+  app.get('/models', async (c) => c.json({ models: await listModels(deps.paths.modelsDir) }));
+
+  app.post('/workflows/train', async (c) => {
+    const body = await readJsonBody(c.req.raw);
+    const model = body.model;
+    if (typeof model !== 'string' || model.length === 0) {
+      throw new InvalidRequestError([{ field: 'model', problem: 'is required: the name of a model spec (see GET /models)' }]);
+    }
+    const unknown = Object.keys(body).filter((k) => k !== 'model' && k !== 'reason');
+    if (unknown.length) throw new InvalidRequestError(unknown.map((field) => ({ field, problem: 'is not a field of this request (expected: model, reason)' })));
+    if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > 200)) {
+      throw new InvalidRequestError([{ field: 'reason', problem: 'must be a string of at most 200 characters' }]);
+    }
+    await loadSpec(deps.paths.modelsDir, deps.paths.sqlDir, model); // 404 for an unknown model
+    const client = await deps.client();
+    const input: TrainModelInput = { model, reason: (body.reason as string | undefined) ?? 'api', actor: 'api' };
+    const workflowId = `train-${model}-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 6)}`;
+    const handle = await client.workflow.start('TrainModelWorkflow', {
+      taskQueue: TASK_QUEUE,
+      workflowId,
+      args: [input],
+      typedSearchAttributes: [
+        { key: MODEL_NAME, value: model },
+        { key: TRAIN_REASON, value: input.reason! },
+      ],
+    });
+    return c.json(
+      {
+        workflowId,
+        runId: handle.firstExecutionRunId,
+        status: `/workflows/${encodeURIComponent(workflowId)}`,
+        temporalUi: temporalUiLink(deps.temporal, workflowId, handle.firstExecutionRunId),
+      },
+      202,
+    );
+  });
+
+  app.get('/workflows/:id', async (c) => {
+    const id = c.req.param('id');
+    const client = await deps.client();
+    const handle = client.workflow.getHandle(id);
+    let description;
+    try {
+      description = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new UnknownWorkflowError(id);
+      throw err;
+    }
+    const status = description.status.name;
+    const base = {
+      workflowId: id,
+      runId: description.runId,
+      type: description.type,
+      status,
+      startTime: description.startTime.toISOString(),
+      closeTime: description.closeTime?.toISOString() ?? null,
+      temporalUi: temporalUiLink(deps.temporal, id, description.runId),
+    };
+    if (status === 'COMPLETED') return c.json({ ...base, result: await handle.result() });
+    if (status === 'RUNNING') {
+      const pending = (description.raw.pendingActivities ?? []).map((a) => ({
+        activity: a.activityType?.name ?? null,
+        attempt: a.attempt ?? 1,
+        progress: a.heartbeatDetails?.payloads?.[0] ? defaultPayloadConverter.fromPayload(a.heartbeatDetails.payloads[0]) : null,
+        lastFailure: a.lastFailure?.message ?? null,
+      }));
+      return c.json({ ...base, pendingActivities: pending });
+    }
+    const failure = await handle.result().then(
+      () => null,
+      (err: unknown) => rootCause(err),
+    );
+    return c.json({ ...base, failure });
+  });
+
+  app.get('/predict', async (c) => {
+    const query = c.req.query();
+    const model = query.model;
+    if (!model) throw new InvalidRequestError([{ field: 'model', problem: 'is required: the name of a model (see GET /models)' }]);
+    const { spec } = await deps.predictor.spec(model);
+    const { model: _model, ...fields } = query;
+    const values = parseRequestFields(spec, fields);
+    return c.json(await deps.predictor.predict(model, values));
+  });
+
+  return app;
+}
+
+async function readJsonBody(req: Request): Promise<Record<string, unknown>> {
+  const length = Number(req.headers.get('content-length') ?? 0);
+  if (length > MAX_BODY_BYTES) throw new InvalidRequestError([{ field: '(body)', problem: `is larger than ${MAX_BODY_BYTES} bytes` }]);
+  const text = await req.text();
+  if (text.length > MAX_BODY_BYTES) throw new InvalidRequestError([{ field: '(body)', problem: `is larger than ${MAX_BODY_BYTES} bytes` }]);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new InvalidRequestError([{ field: '(body)', problem: 'must be a JSON object, e.g. {"model":"flight_delay"}' }]);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidRequestError([{ field: '(body)', problem: 'must be a JSON object, e.g. {"model":"flight_delay"}' }]);
+  }
+  return body as Record<string, unknown>;
+}

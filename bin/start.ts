@@ -1,0 +1,211 @@
+// `npm start`: the whole product on one machine. Starts Temporal (dev server, SQLite file,
+// UI on :8233), bootstraps the flights lake when missing, starts the worker and the API,
+// trains the first model when no champion exists, then answers one real /predict. Ctrl-C
+// stops everything.
+import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PROJECT_ROOT, resolvePaths, temporalSettings, temporalUiLink } from '../core/config.js';
+import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
+import { rootCause } from '../core/errors.js';
+import { listPartitions } from '../core/lake.js';
+import { Registry } from '../core/registry.js';
+import { listModels, loadSpec, requestColumns } from '../core/spec.js';
+import { MODEL_NAME, TASK_QUEUE, TRAIN_REASON, type TrainModelInput, type TrainModelResult } from '../core/types.js';
+import { DEFAULT_INITIAL_WEEKS, ensureFlightsLake } from '../data/flights.js';
+import { startDevServer, type DevServer } from '../worker/dev-server.js';
+import { ensureTemporalCli } from '../worker/temporal-cli.js';
+
+const paths = resolvePaths();
+const temporalPort = Number(process.env.TEMPORAL_PORT ?? 7233);
+const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
+const apiPort = Number(process.env.PORT ?? 3000);
+const apiUrl = `http://127.0.0.1:${apiPort}`;
+const say = (line: string) => console.log(`[start] ${line}`);
+
+const children: ChildProcess[] = [];
+let server: DevServer | undefined;
+let stopping = false;
+
+function startChild(name: string, entry: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  const child = spawn(process.execPath, ['--import', tsx, path.join(PROJECT_ROOT, entry)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const prefix = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
+    let buffered = '';
+    stream.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const l of lines) out.write(`[${name}] ${l}\n`);
+    });
+  };
+  prefix(child.stdout!, process.stdout);
+  prefix(child.stderr!, process.stderr);
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`[start] ${name} exited (${signal ?? code}); stopping everything`);
+      void shutdown(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say('stopping API and worker ...');
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          child.kill('SIGINT');
+        }),
+    ),
+  );
+  if (server?.started) {
+    say('stopping Temporal ...');
+    await server.stop();
+  }
+  say('stopped.');
+  process.exit(code);
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (stopping) throw new Error('stopping');
+    if (Date.now() > deadline) throw new Error(`${what} did not come up within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** Follow a training run, printing each step and the trainer's progress as it changes. */
+async function follow(client: Client, workflowId: string): Promise<TrainModelResult> {
+  const handle = client.workflow.getHandle<(input: TrainModelInput) => Promise<TrainModelResult>>(workflowId);
+  let last = '';
+  const result = handle.result();
+  let done = false;
+  void result.finally(() => (done = true)).catch(() => {});
+  while (!done) {
+    const d = await handle.describe().catch(() => undefined);
+    const pending = d?.raw.pendingActivities?.[0];
+    if (pending) {
+      const details = pending.heartbeatDetails?.payloads?.[0]?.data;
+      const line = `${pending.activityType?.name}${details ? ` ${Buffer.from(details).toString()}` : ''}${(pending.attempt ?? 1) > 1 ? ` (attempt ${pending.attempt})` : ''}`;
+      if (line !== last) say(`  ${line}`);
+      last = line;
+    }
+    await Promise.race([result.catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
+  }
+  return result;
+}
+
+async function exampleFlight(model: string): Promise<URLSearchParams | undefined> {
+  const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, model);
+  const partitions = await listPartitions(paths.lakeDir, spec.dataset.name, spec.dataset.partitionKey);
+  const newest = partitions.at(-1);
+  if (!newest) return undefined;
+  const cols = requestColumns(spec);
+  const db = await openDuckDB();
+  try {
+    const [row] = await queryRows(
+      db.connection,
+      `SELECT ${cols.map((c) => `CAST("${c.name}" AS VARCHAR) AS "${c.name}"`).join(', ')} FROM (${parquetSource(newest.files)}) USING SAMPLE 1 ROWS`,
+    );
+    if (!row) return undefined;
+    const params = new URLSearchParams({ model });
+    for (const c of cols) params.set(c.name, String(row[c.name]));
+    return params;
+  } finally {
+    db.close();
+  }
+}
+
+async function main(): Promise<void> {
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+
+  say(`state folder: ${paths.stateDir}`);
+  const cli = await ensureTemporalCli(say);
+  say(`temporal CLI: ${cli}`);
+  server = await startDevServer({ cli, dbFile: path.join(paths.stateDir, 'temporal.db'), port: temporalPort, uiPort });
+  say(`Temporal ${server.started ? 'started' : 'already running'} on ${server.address}; Web UI ${server.uiUrl}`);
+
+  say('preparing the flights lake (vega-datasets flights-3m.parquet, 3,000,000 flights) ...');
+  const lake = await ensureFlightsLake(paths, Number(process.env.MLOPS_INITIAL_WEEKS ?? DEFAULT_INITIAL_WEEKS));
+  say(`lake: ${lake.released.length} weeks released (${lake.released[0]} .. ${lake.released.at(-1)}), ${lake.pending.length} to come (npm run lake -- release)`);
+
+  const env = {
+    TEMPORAL_ADDRESS: server.address,
+    TEMPORAL_UI_URL: server.uiUrl,
+    MLOPS_STATE_DIR: paths.stateDir,
+    PORT: String(apiPort),
+  };
+  startChild('worker', 'worker/main.ts', env);
+  startChild('api', 'api/main.ts', env);
+  await waitFor('the API', async () => (await fetch(`${apiUrl}/healthz`)).ok, 60_000);
+
+  const temporal = temporalSettings(env);
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: temporal.namespace });
+  const registry = new Registry(paths.registryDir);
+  for (const model of await listModels(paths.modelsDir)) {
+    const champion = await registry.getAlias(model, 'champion');
+    if (champion) {
+      say(`${model}: champion is v${champion.version}`);
+    } else {
+      const workflowId = `train-${model}-first`;
+      const input: TrainModelInput = { model, reason: 'first-start', actor: 'npm start' };
+      const handle = await client.workflow.start('TrainModelWorkflow', {
+        taskQueue: TASK_QUEUE,
+        workflowId,
+        args: [input],
+        // A run left over from an interrupted start is followed, not duplicated.
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        typedSearchAttributes: [
+          { key: MODEL_NAME, value: model },
+          { key: TRAIN_REASON, value: 'first-start' },
+        ],
+      });
+      say(`${model}: no champion yet, training: ${temporalUiLink(temporal, workflowId, handle.firstExecutionRunId)}`);
+      try {
+        const result = await follow(client, workflowId);
+        say(
+          `${model}: v${result.version} trained on ${result.snapshot.rows.toLocaleString('en-US')} rows, holdout AUC ${result.holdout.auc.toFixed(4)}, ` +
+            `log loss ${result.holdout.logLoss.toFixed(4)} (baseline ${result.holdout.baselineLogLoss.toFixed(4)}); ` +
+            (result.promoted ? 'promoted to champion' : `not promoted: ${result.gate.checks.filter((c) => !c.passed).map((c) => c.detail).join('; ')}`),
+        );
+      } catch (err) {
+        say(`${model}: training failed: ${rootCause(err).message}`);
+      }
+    }
+    const params = await exampleFlight(model);
+    if (params) {
+      const url = `${apiUrl}/predict?${params}`;
+      const response = await fetch(url);
+      say(`GET ${url}`);
+      say(`  -> ${response.status} ${await response.text()}`);
+    }
+  }
+  say('');
+  say(`ready. API ${apiUrl}   Temporal UI ${server.uiUrl}   (Ctrl-C stops everything)`);
+  say(`  retrain: curl -X POST ${apiUrl}/workflows/train -H 'content-type: application/json' -d '{"model":"flight_delay"}'`);
+}
+
+main().catch((err: unknown) => {
+  if (stopping) return;
+  console.error(`[start] ${err instanceof Error ? err.message : String(err)}`);
+  void shutdown(1);
+});

@@ -1,0 +1,62 @@
+// Where everything lives, decided once from the environment. Every process (worker, API,
+// launcher, tests) resolves paths through here so they agree on one layout.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: specs, SQL and the vega-datasets package are found relative to it. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface Paths {
+  /** Runtime state: lake, registry, Temporal's SQLite file, per-run work folders. */
+  readonly stateDir: string;
+  /** Hive-partitioned Parquet, one folder per dataset (`<lake>/<dataset>/week=YYYY-MM-DD/`). */
+  readonly lakeDir: string;
+  /** Weeks prepared by the bootstrap but not yet released into the lake. */
+  readonly arrivalsDir: string;
+  /** Immutable model versions and their aliases. */
+  readonly registryDir: string;
+  /** Scratch space for runs in progress (training sets, checkpoints), keyed by workflow run. */
+  readonly workDir: string;
+  /** Model specs (`<name>.json`). */
+  readonly modelsDir: string;
+  /** SQL files, loaded by name. */
+  readonly sqlDir: string;
+}
+
+export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
+  const stateDir = path.resolve(env.MLOPS_STATE_DIR ?? path.join(PROJECT_ROOT, '.state'));
+  return {
+    stateDir,
+    lakeDir: path.resolve(env.MLOPS_LAKE_DIR ?? path.join(stateDir, 'lake')),
+    arrivalsDir: path.resolve(env.MLOPS_ARRIVALS_DIR ?? path.join(stateDir, 'arrivals')),
+    registryDir: path.resolve(env.MLOPS_REGISTRY_DIR ?? path.join(stateDir, 'registry')),
+    workDir: path.resolve(env.MLOPS_WORK_DIR ?? path.join(stateDir, 'work')),
+    modelsDir: path.resolve(env.MLOPS_MODELS_DIR ?? path.join(PROJECT_ROOT, 'models')),
+    sqlDir: path.resolve(env.MLOPS_SQL_DIR ?? path.join(PROJECT_ROOT, 'sql')),
+  };
+}
+
+export interface TemporalSettings {
+  readonly address: string;
+  readonly namespace: string;
+  /** Base URL of the Temporal Web UI, used to link runs from API responses. */
+  readonly uiUrl: string;
+}
+
+export function temporalSettings(env: NodeJS.ProcessEnv = process.env): TemporalSettings {
+  return {
+    address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+    uiUrl: (env.TEMPORAL_UI_URL ?? 'http://localhost:8233').replace(/\/$/, ''),
+  };
+}
+
+/** Link to one workflow run in the Temporal Web UI. */
+export function temporalUiLink(settings: TemporalSettings, workflowId: string, runId: string): string {
+  return `${settings.uiUrl}/namespaces/${encodeURIComponent(settings.namespace)}/workflows/${encodeURIComponent(
+    workflowId,
+  )}/${encodeURIComponent(runId)}/history`;
+}
+
+/** The flights file shipped by the vega-datasets npm package: the embedded default data. */
+export const FLIGHTS_SOURCE = path.join(PROJECT_ROOT, 'node_modules', 'vega-datasets', 'data', 'flights-3m.parquet');

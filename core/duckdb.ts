@@ -1,0 +1,140 @@
+// Small helpers over @duckdb/node-api: opening an in-process database, quoting, and reading
+// query results into columnar typed arrays without building a JS object per row.
+import { DuckDBInstance, type DuckDBConnection, type DuckDBResult, type DuckDBValue } from '@duckdb/node-api';
+import type { Column, ColumnTable } from '../ml/table.js';
+
+export interface OpenDuckDB {
+  readonly instance: DuckDBInstance;
+  readonly connection: DuckDBConnection;
+  close(): void;
+}
+
+/** An in-memory database; `threads` bounds DuckDB's own worker threads (the machine has 2 cores). */
+export async function openDuckDB(options: { threads?: number } = {}): Promise<OpenDuckDB> {
+  const config: Record<string, string> = {};
+  if (options.threads) config.threads = String(options.threads);
+  const instance = await DuckDBInstance.create(':memory:', config);
+  const connection = await instance.connect();
+  return {
+    instance,
+    connection,
+    close() {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/** Quote an identifier (column or relation name) for SQL text. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Quote a string literal for SQL text. Used only for paths the project itself listed. */
+export function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** `read_parquet([...])` over exactly these files (a pinned snapshot, never a glob). */
+export function parquetSource(files: readonly string[]): string {
+  return `SELECT * FROM read_parquet([${files.map(quoteLiteral).join(', ')}], hive_partitioning = true)`;
+}
+
+/** Run a query and return its rows as plain JSON-able objects (for small results). */
+export async function queryRows(
+  connection: DuckDBConnection,
+  sql: string,
+  values?: DuckDBValue[],
+): Promise<Record<string, unknown>[]> {
+  const reader = await connection.runAndReadAll(sql, values);
+  return reader.getRowObjectsJS() as Record<string, unknown>[];
+}
+
+export interface ColumnRequest {
+  readonly name: string;
+  readonly kind: 'numeric' | 'categorical';
+}
+
+/**
+ * Read a (streamed) result chunk by chunk into typed arrays. Numeric values are rounded to
+ * float32 on the way in so training, export and serving all see the same numbers; NULL
+ * becomes NaN (numeric) or code -1 (categorical). `onRows` reports progress.
+ */
+export async function readColumns(
+  result: DuckDBResult,
+  requested: readonly ColumnRequest[],
+  onRows?: (rowsSoFar: number) => void,
+): Promise<ColumnTable> {
+  const names = result.columnNames();
+  const indexes = requested.map((c) => {
+    const i = names.indexOf(c.name);
+    if (i < 0) throw new Error(`query result has no column '${c.name}' (columns: ${names.join(', ')})`);
+    return i;
+  });
+  const numericParts: Float32Array[][] = requested.map(() => []);
+  const codeParts: Int32Array[][] = requested.map(() => []);
+  const dictionaries = requested.map(() => new Map<string, number>());
+  let rows = 0;
+  for (;;) {
+    const chunk = await result.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    const n = chunk.rowCount;
+    requested.forEach((col, k) => {
+      const vector = chunk.getColumnVector(indexes[k]!);
+      if (col.kind === 'numeric') {
+        const out = new Float32Array(n);
+        for (let i = 0; i < n; i++) {
+          const v = vector.getItem(i);
+          out[i] = v === null ? Number.NaN : toNumber(v, col.name);
+        }
+        numericParts[k]!.push(out);
+      } else {
+        const dict = dictionaries[k]!;
+        const out = new Int32Array(n);
+        for (let i = 0; i < n; i++) {
+          const v = vector.getItem(i);
+          if (v === null) {
+            out[i] = -1;
+            continue;
+          }
+          const s = typeof v === 'string' ? v : String(v);
+          let code = dict.get(s);
+          if (code === undefined) {
+            code = dict.size;
+            dict.set(s, code);
+          }
+          out[i] = code;
+        }
+        codeParts[k]!.push(out);
+      }
+    });
+    rows += n;
+    onRows?.(rows);
+  }
+  const columns = requested.map((col, k): Column => {
+    if (col.kind === 'numeric') return { name: col.name, kind: 'numeric', values: concat(numericParts[k]!, Float32Array, rows) };
+    return { name: col.name, kind: 'categorical', codes: concat(codeParts[k]!, Int32Array, rows), dictionary: [...dictionaries[k]!.keys()] };
+  });
+  return { rows, columns };
+}
+
+function toNumber(v: unknown, column: string): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  throw new Error(`column '${column}' is declared numeric but holds ${typeof v} values`);
+}
+
+function concat<T extends Float32Array | Int32Array>(
+  parts: T[],
+  Ctor: { new (n: number): T },
+  total: number,
+): T {
+  const out = new Ctor(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}

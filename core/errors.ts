@@ -1,0 +1,114 @@
+// Domain errors: one small class per failure, with readonly context. Whether an error is
+// retryable in Temporal is decided here (NON_RETRYABLE_ERROR_TYPES); its HTTP status is
+// decided in api/errors.ts. This module is pure so workflows may import it.
+
+/** Base class: `name` is the class name, which Temporal uses as the failure type. */
+export abstract class MlopsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A model name that has no spec in models/. */
+export class UnknownModelError extends MlopsError {
+  constructor(readonly model: string, readonly known: readonly string[]) {
+    super(`unknown model '${model}'${known.length ? ` (known: ${known.join(', ')})` : ''}`);
+  }
+}
+
+/** A spec file that cannot be used: names the file and the field. */
+export class InvalidSpecError extends MlopsError {
+  constructor(readonly file: string, readonly field: string, readonly problem: string) {
+    super(`${file}: ${field}: ${problem}`);
+  }
+}
+
+/** The data broke the model's contract (schema, nulls, label balance, volume). */
+export class DataContractViolation extends MlopsError {
+  constructor(
+    readonly check: 'schema' | 'nulls' | 'label' | 'volume' | 'empty',
+    readonly problem: string,
+    readonly file?: string,
+    readonly column?: string,
+  ) {
+    super(
+      `data contract violated (${check})${file ? ` in ${file}` : ''}${column ? `, column '${column}'` : ''}: ${problem}`,
+    );
+  }
+}
+
+/** The exported ONNX model does not reproduce the trainer's predictions. */
+export class OnnxParityError extends MlopsError {
+  constructor(readonly maxAbsDiff: number, readonly rows: number, readonly labelMismatches: number) {
+    super(
+      `ONNX predictions differ from the trainer's: max |diff| ${maxAbsDiff.toExponential(3)} over ${rows} rows, ` +
+        `${labelMismatches} label(s) differ`,
+    );
+  }
+}
+
+/** A model version that is not in the registry. */
+export class UnknownVersionError extends MlopsError {
+  constructor(readonly model: string, readonly version: number) {
+    super(`model '${model}' has no version ${version}`);
+  }
+}
+
+/** No version of the model holds the alias yet (nothing promoted). */
+export class NoChampionError extends MlopsError {
+  constructor(readonly model: string, readonly alias: string = 'champion') {
+    super(`model '${model}' has no ${alias} yet: train one with POST /workflows/train {"model":"${model}"}`);
+  }
+}
+
+/** The champion's model file could not be loaded (corrupt or missing). */
+export class ModelUnavailableError extends MlopsError {
+  constructor(readonly model: string, readonly version: number, readonly reason: string) {
+    super(`model '${model}' v${version} could not be loaded: ${reason}`);
+  }
+}
+
+/** A request with bad fields: every problem is listed, each naming its field. */
+export class InvalidRequestError extends MlopsError {
+  constructor(readonly problems: readonly { field: string; problem: string }[]) {
+    super(`invalid request: ${problems.map((p) => `${p.field}: ${p.problem}`).join('; ')}`);
+  }
+}
+
+/** A workflow id the Temporal server does not know. */
+export class UnknownWorkflowError extends MlopsError {
+  constructor(readonly workflowId: string) {
+    super(`no workflow with id '${workflowId}'`);
+  }
+}
+
+/**
+ * Failure types that retrying cannot fix: the workflow's activity retry policy lists them so a
+ * broken contract fails fast with its message instead of retrying for hours.
+ */
+export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
+  'UnknownModelError',
+  'InvalidSpecError',
+  'DataContractViolation',
+  'OnnxParityError',
+  'UnknownVersionError',
+];
+
+/**
+ * The innermost cause of a failure chain (WorkflowFailedError -> ActivityFailure ->
+ * ApplicationFailure): that is where the real problem is named.
+ */
+export function rootCause(err: unknown): { message: string; type: string | null } {
+  let message = err instanceof Error ? err.message : String(err);
+  let type: string | null = null;
+  let e: unknown = err;
+  while (e instanceof Error && e.cause) {
+    e = e.cause;
+    if (e instanceof Error) {
+      message = e.message;
+      type = (e as { type?: string }).type ?? type;
+    }
+  }
+  return { message, type };
+}

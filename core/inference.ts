@@ -1,0 +1,43 @@
+// Running exported models with onnxruntime-node: turning a ColumnTable into the graph's
+// per-feature [N,1] inputs and reading the probability back.
+import * as ort from 'onnxruntime-node';
+import { PROBABILITY_OUTPUT } from '../ml/onnx/additive-logistic.js';
+import type { ColumnTable } from '../ml/table.js';
+
+export type InferenceSession = ort.InferenceSession;
+
+export async function loadSession(modelBytesOrPath: string | Uint8Array, threads = 1): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1 };
+  return typeof modelBytesOrPath === 'string'
+    ? ort.InferenceSession.create(modelBytesOrPath, options)
+    : ort.InferenceSession.create(modelBytesOrPath, options);
+}
+
+export function toFeeds(table: ColumnTable): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const col of table.columns) {
+    if (col.kind === 'numeric') {
+      feeds[col.name] = new ort.Tensor('float32', col.values, [table.rows, 1]);
+    } else {
+      // Missing categories become '' which no model has as a key: it takes the "other" weight.
+      const strings = Array.from(col.codes, (c) => (c >= 0 ? col.dictionary[c]! : ''));
+      feeds[col.name] = new ort.Tensor('string', strings, [table.rows, 1]);
+    }
+  }
+  return feeds;
+}
+
+/** Probabilities for every row of `table`. `session.run` is native and synchronous in effect: keep batches bounded. */
+export async function predictProbabilities(session: ort.InferenceSession, table: ColumnTable): Promise<Float32Array> {
+  const feeds = toFeeds(table);
+  const used: Record<string, ort.Tensor> = {};
+  for (const name of session.inputNames) {
+    const t = feeds[name];
+    if (!t) throw new Error(`model input '${name}' has no matching feature column`);
+    used[name] = t;
+  }
+  const out = await session.run(used);
+  const probs = out[PROBABILITY_OUTPUT];
+  if (!probs) throw new Error(`model has no '${PROBABILITY_OUTPUT}' output`);
+  return probs.data as Float32Array;
+}

@@ -1,0 +1,93 @@
+// Payloads passed between workflows and activities, task-queue names and search attributes.
+// Pure: workflows import this module, so no Node built-ins here.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { BinaryMetrics } from '../ml/metrics.js';
+import type { GateCheck } from './registry.js';
+
+export const TASK_QUEUE = 'mlops';
+
+/** Custom search attributes, registered on the dev server by the launcher and tests. */
+export const MODEL_NAME = defineSearchAttributeKey('ModelName', SearchAttributeType.KEYWORD);
+export const MODEL_VERSION = defineSearchAttributeKey('ModelVersion', SearchAttributeType.INT);
+export const TRAIN_REASON = defineSearchAttributeKey('TrainReason', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = [MODEL_NAME, MODEL_VERSION, TRAIN_REASON] as const;
+
+export interface TrainModelInput {
+  readonly model: string;
+  /** Why this run started (api, schedule, start-up, drift ...): shown in the UI and lineage. */
+  readonly reason?: string;
+  /** Who asked for it, recorded on the alias move when the version is promoted. */
+  readonly actor?: string;
+}
+
+export interface PartitionSnapshot {
+  readonly value: string;
+  readonly files: readonly { readonly path: string; readonly rows: number; readonly bytes: number; readonly sha256: string }[];
+  readonly rows: number;
+}
+
+/** The exact files a run uses, so later arrivals cannot change what it trains on. */
+export interface DatasetSnapshot {
+  readonly model: string;
+  readonly dataset: string;
+  readonly partitions: readonly PartitionSnapshot[];
+  readonly rows: number;
+  readonly contentHash: string;
+  readonly takenAt: string;
+}
+
+export interface ValidationReport {
+  readonly files: number;
+  readonly rows: number;
+  readonly labelRate: number | null;
+  readonly nullRates: Readonly<Record<string, number>>;
+  readonly checks: readonly string[];
+}
+
+export interface TrainingSet {
+  readonly workDir: string;
+  readonly trainFile: string;
+  readonly holdoutFile: string;
+  readonly trainPartitions: readonly string[];
+  readonly holdoutPartitions: readonly string[];
+  readonly trainRows: number;
+  readonly holdoutRows: number;
+  readonly trainPositiveRate: number;
+}
+
+export interface TrainedModel {
+  readonly modelFile: string;
+  readonly onnxFile: string;
+  readonly holdout: BinaryMetrics;
+  readonly epochs: number;
+  readonly resumedFromEpoch: number;
+  readonly seconds: number;
+}
+
+export interface ParityReport {
+  readonly rows: number;
+  readonly maxAbsDiff: number;
+  readonly labelMismatches: number;
+}
+
+export interface RegisteredVersion {
+  readonly model: string;
+  readonly version: number;
+  readonly gate: { readonly passed: boolean; readonly checks: readonly GateCheck[] };
+}
+
+export interface PromotionResult {
+  readonly promoted: boolean;
+  readonly previousVersion: number | null;
+  readonly reason: string;
+}
+
+export interface TrainModelResult {
+  readonly model: string;
+  readonly version: number;
+  readonly promoted: boolean;
+  readonly champion: number | null;
+  readonly holdout: BinaryMetrics;
+  readonly gate: RegisteredVersion['gate'];
+  readonly snapshot: { readonly rows: number; readonly contentHash: string; readonly partitions: number };
+}

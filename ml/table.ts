@@ -1,0 +1,17 @@
+// Column-oriented input for the trainer: numbers as float32 (what ONNX sees), strings
+// dictionary-encoded. Readers (DuckDB, tests) produce this shape; ml/ never reads files.
+
+export type Column =
+  | { readonly name: string; readonly kind: 'numeric'; readonly values: Float32Array }
+  | { readonly name: string; readonly kind: 'categorical'; readonly codes: Int32Array; readonly dictionary: readonly string[] };
+
+export interface ColumnTable {
+  readonly rows: number;
+  readonly columns: readonly Column[];
+}
+
+/** A table with one 0/1 label per row (NaN where unknown). */
+export interface LabeledTable {
+  readonly features: ColumnTable;
+  readonly labels: Float32Array;
+}

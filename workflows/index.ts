@@ -1,0 +1,2 @@
+// Every workflow the worker runs. The worker bundles this file for the workflow sandbox.
+export { TrainModelWorkflow } from './train.js';
