@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { temporalUiLink, type Paths, type TemporalSettings } from '../core/config.js';
 import { InvalidRequestError, rootCause, UnknownWorkflowError } from '../core/errors.js';
 import { listModels, loadSpec } from '../core/spec.js';
-import { MODEL_NAME, TASK_QUEUE, TRAIN_REASON, type TrainModelInput } from '../core/types.js';
+import { MODEL_NAME, TRAIN_REASON, type TrainModelInput } from '../core/types.js';
 import { errorResponse } from './errors.js';
 import type { Predictor } from './predictor.js';
 import { parseRequestFields } from './validation.js';
@@ -46,7 +46,7 @@ export function createApp(deps: AppDeps): Hono {
     const input: TrainModelInput = { model, reason: (body.reason as string | undefined) ?? 'api', actor: 'api' };
     const workflowId = `train-${model}-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 6)}`;
     const handle = await client.workflow.start('TrainModelWorkflow', {
-      taskQueue: TASK_QUEUE,
+      taskQueue: deps.temporal.taskQueue,
       workflowId,
       args: [input],
       typedSearchAttributes: [

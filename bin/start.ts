@@ -13,7 +13,7 @@ import { rootCause } from '../core/errors.js';
 import { listPartitions } from '../core/lake.js';
 import { Registry } from '../core/registry.js';
 import { listModels, loadSpec, requestColumns } from '../core/spec.js';
-import { MODEL_NAME, TASK_QUEUE, TRAIN_REASON, type TrainModelInput, type TrainModelResult } from '../core/types.js';
+import { MODEL_NAME, TRAIN_REASON, type TrainModelInput, type TrainModelResult } from '../core/types.js';
 import { DEFAULT_INITIAL_WEEKS, ensureFlightsLake } from '../data/flights.js';
 import { startDevServer, type DevServer } from '../worker/dev-server.js';
 import { ensureTemporalCli } from '../worker/temporal-cli.js';
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
   startChild('api', 'api/main.ts', env);
   await waitFor('the API', async () => (await fetch(`${apiUrl}/healthz`)).ok, 60_000);
 
-  const temporal = temporalSettings(env);
+  const temporal = temporalSettings({ ...process.env, ...env });
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: temporal.namespace });
   const registry = new Registry(paths.registryDir);
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
       const workflowId = `train-${model}-first`;
       const input: TrainModelInput = { model, reason: 'first-start', actor: 'npm start' };
       const handle = await client.workflow.start('TrainModelWorkflow', {
-        taskQueue: TASK_QUEUE,
+        taskQueue: temporal.taskQueue,
         workflowId,
         args: [input],
         // A run left over from an interrupted start is followed, not duplicated.

@@ -39,6 +39,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
 export interface TemporalSettings {
   readonly address: string;
   readonly namespace: string;
+  readonly taskQueue: string;
   /** Base URL of the Temporal Web UI, used to link runs from API responses. */
   readonly uiUrl: string;
 }
@@ -47,6 +48,7 @@ export function temporalSettings(env: NodeJS.ProcessEnv = process.env): Temporal
   return {
     address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
     namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+    taskQueue: env.MLOPS_TASK_QUEUE ?? 'mlops',
     uiUrl: (env.TEMPORAL_UI_URL ?? 'http://localhost:8233').replace(/\/$/, ''),
   };
 }

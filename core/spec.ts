@@ -56,6 +56,8 @@ export interface PromotionGate {
 export interface ModelSpec {
   readonly name: string;
   readonly description: string;
+  /** Free text: why the spec is the way it is. */
+  readonly notes?: string;
   readonly task: 'binary';
   readonly dataset: {
     readonly name: string;
@@ -213,6 +215,7 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
   return {
     name,
     description: typeof o.description === 'string' ? o.description : '',
+    notes: typeof o.notes === 'string' ? o.notes : undefined,
     task,
     dataset: { name: datasetName, partitionKey: r.string(ds.partitionKey, 'dataset.partitionKey'), columns, contract },
     features: { sql: r.string(fe.sql, 'features.sql'), columns: featureColumns },

@@ -4,8 +4,6 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import type { BinaryMetrics } from '../ml/metrics.js';
 import type { GateCheck } from './registry.js';
 
-export const TASK_QUEUE = 'mlops';
-
 /** Custom search attributes, registered on the dev server by the launcher and tests. */
 export const MODEL_NAME = defineSearchAttributeKey('ModelName', SearchAttributeType.KEYWORD);
 export const MODEL_VERSION = defineSearchAttributeKey('ModelVersion', SearchAttributeType.INT);
@@ -90,4 +88,5 @@ export interface TrainModelResult {
   readonly holdout: BinaryMetrics;
   readonly gate: RegisteredVersion['gate'];
   readonly snapshot: { readonly rows: number; readonly contentHash: string; readonly partitions: number };
+  readonly training: { readonly epochs: number; readonly resumedFromEpoch: number; readonly seconds: number };
 }

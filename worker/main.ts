@@ -1,17 +1,36 @@
 // The worker process: connects to Temporal and runs workflows and activities until SIGINT/SIGTERM.
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@temporalio/worker';
 import { resolvePaths, temporalSettings } from '../core/config.js';
-import { TASK_QUEUE } from '../core/types.js';
 import { codeVersion } from './code-version.js';
 import { createWorker } from './worker.js';
 
+/** One JSON line per log entry: readable in a terminal, parseable by a log shipper. */
+function jsonLine(entry: LogEntry): void {
+  const { sdkComponent, taskQueue, ...meta } = entry.meta ?? {};
+  void sdkComponent;
+  void taskQueue;
+  const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+  const fields = Object.fromEntries(
+    Object.entries(meta).map(([k, v]) => [k, v instanceof Error ? { type: v.name, message: v.message } : v]),
+  );
+  const line = JSON.stringify({ time, level: entry.level.toLowerCase(), message: entry.message.split('\n')[0], ...fields });
+  (entry.level === 'ERROR' || entry.level === 'WARN' ? process.stderr : process.stdout).write(`${line}\n`);
+}
+
 async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO', jsonLine) });
   const temporal = temporalSettings();
   const paths = resolvePaths();
   const connection = await NativeConnection.connect({ address: temporal.address });
   try {
-    const worker = await createWorker({ connection, namespace: temporal.namespace, paths, codeVersion: codeVersion() });
-    console.log(`worker: polling task queue '${TASK_QUEUE}' on ${temporal.address} (state: ${paths.stateDir})`);
+    const worker = await createWorker({
+      connection,
+      namespace: temporal.namespace,
+      taskQueue: temporal.taskQueue,
+      paths,
+      codeVersion: codeVersion(),
+    });
+    console.log(`worker: polling task queue '${temporal.taskQueue}' on ${temporal.address} (state: ${paths.stateDir})`);
     await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks have drained
   } finally {
     await connection.close();

@@ -66,5 +66,6 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
     holdout: trained.holdout,
     gate: registered.gate,
     snapshot: { rows: snapshot.rows, contentHash: snapshot.contentHash, partitions: snapshot.partitions.length },
+    training: { epochs: trained.epochs, resumedFromEpoch: trained.resumedFromEpoch, seconds: trained.seconds },
   };
 }

@@ -6,7 +6,7 @@
 SELECT
   hour(date)                          AS hour,         -- departure hour, 0-23
   isodow(date)                        AS day_of_week,  -- 1 = Monday ... 7 = Sunday
-  month(date)                         AS month,
+  month(date)                         AS month,        -- kept for monitoring; not trained on (see the spec's notes)
   distance                            AS distance,
   origin                              AS origin,
   destination                         AS destination,

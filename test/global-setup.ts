@@ -1,0 +1,44 @@
+// One real Temporal dev server and one real flights lake for the whole test run. The server
+// is the same `temporal` binary npm start uses, run by the SDK's `existing-path` option.
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { resolvePaths } from '../core/config.js';
+import { SEARCH_ATTRIBUTES } from '../core/types.js';
+import { ensureFlightsLake } from '../data/flights.js';
+import { ensureTemporalCli } from '../worker/temporal-cli.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    /** State folder whose lake holds the first LAKE_WEEKS weeks of real flights (read-only for tests). */
+    lakeStateDir: string;
+  }
+}
+
+export const LAKE_WEEKS = 6;
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const stateDir = await mkdtemp(path.join(tmpdir(), 'mlops-test-lake-'));
+  const paths = resolvePaths({ MLOPS_STATE_DIR: stateDir });
+  const cli = await ensureTemporalCli((line) => console.log(`[global-setup] ${line}`));
+  const [env] = await Promise.all([
+    TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: cli },
+        ip: '127.0.0.1',
+        searchAttributes: [...SEARCH_ATTRIBUTES],
+        extraArgs: ['--ui-disable-news-fetch'],
+      },
+    }),
+    ensureFlightsLake(paths, LAKE_WEEKS),
+  ]);
+  project.provide('temporalAddress', env.address);
+  project.provide('lakeStateDir', stateDir);
+  return async () => {
+    await env.teardown();
+    await rm(stateDir, { recursive: true, force: true });
+  };
+}

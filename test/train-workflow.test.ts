@@ -1,0 +1,259 @@
+// TrainModelWorkflow on the real Temporal dev server, real lake, real DuckDB and
+// onnxruntime: through the API, under a model swap, with a broken data contract, and with
+// the worker killed in the middle of training.
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createApp } from '../api/app.js';
+import { Predictor } from '../api/predictor.js';
+import { PROJECT_ROOT, type Paths, type TemporalSettings } from '../core/config.js';
+import { openDuckDB, parquetSource, queryRows, quoteLiteral } from '../core/duckdb.js';
+import { listPartitions } from '../core/lake.js';
+import { Registry } from '../core/registry.js';
+import { MODEL_NAME, type TrainModelInput, type TrainModelResult } from '../core/types.js';
+import { createWorker, WORKFLOWS_PATH } from '../worker/worker.js';
+import { declareVariant, pathsEnv, testPaths } from './helpers.js';
+
+const HISTORY_FIXTURE = path.join(PROJECT_ROOT, 'test', 'fixtures', 'train-model-workflow.history.json');
+
+let paths: Paths;
+let client: Client;
+let connection: Connection;
+let nativeConnection: NativeConnection;
+let bundle: WorkflowBundleWithSourceMap;
+let worker: Worker;
+let workerRun: Promise<void>;
+let predictor: Predictor;
+let settings: TemporalSettings;
+let app: ReturnType<typeof createApp>;
+const taskQueue = `test-train-${process.pid}`;
+
+beforeAll(async () => {
+  const address = inject('temporalAddress');
+  paths = await testPaths();
+  settings = { address, namespace: 'default', taskQueue, uiUrl: 'http://localhost:8233' };
+  connection = await Connection.connect({ address });
+  client = new Client({ connection });
+  nativeConnection = await NativeConnection.connect({ address });
+  bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, paths, codeVersion: 'test', workflowBundle: bundle });
+  workerRun = worker.run();
+  predictor = await Predictor.create(paths);
+  app = createApp({ paths, temporal: settings, client: async () => client, predictor });
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await workerRun;
+  predictor?.close();
+  await nativeConnection?.close();
+  await connection?.close();
+});
+
+const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+async function realFlight(): Promise<Record<string, string>> {
+  const partitions = await listPartitions(paths.lakeDir, 'flights', 'week');
+  const db = await openDuckDB();
+  try {
+    const [row] = await queryRows(
+      db.connection,
+      `SELECT date::VARCHAR AS date, distance::VARCHAR AS distance, origin, destination FROM (${parquetSource(partitions.at(-1)!.files)}) LIMIT 1 OFFSET 777`,
+    );
+    return row as Record<string, string>;
+  } finally {
+    db.close();
+  }
+}
+
+async function predict(model: string, flight: Record<string, string>) {
+  const res = await app.request(`/predict?${new URLSearchParams({ model, ...flight })}`);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function train(model: string): Promise<{ workflowId: string; result: TrainModelResult }> {
+  const res = await app.request('/workflows/train', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model }),
+  });
+  expect(res.status).toBe(202);
+  const started = (await res.json()) as { workflowId: string; runId: string; temporalUi: string };
+  expect(started.temporalUi).toContain(`/workflows/${started.workflowId}/${started.runId}`);
+  const result = await client.workflow.getHandle<(i: TrainModelInput) => Promise<TrainModelResult>>(started.workflowId).result();
+  return { workflowId: started.workflowId, result };
+}
+
+describe('TrainModelWorkflow', () => {
+  it('trains, registers and promotes through the API, then /predict serves a real flight', async () => {
+    const flight = await realFlight();
+    expect((await predict('flight_delay', flight)).status).toBe(503); // nothing promoted yet
+
+    const { workflowId, result } = await train('flight_delay');
+    expect(result.version).toBe(1);
+    expect(result.promoted, JSON.stringify(result.gate)).toBe(true);
+    expect(result.holdout.auc).toBeGreaterThan(0.6);
+    expect(result.snapshot.rows).toBeGreaterThan(500_000);
+
+    const status = await app.request(`/workflows/${workflowId}`);
+    expect(((await status.json()) as { status: string }).status).toBe('COMPLETED');
+
+    const registry = new Registry(paths.registryDir);
+    const card = await registry.readCard('flight_delay', 1);
+    expect(card.lineage.workflowId).toBe(workflowId);
+    expect(card.lineage.dataset.snapshotHash).toBe(result.snapshot.contentHash);
+    expect(card.lineage.featureSql.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(card.onnx.parity.maxAbsDiff).toBeLessThan(1e-5);
+    expect((await registry.getAlias('flight_delay', 'champion'))?.version).toBe(1);
+
+    const { status: code, body } = await predict('flight_delay', flight);
+    expect(code).toBe(200);
+    expect(body.version).toBe(1);
+    expect(body.model).toBe('flight_delay');
+    expect(body.probability).toBeGreaterThan(0);
+    expect(body.probability).toBeLessThan(1);
+
+    // Findable by model name in the UI's search (visibility is eventually consistent).
+    let found = 0;
+    for (let i = 0; i < 40 && found === 0; i++) {
+      for await (const wf of client.workflow.list({ query: `ModelName = 'flight_delay' AND WorkflowId = '${workflowId}'` })) {
+        if (wf.typedSearchAttributes.get(MODEL_NAME) === 'flight_delay') found++;
+      }
+      if (!found) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(found).toBe(1);
+
+    // The run replays deterministically against today's workflow code.
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    await Worker.runReplayHistory({ workflowBundle: bundle, replayName: 'live' }, history);
+    if (process.env.RECORD_HISTORY === '1') {
+      await mkdir(path.dirname(HISTORY_FIXTURE), { recursive: true });
+      await writeFile(HISTORY_FIXTURE, historyToJSON(history));
+    }
+  });
+
+  it('picks up a newly promoted version without a restart and without failing requests', async () => {
+    const flight = await realFlight();
+    const seen = new Set<unknown>();
+    let failures = 0;
+    let stop = false;
+    const load = (async () => {
+      while (!stop) {
+        const { status, body } = await predict('flight_delay', flight);
+        if (status !== 200) failures++;
+        seen.add(body.version);
+      }
+    })();
+    const { result } = await train('flight_delay');
+    expect(result.version).toBe(2);
+    const deadline = Date.now() + 5_000;
+    let latest: unknown;
+    while (Date.now() < deadline && latest !== 2) latest = (await predict('flight_delay', flight)).body.version;
+    stop = true;
+    await load;
+    expect(latest).toBe(2);
+    expect(failures).toBe(0);
+    expect([...seen].every((v) => v === 1 || v === 2)).toBe(true);
+  });
+
+  it('rejects a lake partition with a renamed column, naming the file and column; champion unchanged', async () => {
+    // A dataset of its own: the newest four real weeks, declared by a spec variant that reads it.
+    const source = (await listPartitions(paths.lakeDir, 'flights', 'week')).slice(-4);
+    const brokenRoot = path.join(paths.lakeDir, 'flights_copy');
+    for (const p of source) await cp(p.dir, path.join(brokenRoot, path.basename(p.dir)), { recursive: true });
+    await declareVariant(paths, 'flight_delay', 'flight_delay_copy', (spec) => {
+      spec.dataset.name = 'flights_copy';
+    });
+    const first = await train('flight_delay_copy');
+    expect(first.result.promoted, JSON.stringify(first.result.gate)).toBe(true);
+
+    const newest = path.join(brokenRoot, path.basename(source.at(-1)!.dir));
+    const file = (await listPartitions(paths.lakeDir, 'flights_copy', 'week')).at(-1)!.files[0]!;
+    const db = await openDuckDB();
+    try {
+      await db.connection.run(
+        `COPY (SELECT date, delay AS arr_delay, distance, origin, destination FROM read_parquet(${quoteLiteral(file)}, hive_partitioning = false)) TO ${quoteLiteral(`${file}.new`)} (FORMAT parquet)`,
+      );
+    } finally {
+      db.close();
+    }
+    await rm(file);
+    await cp(`${file}.new`, file);
+    await rm(`${file}.new`);
+    expect(newest).toBe(path.dirname(file));
+
+    const res = await app.request('/workflows/train', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'flight_delay_copy' }),
+    });
+    const { workflowId } = (await res.json()) as { workflowId: string };
+    const error = await client.workflow.getHandle(workflowId).result().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const status = (await (await app.request(`/workflows/${workflowId}`)).json()) as {
+      status: string;
+      failure: { message: string; type: string };
+    };
+    expect(status.status).toBe('FAILED');
+    expect(status.failure.type).toBe('DataContractViolation');
+    expect(status.failure.message).toContain(file);
+    expect(status.failure.message).toContain("column 'delay'");
+    expect(status.failure.message).toContain('arr_delay');
+
+    const registry = new Registry(paths.registryDir);
+    expect((await registry.getAlias('flight_delay_copy', 'champion'))?.version).toBe(first.result.version);
+    expect(await registry.listVersions('flight_delay_copy')).toEqual([first.result.version]);
+  });
+
+  it('finishes with exactly one new version when the worker is killed mid-training and restarted', async () => {
+    await declareVariant(paths, 'flight_delay', 'flight_delay_slow', (spec) => {
+      spec.trainer.params.epochs = 80;
+    });
+    const queue = `test-kill-${process.pid}`;
+    const startWorker = (): ChildProcess => {
+      const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+      return spawn(process.execPath, ['--import', tsx, path.join(PROJECT_ROOT, 'worker', 'main.ts')], {
+        env: { ...process.env, ...pathsEnv(paths), TEMPORAL_ADDRESS: settings.address, MLOPS_TASK_QUEUE: queue, LOG_LEVEL: 'WARN' },
+        stdio: 'ignore',
+      });
+    };
+    let proc = startWorker();
+    const handle = await client.workflow.start('TrainModelWorkflow', {
+      taskQueue: queue,
+      workflowId: `kill-test-${process.pid}`,
+      args: [{ model: 'flight_delay_slow', reason: 'test' } satisfies TrainModelInput],
+    });
+    // Wait until training has checkpointed a few epochs, then kill the worker outright.
+    for (;;) {
+      const d = await handle.describe();
+      const pending = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'trainModel');
+      const data = pending?.heartbeatDetails?.payloads?.[0]?.data;
+      const details = data ? (JSON.parse(Buffer.from(data).toString()) as { epoch?: number; stage?: string }) : undefined;
+      if (details?.stage === 'epoch done' && (details.epoch ?? 0) >= 3) break;
+      expect(d.status.name).toBe('RUNNING');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    proc.kill('SIGKILL');
+    await new Promise((r) => proc.once('exit', r));
+    proc = startWorker();
+    try {
+      const result = (await handle.result()) as TrainModelResult;
+      expect(result.version).toBe(1);
+      expect(result.training.resumedFromEpoch).toBeGreaterThanOrEqual(3);
+      expect(result.training.epochs).toBe(80);
+      const registry = new Registry(paths.registryDir);
+      expect(await registry.listVersions('flight_delay_slow')).toEqual([1]);
+      expect((await registry.getAlias('flight_delay_slow', 'champion'))?.version).toBe(1);
+    } finally {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    }
+  });
+
+});
