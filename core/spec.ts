@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import type { AdditiveLogisticConfig } from '../ml/additive-logistic.js';
 import { InvalidSpecError, UnknownModelError } from './errors.js';
 
 /** DuckDB column types a dataset may declare (what the lake's Parquet files hold). */
@@ -34,16 +35,6 @@ export interface FeatureColumn {
   readonly kind: FeatureKind;
 }
 
-export interface AdditiveLogisticParams {
-  readonly epochs: number;
-  readonly batchSize: number;
-  readonly learningRate: number;
-  readonly l2: number;
-  readonly numericBins: number;
-  readonly minCategoryCount: number;
-  readonly seed: number;
-}
-
 export interface PromotionGate {
   readonly metric: 'auc' | 'logLoss' | 'accuracy';
   /** For auc/accuracy the smallest value allowed; for logLoss the largest. */
@@ -68,7 +59,7 @@ export interface ModelSpec {
   readonly features: { readonly sql: string; readonly columns: readonly FeatureColumn[] };
   readonly label: { readonly column: string };
   readonly split: { readonly trainWeeks: number; readonly holdoutWeeks: number };
-  readonly trainer: { readonly type: 'additive-logistic'; readonly params: AdditiveLogisticParams };
+  readonly trainer: { readonly type: 'additive-logistic'; readonly params: AdditiveLogisticConfig };
   readonly gate: PromotionGate;
   readonly decisionThreshold: number;
 }

@@ -9,39 +9,16 @@ import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetSource, readColumns } from '../core/duckdb.js';
 import { featureColumns, featureQuery, LABEL_COLUMN } from '../core/features.js';
 import { listPartitions } from '../core/lake.js';
-import { Registry, type CardDraft } from '../core/registry.js';
+import { Registry } from '../core/registry.js';
 import { loadSpec } from '../core/spec.js';
 import { trainAdditiveLogistic } from '../ml/additive-logistic.js';
 import { exportAdditiveLogistic } from '../ml/onnx/additive-logistic.js';
-import { testPaths } from './helpers.js';
+import { cardDraft, testPaths } from './helpers.js';
 
 let paths: Paths;
 let app: ReturnType<typeof createApp>;
 let onnx: Uint8Array;
 const flight = { date: '2001-02-05 17:45', distance: '1846', origin: 'ORD', destination: 'LAX' };
-
-function card(runId: string): CardDraft {
-  return {
-    model: 'flight_delay',
-    task: 'binary',
-    description: '',
-    inputs: [],
-    output: 'probability',
-    decisionThreshold: 0.5,
-    trainer: { type: 'additive-logistic', params: {} },
-    metrics: { holdout: { rows: 0, positiveRate: 0, auc: 0, logLoss: 0, accuracy: 0, baselineLogLoss: 0, baselineRate: 0 }, trainRows: 0 },
-    onnx: { parity: { rows: 0, maxAbsDiff: 0, labelMismatches: 0 } },
-    gate: { passed: true, checks: [] },
-    lineage: {
-      dataset: { name: 'flights', snapshotHash: '', trainPartitions: [], holdoutPartitions: [], rows: 0 },
-      featureSql: { file: '', sha256: '' },
-      specSha256: '',
-      codeVersion: 'test',
-      workflowId: 'api-test',
-      runId,
-    },
-  };
-}
 
 beforeAll(async () => {
   paths = await testPaths();
@@ -113,14 +90,14 @@ describe('API', () => {
 
   it('serves the champion, and keeps serving it when a newer champion file is corrupt', async () => {
     const registry = new Registry(paths.registryDir);
-    const v1 = await registry.register('flight_delay', onnx, card('good'));
+    const v1 = await registry.register('flight_delay', onnx, cardDraft('flight_delay', 'good'));
     await registry.setAlias('flight_delay', 'champion', v1.version, { actor: 'test', reason: 'good model' });
     const first = await get(`/predict?${new URLSearchParams({ model: 'flight_delay', ...flight })}`);
     expect(first.status).toBe(200);
     expect(first.body.version).toBe(1);
     expect(first.body.features).toMatchObject({ hour: '17', day_of_week: '1', origin: 'ORD', destination: 'LAX', route: 'ORD-LAX' });
 
-    const v2 = await registry.register('flight_delay', onnx, card('corrupt'));
+    const v2 = await registry.register('flight_delay', onnx, cardDraft('flight_delay', 'corrupt'));
     await writeFile(registry.modelPath('flight_delay', v2.version), 'this is not an ONNX model');
     await registry.setAlias('flight_delay', 'champion', v2.version, { actor: 'test', reason: 'corrupt model' });
     await new Promise((r) => setTimeout(r, 250)); // past the alias re-read interval

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { PROJECT_ROOT, resolvePaths, type Paths } from '../core/config.js';
+import type { CardDraft } from '../core/registry.js';
 
 /**
  * Fresh registry, work and models folders; the lake's `flights` dataset is a link to the
@@ -43,4 +44,29 @@ export async function declareVariant(
   change(spec);
   await mkdir(paths.modelsDir, { recursive: true });
   await writeFile(path.join(paths.modelsDir, `${name}.json`), JSON.stringify(spec, null, 2));
+}
+
+/** A card for registry tests: only the model and the run's identity matter to them. */
+export function cardDraft(model: string, runId: string): CardDraft {
+  const zeroMetrics = { rows: 0, positiveRate: 0, auc: 0, logLoss: 0, accuracy: 0, baselineLogLoss: 0, baselineRate: 0 };
+  return {
+    model,
+    task: 'binary',
+    description: '',
+    inputs: [],
+    output: 'probability',
+    decisionThreshold: 0.5,
+    trainer: { type: 'additive-logistic', params: {} },
+    metrics: { holdout: zeroMetrics, trainRows: 0 },
+    onnx: { parity: { rows: 0, maxAbsDiff: 0, labelMismatches: 0 } },
+    gate: { passed: true, checks: [] },
+    lineage: {
+      dataset: { name: 'flights', snapshotHash: '', trainPartitions: [], holdoutPartitions: [], rows: 0 },
+      featureSql: { file: '', sha256: '' },
+      specSha256: '',
+      codeVersion: 'test',
+      workflowId: 'test',
+      runId,
+    },
+  };
 }

@@ -6,33 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UnknownVersionError } from '../core/errors.js';
-import { Registry, type CardDraft } from '../core/registry.js';
-
-function draft(runId: string): CardDraft {
-  return {
-    model: 'm',
-    task: 'binary',
-    description: '',
-    inputs: [],
-    output: 'probability',
-    decisionThreshold: 0.5,
-    trainer: { type: 'additive-logistic', params: {} },
-    metrics: {
-      holdout: { rows: 1, positiveRate: 0.5, auc: 0.7, logLoss: 0.6, accuracy: 0.6, baselineLogLoss: 0.69, baselineRate: 0.5 },
-      trainRows: 1,
-    },
-    onnx: { parity: { rows: 1, maxAbsDiff: 0, labelMismatches: 0 } },
-    gate: { passed: true, checks: [] },
-    lineage: {
-      dataset: { name: 'd', snapshotHash: 'h', trainPartitions: [], holdoutPartitions: [], rows: 1 },
-      featureSql: { file: 'f.sql', sha256: 'x' },
-      specSha256: 's',
-      codeVersion: 'test',
-      workflowId: 'wf',
-      runId,
-    },
-  };
-}
+import { Registry } from '../core/registry.js';
+import { cardDraft } from './helpers.js';
 
 async function freshRegistry(): Promise<Registry> {
   return new Registry(await mkdtemp(path.join(tmpdir(), 'mlops-registry-')));
@@ -43,10 +18,10 @@ const bytes = new Uint8Array([1, 2, 3]);
 describe('registry', () => {
   it('gives concurrent registrations distinct versions and is idempotent per run', async () => {
     const registry = await freshRegistry();
-    const cards = await Promise.all(Array.from({ length: 12 }, (_, i) => registry.register('m', bytes, draft(`run-${i}`))));
+    const cards = await Promise.all(Array.from({ length: 12 }, (_, i) => registry.register('m', bytes, cardDraft('m', `run-${i}`))));
     expect(new Set(cards.map((c) => c.version)).size).toBe(12);
     expect(await registry.listVersions('m')).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
-    const again = await registry.register('m', bytes, draft('run-3'));
+    const again = await registry.register('m', bytes, cardDraft('m', 'run-3'));
     expect(again.version).toBe(cards[3]!.version);
     expect(await registry.listVersions('m')).toHaveLength(12);
     const leftovers = (await readdir(path.join(registry.root, 'm'))).filter((f) => f.startsWith('.'));
@@ -55,7 +30,7 @@ describe('registry', () => {
 
   it('swaps aliases atomically under concurrency and logs every move', async () => {
     const registry = await freshRegistry();
-    for (let i = 0; i < 5; i++) await registry.register('m', bytes, draft(`r${i}`));
+    for (let i = 0; i < 5; i++) await registry.register('m', bytes, cardDraft('m', `r${i}`));
     const reads: number[] = [];
     let reading = true;
     const reader = (async () => {
@@ -80,8 +55,8 @@ describe('registry', () => {
 
   it('keeps the old alias when a crash happens between write and rename', async () => {
     const registry = await freshRegistry();
-    await registry.register('m', bytes, draft('a'));
-    await registry.register('m', bytes, draft('b'));
+    await registry.register('m', bytes, cardDraft('m', 'a'));
+    await registry.register('m', bytes, cardDraft('m', 'b'));
     await registry.setAlias('m', 'champion', 1, { actor: 'test', reason: 'first' });
     // What a process killed after writing its temporary file, before renaming, leaves behind:
     await writeFile(path.join(registry.root, 'm', 'aliases', '.champion.crashed.tmp'), '{"version": 2, "trunc');

@@ -224,25 +224,27 @@ describe('TrainModelWorkflow', () => {
       });
     };
     let proc = startWorker();
-    const handle = await client.workflow.start('TrainModelWorkflow', {
-      taskQueue: queue,
-      workflowId: `kill-test-${process.pid}`,
-      args: [{ model: 'flight_delay_slow', reason: 'test' } satisfies TrainModelInput],
-    });
-    // Wait until training has checkpointed a few epochs, then kill the worker outright.
-    for (;;) {
-      const d = await handle.describe();
-      const pending = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'trainModel');
-      const data = pending?.heartbeatDetails?.payloads?.[0]?.data;
-      const details = data ? (JSON.parse(Buffer.from(data).toString()) as { epoch?: number; stage?: string }) : undefined;
-      if (details?.stage === 'epoch done' && (details.epoch ?? 0) >= 3) break;
-      expect(d.status.name).toBe('RUNNING');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    proc.kill('SIGKILL');
-    await new Promise((r) => proc.once('exit', r));
-    proc = startWorker();
     try {
+      const handle = await client.workflow.start('TrainModelWorkflow', {
+        taskQueue: queue,
+        workflowId: `kill-test-${process.pid}`,
+        args: [{ model: 'flight_delay_slow', reason: 'test' } satisfies TrainModelInput],
+      });
+      // Wait until training has checkpointed a few epochs, then kill the worker outright.
+      for (;;) {
+        const d = await handle.describe();
+        const pending = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'trainModel');
+        const data = pending?.heartbeatDetails?.payloads?.[0]?.data;
+        const details = data ? (JSON.parse(Buffer.from(data).toString()) as { epoch?: number; stage?: string }) : undefined;
+        // Heartbeats show either an epoch just checkpointed or progress inside the next one.
+        const checkpointed = details?.stage === 'epoch done' ? (details.epoch ?? 0) : (details?.epoch ?? 1) - 1;
+        if (checkpointed >= 3) break;
+        expect(d.status.name).toBe('RUNNING');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      proc.kill('SIGKILL');
+      await new Promise((r) => proc.once('exit', r));
+      proc = startWorker();
       const result = (await handle.result()) as TrainModelResult;
       expect(result.version).toBe(1);
       expect(result.training.resumedFromEpoch).toBeGreaterThanOrEqual(3);
@@ -251,8 +253,10 @@ describe('TrainModelWorkflow', () => {
       expect(await registry.listVersions('flight_delay_slow')).toEqual([1]);
       expect((await registry.getAlias('flight_delay_slow', 'champion'))?.version).toBe(1);
     } finally {
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        await new Promise((r) => proc.once('exit', r));
+      }
     }
   });
 
