@@ -7,6 +7,7 @@ import {
   MlopsError,
   ModelUnavailableError,
   NoChampionError,
+  TemporalUnavailableError,
   UnknownModelError,
   UnknownVersionError,
   UnknownWorkflowError,
@@ -15,7 +16,7 @@ import {
 export function statusOf(err: MlopsError): ContentfulStatusCode {
   if (err instanceof InvalidRequestError) return 400;
   if (err instanceof UnknownModelError || err instanceof UnknownVersionError || err instanceof UnknownWorkflowError) return 404;
-  if (err instanceof NoChampionError || err instanceof ModelUnavailableError) return 503;
+  if (err instanceof NoChampionError || err instanceof ModelUnavailableError || err instanceof TemporalUnavailableError) return 503;
   return 500;
 }
 

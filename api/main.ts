@@ -2,6 +2,7 @@
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { resolvePaths, temporalSettings } from '../core/config.js';
+import { TemporalUnavailableError } from '../core/errors.js';
 import { createApp } from './app.js';
 import { Predictor } from './predictor.js';
 
@@ -13,7 +14,12 @@ async function main(): Promise<void> {
   const predictor = await Predictor.create(paths, log);
   let client: Promise<Client> | undefined;
   const getClient = () => {
-    client ??= Connection.connect({ address: temporal.address }).then((connection) => new Client({ connection, namespace: temporal.namespace }));
+    client ??= Connection.connect({ address: temporal.address, connectTimeout: 3_000 }).then(
+      (connection) => new Client({ connection, namespace: temporal.namespace }),
+      (err: unknown) => {
+        throw new TemporalUnavailableError(temporal.address, err instanceof Error ? err.message : String(err));
+      },
+    );
     client.catch(() => (client = undefined)); // try again on the next request
     return client;
   };

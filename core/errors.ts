@@ -69,6 +69,13 @@ export class ModelUnavailableError extends MlopsError {
   }
 }
 
+/** The Temporal server cannot be reached: workflows cannot be started or read right now. */
+export class TemporalUnavailableError extends MlopsError {
+  constructor(readonly address: string, readonly reason: string) {
+    super(`Temporal is not reachable at ${address}: ${reason} (predictions are still served)`);
+  }
+}
+
 /** A request with bad fields: every problem is listed, each naming its field. */
 export class InvalidRequestError extends MlopsError {
   constructor(readonly problems: readonly { field: string; problem: string }[]) {

@@ -9,6 +9,7 @@ import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetSource, readColumns } from '../core/duckdb.js';
 import { featureColumns, featureQuery, LABEL_COLUMN } from '../core/features.js';
 import { listPartitions } from '../core/lake.js';
+import { TemporalUnavailableError } from '../core/errors.js';
 import { Registry } from '../core/registry.js';
 import { loadSpec } from '../core/spec.js';
 import { trainAdditiveLogistic } from '../ml/additive-logistic.js';
@@ -38,8 +39,9 @@ beforeAll(async () => {
     { ...loaded.spec.trainer.params, epochs: 1 },
   );
   onnx = exportAdditiveLogistic(model, { producerName: 'test', producerVersion: '0' });
+  // As api/main.ts reports a Temporal server it cannot connect to.
   const unusedTemporal = async (): Promise<Client> => {
-    throw new Error('these tests do not reach Temporal');
+    throw new TemporalUnavailableError('127.0.0.1:1', 'connection refused');
   };
   app = createApp({
     paths,
@@ -86,6 +88,14 @@ describe('API', () => {
     expect((await post('{"model":"flight_delay","colour":"red"}')).status).toBe(400);
     expect((await post('{"model":"nope"}')).status).toBe(404);
     expect((await post('x'.repeat(20_000))).status).toBe(400);
+  });
+
+  it('answers 503 naming Temporal when it cannot be reached, while predictions stay up', async () => {
+    const started = await app.request('/workflows/train', { method: 'POST', body: '{"model":"flight_delay"}' });
+    expect(started.status).toBe(503);
+    const status = await get('/workflows/train-flight_delay-x');
+    expect(status.status).toBe(503);
+    expect(status.body.error?.message).toContain('Temporal is not reachable');
   });
 
   it('serves the champion, and keeps serving it when a newer champion file is corrupt', async () => {
