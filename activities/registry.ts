@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Paths } from '../core/config.js';
 import { evaluateGate } from '../core/gate.js';
-import { Registry } from '../core/registry.js';
+import { CHAMPION, Registry } from '../core/registry.js';
 import { loadSpec } from '../core/spec.js';
 import type { DatasetSnapshot, ParityReport, PromotionResult, RegisteredVersion, TrainedModel, TrainingSet } from '../core/types.js';
 import { PROBABILITY_OUTPUT } from '../ml/onnx/additive-logistic.js';
@@ -12,8 +12,6 @@ export interface RegistryDeps {
   readonly paths: Paths;
   readonly codeVersion: string;
 }
-
-export const CHAMPION = 'champion';
 
 export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
   const registry = new Registry(paths.registryDir);

@@ -11,12 +11,11 @@ import { openDuckDB, readColumns, type OpenDuckDB } from '../core/duckdb.js';
 import { ModelUnavailableError, NoChampionError } from '../core/errors.js';
 import { featureColumns, featureQuery, requestSource } from '../core/features.js';
 import { loadSession, predictProbabilities, type InferenceSession } from '../core/inference.js';
-import { Registry, type ModelCard } from '../core/registry.js';
+import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { loadSpec, requestColumns, type LoadedSpec } from '../core/spec.js';
 import type { ColumnTable } from '../ml/table.js';
 
 const ALIAS_CHECK_MS = 200;
-export const CHAMPION = 'champion';
 
 interface LoadedVersion {
   readonly version: number;

@@ -11,7 +11,7 @@ import { PROJECT_ROOT, resolvePaths, temporalSettings, temporalUiLink } from '..
 import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
 import { rootCause } from '../core/errors.js';
 import { listPartitions } from '../core/lake.js';
-import { Registry } from '../core/registry.js';
+import { CHAMPION, Registry } from '../core/registry.js';
 import { listModels, loadSpec, requestColumns } from '../core/spec.js';
 import { MODEL_NAME, TRAIN_REASON, type TrainModelInput, type TrainModelResult } from '../core/types.js';
 import { DEFAULT_INITIAL_WEEKS, ensureFlightsLake } from '../data/flights.js';
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
   const client = new Client({ connection, namespace: temporal.namespace });
   const registry = new Registry(paths.registryDir);
   for (const model of await listModels(paths.modelsDir)) {
-    const champion = await registry.getAlias(model, 'champion');
+    const champion = await registry.getAlias(model, CHAMPION);
     if (champion) {
       say(`${model}: champion is v${champion.version}`);
     } else {

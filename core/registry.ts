@@ -17,6 +17,8 @@ import { isValidName, sha256 } from './spec.js';
 
 export const MODEL_FILE = 'model.onnx';
 export const CARD_FILE = 'card.json';
+/** The alias that production serves. */
+export const CHAMPION = 'champion';
 
 export interface GateCheck {
   readonly name: string;
