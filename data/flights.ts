@@ -38,7 +38,9 @@ export async function bootstrapFlights(paths: Paths, source: string = FLIGHTS_SO
   await mkdir(paths.arrivalsDir, { recursive: true });
   const staging = path.join(paths.arrivalsDir, `.bootstrap-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
-  const db = await openDuckDB();
+  // One thread: DuckDB's parallel partitioned writer lays rows out differently from run to
+  // run, and the lake must be the same bytes every time it is built from the same file.
+  const db = await openDuckDB({ threads: 1 });
   try {
     const sql = (await readSql(paths.sqlDir, 'data/flights_weekly.sql'))
       .replaceAll('{{source}}', quoteLiteral(source))

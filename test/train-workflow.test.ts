@@ -91,11 +91,14 @@ async function train(model: string): Promise<{ workflowId: string; result: Train
 }
 
 describe('TrainModelWorkflow', () => {
+  let firstRun: TrainModelResult | undefined;
+
   it('trains, registers and promotes through the API, then /predict serves a real flight', async () => {
     const flight = await realFlight();
     expect((await predict('flight_delay', flight)).status).toBe(503); // nothing promoted yet
 
     const { workflowId, result } = await train('flight_delay');
+    firstRun = result;
     expect(result.version).toBe(1);
     expect(result.promoted, JSON.stringify(result.gate)).toBe(true);
     expect(result.holdout.auc).toBeGreaterThan(0.6);
@@ -152,6 +155,9 @@ describe('TrainModelWorkflow', () => {
     })();
     const { result } = await train('flight_delay');
     expect(result.version).toBe(2);
+    // Same snapshot, same spec and seed: the retrained model scores exactly like the first.
+    expect(result.snapshot.contentHash).toBe(firstRun?.snapshot.contentHash);
+    expect(result.holdout).toEqual(firstRun?.holdout);
     const deadline = Date.now() + 5_000;
     let latest: unknown;
     while (Date.now() < deadline && latest !== 2) latest = (await predict('flight_delay', flight)).body.version;
