@@ -7,7 +7,7 @@ import type { Paths } from '../core/config.js';
 import { OnnxParityError } from '../core/errors.js';
 import { loadSession, predictProbabilities } from '../core/inference.js';
 import { loadSpec } from '../core/spec.js';
-import { startThread } from '../core/threads.js';
+import { startThread } from '../ml/threads.js';
 import type { ParityReport, TrainedModel, TrainingSet } from '../core/types.js';
 import { predictAdditiveLogistic, type AdditiveLogisticModel } from '../ml/additive-logistic.js';
 import type { ColumnTable } from '../ml/table.js';

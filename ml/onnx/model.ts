@@ -6,7 +6,7 @@ export const OPSET_ONNX = 21;
 export const OPSET_ONNX_ML = 5;
 
 /** TensorProto.DataType values used here. */
-export const DataType = { FLOAT: 1, INT64: 7, STRING: 8, BOOL: 9 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT64: 7, STRING: 8, BOOL: 9 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
 export type Attribute =
@@ -15,7 +15,13 @@ export type Attribute =
   | { readonly name: string; readonly type: 'string'; readonly value: string }
   | { readonly name: string; readonly type: 'floats'; readonly value: readonly number[] }
   | { readonly name: string; readonly type: 'ints'; readonly value: readonly number[] }
-  | { readonly name: string; readonly type: 'strings'; readonly value: readonly string[] };
+  | { readonly name: string; readonly type: 'strings'; readonly value: readonly string[] }
+  | { readonly name: string; readonly type: 'tensor'; readonly value: TensorValue };
+
+/** A tensor attribute's value: numbers for FLOAT, UINT8 and INT64, strings for STRING. */
+export type TensorValue =
+  | { readonly dataType: typeof DataType.FLOAT | typeof DataType.UINT8 | typeof DataType.INT64; readonly dims: readonly number[]; readonly values: ArrayLike<number> }
+  | { readonly dataType: typeof DataType.STRING; readonly dims: readonly number[]; readonly values: readonly string[] };
 
 export interface Node {
   readonly opType: string;
@@ -55,7 +61,32 @@ export interface ModelInfo {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
-const ATTRIBUTE_TYPE = { float: 1, int: 2, string: 3, floats: 6, ints: 7, strings: 8 } as const;
+const ATTRIBUTE_TYPE = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, ints: 7, strings: 8 } as const;
+
+function writeTensor(w: ProtoWriter, t: TensorValue, name?: string): void {
+  w.packedInts(1, t.dims);
+  w.int(2, t.dataType);
+  if (name) w.string(8, name);
+  switch (t.dataType) {
+    case DataType.STRING:
+      for (const s of t.values) w.string(6, s);
+      break;
+    case DataType.FLOAT: {
+      // raw_data: little-endian float32, NaN included as it is.
+      const bytes = new Uint8Array(t.values.length * 4);
+      const view = new DataView(bytes.buffer);
+      for (let i = 0; i < t.values.length; i++) view.setFloat32(i * 4, t.values[i]!, true);
+      w.bytes(9, bytes);
+      break;
+    }
+    case DataType.UINT8:
+      w.bytes(9, Uint8Array.from(t.values));
+      break;
+    case DataType.INT64:
+      w.packedInts(7, Array.from(t.values));
+      break;
+  }
+}
 
 function writeAttribute(w: ProtoWriter, a: Attribute): void {
   w.string(1, a.name);
@@ -77,6 +108,9 @@ function writeAttribute(w: ProtoWriter, a: Attribute): void {
       break;
     case 'strings':
       for (const s of a.value) w.string(9, s);
+      break;
+    case 'tensor':
+      w.message(5, (tw) => writeTensor(tw, a.value));
       break;
   }
   w.int(20, ATTRIBUTE_TYPE[a.type]);

@@ -1,0 +1,157 @@
+// A trained GBDT and its predictions, computed exactly as onnxruntime computes the exported
+// graph: each output's leaf values summed in float32 in tree order, then the initial score
+// added in float32, then the link (sigmoid or softmax) applied.
+import { categoryBins, type BinMapper } from './binning.js';
+import { softmaxInto } from './objectives.js';
+import type { GbdtParams, Objective } from './params.js';
+import type { Tree } from './tree.js';
+import type { ColumnTable } from '../table.js';
+
+export interface GbdtModel {
+  readonly kind: 'gbdt';
+  readonly objective: Objective;
+  /** Scores per row: classes for multiclass, else 1. */
+  readonly outputs: number;
+  /** One per input feature, in input order: how its values were binned. */
+  readonly features: readonly BinMapper[];
+  /** float32, one per output. */
+  readonly initScores: readonly number[];
+  /** Round i's tree for output k is trees[i * outputs + k]. */
+  readonly trees: readonly Tree[];
+  readonly iterations: number;
+  /** Round with the best validation metric (1-based), when early stopping watched one. */
+  readonly bestIteration: number | null;
+  readonly importance: FeatureImportance;
+  readonly params: GbdtParams;
+}
+
+export interface FeatureImportance {
+  readonly feature: readonly string[];
+  /** Total loss reduction of the splits on each feature. */
+  readonly gain: readonly number[];
+  /** Number of splits on each feature. */
+  readonly split: readonly number[];
+}
+
+export function featureImportance(features: readonly BinMapper[], trees: readonly Tree[]): FeatureImportance {
+  const gain = new Array<number>(features.length).fill(0);
+  const split = new Array<number>(features.length).fill(0);
+  for (const tree of trees) {
+    tree.splitFeature.forEach((f, n) => {
+      gain[f]! += tree.gain[n]!;
+      split[f]!++;
+    });
+  }
+  return { feature: features.map((f) => f.feature), gain, split };
+}
+
+/**
+ * Raw scores, row-major [rows x outputs] as the ONNX graph's `raw` output, as float32. Input
+ * columns are matched by name; numeric values must be float32 (as ColumnTable holds them).
+ */
+export function predictRaw(model: GbdtModel, table: ColumnTable): Float32Array {
+  const K = model.outputs;
+  const F = model.features.length;
+  // One row of inputs: numeric values as they are, categories as their bin (the last bin
+  // for missing, rare and unseen ones), so every node reads a number.
+  const x = new Float32Array(table.rows * F);
+  model.features.forEach((mapper, f) => {
+    const col = table.columns.find((c) => c.name === mapper.feature);
+    if (!col) throw new Error(`input has no column '${mapper.feature}'`);
+    if (col.kind !== mapper.kind) throw new Error(`column '${mapper.feature}' must be ${mapper.kind}`);
+    if (col.kind === 'numeric') {
+      for (let r = 0; r < table.rows; r++) x[r * F + f] = col.values[r]!;
+    } else {
+      const bins = categoryBins(mapper as Extract<BinMapper, { kind: 'categorical' }>, col.dictionary);
+      const other = mapper.numBins - 1;
+      for (let r = 0; r < table.rows; r++) {
+        const code = col.codes[r]!;
+        x[r * F + f] = code >= 0 ? bins[code]! : other;
+      }
+    }
+  });
+  const forest = flatten(model.trees);
+  const out = new Float32Array(table.rows * K);
+  const acc = new Float32Array(K);
+  const { root, feature, threshold, missingLeft, memberOffset, member, left, right, leafValue } = forest;
+  for (let r = 0; r < table.rows; r++) {
+    acc.fill(0);
+    const base = r * F;
+    for (let t = 0; t < root.length; t++) {
+      let n = root[t]!;
+      while (n >= 0) {
+        const v = x[base + feature[n]!]!;
+        const m = memberOffset[n]!;
+        const goLeft = m >= 0 ? member[m + v] === 1 : v !== v ? missingLeft[n] === 1 : v <= threshold[n]!;
+        n = goLeft ? left[n]! : right[n]!;
+      }
+      acc[t % K]! += leafValue[~n]!; // float32 accumulation in tree order, as onnxruntime
+    }
+    for (let k = 0; k < K; k++) out[r * K + k] = acc[k]! + model.initScores[k]!;
+  }
+  return out;
+}
+
+/** Probabilities (binary: of class 1; multiclass: per class, row-major) or values (regression). */
+export function predict(model: GbdtModel, table: ColumnTable): Float64Array {
+  const raw = predictRaw(model, table);
+  return applyLink(model.objective, model.outputs, raw);
+}
+
+export function applyLink(objective: Objective, outputs: number, raw: ArrayLike<number>): Float64Array {
+  const out = Float64Array.from(raw as ArrayLike<number>);
+  if (objective === 'binary') for (let i = 0; i < out.length; i++) out[i] = 1 / (1 + Math.exp(-out[i]!));
+  if (objective === 'multiclass') {
+    const rows = out.length / outputs;
+    const p = new Float64Array(outputs);
+    for (let r = 0; r < rows; r++) {
+      // raw is row-major here: one row's scores are contiguous (stride 1, block size 1).
+      softmaxInto(out.subarray(r * outputs, (r + 1) * outputs), 0, 1, p);
+      out.set(p, r * outputs);
+    }
+  }
+  return out;
+}
+
+/** All trees in flat arrays; child references >= 0 are nodes, < 0 leaves (~index), both global. */
+function flatten(trees: readonly Tree[]) {
+  const nodes = trees.reduce((s, t) => s + t.splitFeature.length, 0);
+  const leaves = trees.reduce((s, t) => s + t.leafValue.length, 0);
+  const categorical = trees.reduce((s, t) => s + t.categories.filter((c) => c.length > 0).length, 0);
+  const f = {
+    root: new Int32Array(trees.length),
+    feature: new Int32Array(nodes),
+    threshold: new Float32Array(nodes),
+    missingLeft: new Uint8Array(nodes),
+    memberOffset: new Int32Array(nodes).fill(-1),
+    member: new Uint8Array(categorical * 256),
+    left: new Int32Array(nodes),
+    right: new Int32Array(nodes),
+    leafValue: new Float32Array(leaves),
+  };
+  let nodeBase = 0;
+  let leafBase = 0;
+  let memberBase = 0;
+  const child = (c: number) => (c >= 0 ? nodeBase + c : ~(leafBase + ~c));
+  trees.forEach((tree, t) => {
+    f.root[t] = tree.splitFeature.length === 0 ? ~leafBase : nodeBase;
+    tree.splitFeature.forEach((feature, n) => {
+      const i = nodeBase + n;
+      f.feature[i] = feature;
+      f.threshold[i] = tree.threshold[n]!;
+      f.missingLeft[i] = tree.missingLeft[n] ? 1 : 0;
+      const cats = tree.categories[n]!;
+      if (cats.length > 0) {
+        f.memberOffset[i] = memberBase;
+        for (const c of cats) f.member[memberBase + c] = 1;
+        memberBase += 256;
+      }
+      f.left[i] = child(tree.left[n]!);
+      f.right[i] = child(tree.right[n]!);
+    });
+    f.leafValue.set(tree.leafValue, leafBase);
+    nodeBase += tree.splitFeature.length;
+    leafBase += tree.leafValue.length;
+  });
+  return f;
+}
