@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetSource, quoteIdent, quoteLiteral, queryRows } from '../core/duckdb.js';
 import { DataContractViolation } from '../core/errors.js';
-import { featureQuery, LABEL_COLUMN } from '../core/features.js';
+import { featureQuery, LABEL_COLUMN, rawFeatureQuery } from '../core/features.js';
 import { hashFile, listPartitions } from '../core/lake.js';
 import { loadSpec, sha256, type DatasetColumn } from '../core/spec.js';
 import type { DatasetSnapshot, PartitionSnapshot, TrainingSet, ValidationReport } from '../core/types.js';
@@ -28,16 +28,18 @@ function compatible(declared: string, actual: string): boolean {
 }
 
 export function createDataActivities({ paths }: DataDeps) {
-  /** The files the run will use: the newest trainWeeks + holdoutWeeks partitions, with row counts and hashes. */
+  /** The files the run will use: the newest train + validation + holdout partitions, with row counts and hashes. */
   async function snapshotDataset(input: { model: string }): Promise<DatasetSnapshot> {
     const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
     const all = await listPartitions(paths.lakeDir, spec.dataset.name, spec.dataset.partitionKey);
-    const need = spec.split.trainWeeks + spec.split.holdoutWeeks;
+    const { trainPartitions, validationPartitions, holdoutPartitions } = spec.split;
+    const need = trainPartitions + validationPartitions + holdoutPartitions;
     const datasetDir = path.join(paths.lakeDir, spec.dataset.name);
-    if (all.length < spec.split.holdoutWeeks + 1) {
+    const least = holdoutPartitions + validationPartitions + 1;
+    if (all.length < least) {
       throw new DataContractViolation(
         'empty',
-        `need at least ${spec.split.holdoutWeeks + 1} partitions (${spec.split.holdoutWeeks} to hold out, 1 to train on), found ${all.length}`,
+        `need at least ${least} partitions (${holdoutPartitions} to hold out, ${validationPartitions} to validate on, 1 to train on), found ${all.length}`,
         datasetDir,
       );
     }
@@ -157,18 +159,42 @@ export function createDataActivities({ paths }: DataDeps) {
         }
         checks.push(`label: positive rate ${labelRate.toFixed(4)} within [${contract.labelRate.min}, ${contract.labelRate.max}]`);
       }
+      if (spec.label.classes) {
+        const classes = spec.label.classes;
+        const unknown = await queryRows(
+          db.connection,
+          `SELECT DISTINCT CAST(${quoteIdent(spec.label.column)} AS VARCHAR) AS value FROM (${rawFeatureQuery(loaded, parquetSource(files))})
+           WHERE ${quoteIdent(spec.label.column)} IS NOT NULL AND NOT list_contains([${classes.map(quoteLiteral).join(', ')}], CAST(${quoteIdent(spec.label.column)} AS VARCHAR))
+           ORDER BY value LIMIT 5`,
+        );
+        if (unknown.length > 0) {
+          throw new DataContractViolation(
+            'label',
+            `values that are not declared classes: ${unknown.map((u) => `'${String(u.value)}'`).join(', ')} (classes: ${classes.join(', ')})`,
+            path.join(paths.lakeDir, spec.dataset.name),
+            spec.label.column,
+          );
+        }
+        checks.push(`label: every value is one of ${classes.length} declared classes`);
+      }
       return { files: files.length, rows: input.snapshot.rows, labelRate, nullRates, checks };
     } finally {
       db.close();
     }
   }
 
-  /** Run the feature SQL over the pinned files and write the training and holdout sets as Parquet. */
+  /**
+   * Run the feature SQL over the pinned files and write the training, validation (early
+   * stopping) and holdout (judging) sets as Parquet. Rows without a label cannot teach or
+   * judge anything and are left out.
+   */
   async function buildTrainingSet(input: { model: string; snapshot: DatasetSnapshot; workflowId: string; runId: string }): Promise<TrainingSet> {
     const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
     const parts = input.snapshot.partitions;
-    const holdout = parts.slice(-loaded.spec.split.holdoutWeeks);
-    const train = parts.slice(0, parts.length - holdout.length);
+    const { holdoutPartitions, validationPartitions } = loaded.spec.split;
+    const holdout = parts.slice(parts.length - holdoutPartitions);
+    const validation = parts.slice(parts.length - holdoutPartitions - validationPartitions, parts.length - holdoutPartitions);
+    const train = parts.slice(0, parts.length - holdoutPartitions - validationPartitions);
     const workDir = runWorkDir(paths, input.model, input.workflowId, input.runId);
     await mkdir(workDir, { recursive: true });
     const db = await openDuckDB({ threads: 2 });
@@ -177,28 +203,32 @@ export function createDataActivities({ paths }: DataDeps) {
         const target = path.join(workDir, name);
         const temp = `${target}.tmp`;
         const query = featureQuery(loaded, parquetSource(partitions.flatMap((p) => p.files.map((f) => f.path))), true);
-        await db.connection.run(`COPY (${query}) TO ${quoteLiteral(temp)} (FORMAT parquet)`);
+        await db.connection.run(`COPY (SELECT * FROM (${query}) WHERE ${LABEL_COLUMN} IS NOT NULL) TO ${quoteLiteral(temp)} (FORMAT parquet)`);
         await rename(temp, target);
-        const [row] = await queryRows(
-          db.connection,
-          `SELECT count(*)::BIGINT AS n, avg(${LABEL_COLUMN}) AS rate FROM read_parquet(${quoteLiteral(target)})`,
-        );
-        return { file: target, rows: Number(row?.n), rate: Number(row?.rate) };
+        const [row] = await queryRows(db.connection, `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(target)})`);
+        return { file: target, rows: Number(row?.n) };
       };
       const t = await write('train.parquet', train);
+      const v = validation.length > 0 ? await write('validation.parquet', validation) : null;
       const h = await write('holdout.parquet', holdout);
-      if (t.rows === 0 || h.rows === 0) {
-        throw new DataContractViolation('empty', `the feature SQL returned ${t.rows} training and ${h.rows} holdout rows`, loaded.spec.features.sql);
+      if (t.rows === 0 || h.rows === 0 || v?.rows === 0) {
+        throw new DataContractViolation(
+          'empty',
+          `the feature SQL returned ${t.rows} training, ${v?.rows ?? 0} validation and ${h.rows} holdout rows with a label`,
+          loaded.spec.features.sql,
+        );
       }
       return {
         workDir,
         trainFile: t.file,
+        validationFile: v?.file ?? null,
         holdoutFile: h.file,
         trainPartitions: train.map((p) => p.value),
+        validationPartitions: validation.map((p) => p.value),
         holdoutPartitions: holdout.map((p) => p.value),
         trainRows: t.rows,
+        validationRows: v?.rows ?? 0,
         holdoutRows: h.rows,
-        trainPositiveRate: t.rate,
       };
     } finally {
       db.close();

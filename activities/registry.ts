@@ -4,9 +4,9 @@ import { readFile } from 'node:fs/promises';
 import type { Paths } from '../core/config.js';
 import { evaluateGate } from '../core/gate.js';
 import { CHAMPION, Registry } from '../core/registry.js';
-import { loadSpec } from '../core/spec.js';
-import type { DatasetSnapshot, ParityReport, PromotionResult, RegisteredVersion, TrainedModel, TrainingSet } from '../core/types.js';
-import { PROBABILITY_OUTPUT } from '../ml/onnx/additive-logistic.js';
+import { gbdtParams, loadSpec } from '../core/spec.js';
+import type { DatasetSnapshot, ParityReport, PromotionResult, RegisteredVersion, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
+import { outputName } from '../ml/onnx/tree-ensemble.js';
 
 export interface RegistryDeps {
   readonly paths: Paths;
@@ -22,22 +22,38 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
     trainingSet: TrainingSet;
     trained: TrainedModel;
     parity: ParityReport;
+    /** Tuning: every trial and its validation metric, recorded on the card. */
+    trials?: readonly { trial: TuningTrial; validation: TrainedModel['validation'] }[];
     workflowId: string;
     runId: string;
   }): Promise<RegisteredVersion> {
     const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
     const { spec } = loaded;
     const gate = evaluateGate(spec.gate, input.trained.holdout);
+    const params = gbdtParams(spec, input.trained.trial?.params);
     const onnx = await readFile(input.trained.onnxFile);
     const card = await registry.register(input.model, onnx, {
       model: spec.name,
       task: spec.task,
       description: spec.description,
       inputs: spec.features.columns,
-      output: PROBABILITY_OUTPUT,
+      output: outputName(params.objective),
+      ...(spec.label.classes ? { classes: spec.label.classes } : {}),
+      labelColumn: spec.label.column,
       decisionThreshold: spec.decisionThreshold,
-      trainer: { type: spec.trainer.type, params: { ...spec.trainer.params } },
-      metrics: { holdout: input.trained.holdout, trainRows: input.trainingSet.trainRows },
+      trainer: {
+        type: spec.trainer.type,
+        params: { ...params },
+        iterations: input.trained.iterations,
+        bestIteration: input.trained.bestIteration,
+        featureImportance: input.trained.importance.feature.map((feature, i) => ({
+          feature,
+          gain: input.trained.importance.gain[i]!,
+          splits: input.trained.importance.split[i]!,
+        })),
+        ...(input.trials ? { tuning: { chosen: input.trained.trial, trials: input.trials } } : {}),
+      },
+      metrics: { holdout: input.trained.holdout, validation: input.trained.validation, trainRows: input.trainingSet.trainRows },
       onnx: { parity: input.parity },
       gate,
       lineage: {
@@ -45,6 +61,7 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
           name: spec.dataset.name,
           snapshotHash: input.snapshot.contentHash,
           trainPartitions: input.trainingSet.trainPartitions,
+          validationPartitions: input.trainingSet.validationPartitions,
           holdoutPartitions: input.trainingSet.holdoutPartitions,
           rows: input.snapshot.rows,
         },

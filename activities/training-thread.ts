@@ -1,25 +1,27 @@
-// Runs in a worker thread: reads the training set, trains, exports ONNX. All CPU-heavy work
-// is here so the worker's event loop stays free for heartbeats, polling and cancellation.
-// It writes a checkpoint after every epoch; a retried activity resumes from it.
+// Runs in a worker thread: reads the training sets, trains the GBDT, exports ONNX. All
+// CPU-heavy work is here (and in the trainer's own helper threads) so the worker's event
+// loop stays free for heartbeats, polling and cancellation. A checkpoint is written every
+// `checkpointEvery` rounds; a retried activity resumes from it and ends with the same model.
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDuckDB, quoteLiteral, readColumns } from '../core/duckdb.js';
 import { LABEL_COLUMN } from '../core/features.js';
-import {
-  predictAdditiveLogistic,
-  trainAdditiveLogistic,
-  type AdditiveLogisticConfig,
-  type Checkpoint,
-} from '../ml/additive-logistic.js';
-import { binaryMetrics, type BinaryMetrics } from '../ml/metrics.js';
-import { exportAdditiveLogistic } from '../ml/onnx/additive-logistic.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../ml/gbdt/checkpoint.js';
+import { predict, type FeatureImportance } from '../ml/gbdt/model.js';
+import type { GbdtParams } from '../ml/gbdt/params.js';
+import { trainGbdt, type GbdtCheckpoint } from '../ml/gbdt/train.js';
+import { evaluate, taskBaseline, type Metrics, type Task } from '../ml/metrics.js';
+import { exportGbdt } from '../ml/onnx/tree-ensemble.js';
 import type { LabeledTable } from '../ml/table.js';
 
 export interface TrainingJob {
   readonly trainFile: string;
+  readonly validationFile: string | null;
   readonly holdoutFile: string;
   readonly features: readonly { readonly name: string; readonly kind: 'numeric' | 'categorical' }[];
-  readonly config: AdditiveLogisticConfig;
+  readonly task: Task;
+  readonly params: GbdtParams;
+  readonly checkpointEvery: number;
   readonly decisionThreshold: number;
   readonly checkpointFile: string;
   readonly modelFile: string;
@@ -30,17 +32,26 @@ export interface TrainingJob {
 
 export type TrainingMessage =
   | { readonly type: 'status'; readonly stage: string; readonly rows?: number }
-  | { readonly type: 'resumed'; readonly epochsDone: number }
+  | { readonly type: 'resumed'; readonly iteration: number }
   | {
-      readonly type: 'progress';
-      readonly epoch: number;
-      readonly epochs: number;
-      readonly batch: number;
-      readonly batchesPerEpoch: number;
-      readonly trainLoss: number;
+      readonly type: 'iteration';
+      readonly iteration: number;
+      readonly numIterations: number;
+      readonly metric: string;
+      readonly trainMetric: number | null;
+      readonly validMetric: number | null;
+      readonly bestIteration: number | null;
     }
-  | { readonly type: 'epoch'; readonly epoch: number; readonly epochs: number; readonly validLogLoss: number; readonly validAuc: number }
-  | { readonly type: 'done'; readonly holdout: BinaryMetrics; readonly epochs: number; readonly resumedFromEpoch: number };
+  | { readonly type: 'checkpoint'; readonly iteration: number }
+  | {
+      readonly type: 'done';
+      readonly holdout: Metrics;
+      readonly validation: { readonly metric: string; readonly value: number } | null;
+      readonly iterations: number;
+      readonly bestIteration: number | null;
+      readonly resumedFromIteration: number;
+      readonly importance: FeatureImportance;
+    };
 
 export async function readLabeled(
   file: string,
@@ -62,9 +73,9 @@ export async function readLabeled(
   }
 }
 
-async function readCheckpoint(file: string): Promise<Checkpoint | undefined> {
+async function readCheckpoint(file: string): Promise<GbdtCheckpoint | undefined> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as Checkpoint;
+    return decodeCheckpoint(await readFile(file));
   } catch {
     return undefined; // none yet, or a torn write from a crash: start over
   }
@@ -78,37 +89,53 @@ async function writeAtomic(file: string, data: string | Uint8Array): Promise<voi
 async function run(job: TrainingJob, post: (m: TrainingMessage) => void): Promise<void> {
   post({ type: 'status', stage: 'reading training set' });
   const train = await readLabeled(job.trainFile, job.features, (rows) => post({ type: 'status', stage: 'reading training set', rows }));
-  post({ type: 'status', stage: 'reading holdout set', rows: train.features.rows });
+  post({ type: 'status', stage: 'reading validation and holdout sets', rows: train.features.rows });
+  const validation = job.validationFile ? await readLabeled(job.validationFile, job.features) : undefined;
   const holdout = await readLabeled(job.holdoutFile, job.features);
-  let baselineRate = 0;
-  let labelled = 0;
-  for (const y of train.labels) {
-    if (Number.isNaN(y)) continue;
-    baselineRate += y;
-    labelled++;
-  }
-  baselineRate /= Math.max(1, labelled);
+  const baseline = taskBaseline(job.task, train.labels, job.params.numClass);
 
-  const resumeFrom = await readCheckpoint(job.checkpointFile);
-  if (resumeFrom) post({ type: 'resumed', epochsDone: resumeFrom.epochsDone });
-  const model = await trainAdditiveLogistic(train, job.config, {
+  let resumeFrom = await readCheckpoint(job.checkpointFile);
+  if (resumeFrom && JSON.stringify(resumeFrom.params) !== JSON.stringify(job.params)) resumeFrom = undefined;
+  if (resumeFrom) post({ type: 'resumed', iteration: resumeFrom.iteration });
+  post({ type: 'status', stage: 'binning features', rows: train.features.rows });
+  const model = await trainGbdt(train, job.params, {
+    validation,
     resumeFrom,
-    onProgress: (p) => post({ type: 'progress', ...p }),
-    onEpoch: async (epoch, checkpoint, current) => {
-      await writeAtomic(job.checkpointFile, JSON.stringify(checkpoint));
-      const m = binaryMetrics(holdout.labels, predictAdditiveLogistic(current, holdout.features), job.decisionThreshold, baselineRate);
-      post({ type: 'epoch', epoch, epochs: job.config.epochs, validLogLoss: m.logLoss, validAuc: m.auc });
+    checkpointEvery: job.checkpointEvery,
+    onCheckpoint: async (checkpoint) => {
+      await writeAtomic(job.checkpointFile, encodeCheckpoint(checkpoint));
+      post({ type: 'checkpoint', iteration: checkpoint.iteration });
     },
+    onIteration: (i) =>
+      post({
+        type: 'iteration',
+        iteration: i.iteration,
+        numIterations: i.numIterations,
+        metric: i.metric,
+        trainMetric: i.trainMetric,
+        validMetric: i.validMetric,
+        bestIteration: i.bestIteration,
+      }),
   });
-  const metrics = binaryMetrics(holdout.labels, predictAdditiveLogistic(model, holdout.features), job.decisionThreshold, baselineRate);
-  const onnx = exportAdditiveLogistic(model, {
-    producerName: 'tabular-mlops',
-    producerVersion: job.producerVersion,
-    metadata: job.onnxMetadata,
-  });
+  post({ type: 'status', stage: 'scoring holdout and exporting ONNX', rows: holdout.features.rows });
+  const holdoutMetrics = evaluate(holdout.labels, predict(model, holdout.features), baseline, job.decisionThreshold);
+  let validationMetric: { metric: string; value: number } | null = null;
+  if (validation) {
+    const metrics = evaluate(validation.labels, predict(model, validation.features), baseline, job.decisionThreshold);
+    validationMetric = metrics.task === 'regression' ? { metric: 'rmse', value: metrics.rmse } : { metric: 'logLoss', value: metrics.logLoss };
+  }
+  const onnx = exportGbdt(model, { producerName: 'tabular-mlops', producerVersion: job.producerVersion, metadata: job.onnxMetadata });
   await writeAtomic(job.modelFile, JSON.stringify(model));
   await writeAtomic(job.onnxFile, onnx);
-  post({ type: 'done', holdout: metrics, epochs: job.config.epochs, resumedFromEpoch: resumeFrom?.epochsDone ?? 0 });
+  post({
+    type: 'done',
+    holdout: holdoutMetrics,
+    validation: validationMetric,
+    iterations: model.iterations,
+    bestIteration: model.bestIteration,
+    resumedFromIteration: resumeFrom?.iteration ?? 0,
+    importance: model.importance,
+  });
 }
 
 if (parentPort) {

@@ -1,16 +1,18 @@
 // Training activities: train in a worker thread while heartbeating progress, then check that
 // the exported ONNX model reproduces the trainer's own predictions.
 import { Context } from '@temporalio/activity';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { OnnxParityError } from '../core/errors.js';
-import { loadSession, predictProbabilities } from '../core/inference.js';
-import { loadSpec } from '../core/spec.js';
-import { startThread } from '../ml/threads.js';
-import type { ParityReport, TrainedModel, TrainingSet } from '../core/types.js';
-import { predictAdditiveLogistic, type AdditiveLogisticModel } from '../ml/additive-logistic.js';
+import { loadSession, runModel } from '../core/inference.js';
+import { gbdtParams, loadSpec } from '../core/spec.js';
+import { planTrials } from '../core/tuning.js';
+import type { ParityReport, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
+import { predict, type GbdtModel } from '../ml/gbdt/model.js';
+import { outputName } from '../ml/onnx/tree-ensemble.js';
 import type { ColumnTable } from '../ml/table.js';
+import { siblingModule, startThread } from '../ml/threads.js';
 import { readLabeled, type TrainingJob, type TrainingMessage } from './training-thread.js';
 
 export interface TrainingDeps {
@@ -19,37 +21,56 @@ export interface TrainingDeps {
   readonly codeVersion: string;
 }
 
-/** Parity tolerance between the trainer's float64 sum and onnxruntime's float32 sum. */
+/** Parity tolerance between the trainer's scores and onnxruntime's. */
 export const PARITY_TOLERANCE = 1e-5;
-const PARITY_SAMPLE_ROWS = 20_000;
+const PARITY_SAMPLE_ROWS = 100_000;
 const PARITY_BATCH_ROWS = 5_000;
 const HEARTBEAT_EVERY_MS = 2_000;
 
-const threadFile = new URL('./training-thread.ts', import.meta.url);
+const threadFile = siblingModule(import.meta.url, 'training-thread');
 
 export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
-  async function trainModel(input: { model: string; trainingSet: TrainingSet }): Promise<TrainedModel> {
+  /** The tuning trials to run (none when the spec does not tune), drawn from the spec's space. */
+  async function planTraining(input: { model: string }): Promise<{ trials: TuningTrial[]; parallelism: number }> {
+    const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const tuning = spec.trainer.tuning;
+    return tuning ? { trials: planTrials(tuning), parallelism: tuning.parallelism } : { trials: [], parallelism: 1 };
+  }
+
+  /**
+   * Train the spec's GBDT (or one tuning trial of it) in a worker thread, heartbeating the
+   * round and the train and validation metrics. A retry resumes from the last checkpoint.
+   */
+  async function trainModel(input: { model: string; trainingSet: TrainingSet; trial?: TuningTrial }): Promise<TrainedModel> {
     const ctx = Context.current();
     const { spec, featureSqlHash } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
-    const dir = input.trainingSet.workDir;
+    const trial = input.trial ?? null;
+    // Each trial has its own files, so parallel trials and their retries never mix.
+    const dir = trial ? path.join(input.trainingSet.workDir, `trial-${trial.index}`) : input.trainingSet.workDir;
+    await mkdir(dir, { recursive: true });
+    const params = gbdtParams(spec, trial?.params);
     const job: TrainingJob = {
       trainFile: input.trainingSet.trainFile,
+      validationFile: input.trainingSet.validationFile,
       holdoutFile: input.trainingSet.holdoutFile,
       features: spec.features.columns,
-      config: spec.trainer.params,
+      task: spec.task,
+      params,
+      checkpointEvery: spec.trainer.checkpointEvery,
       decisionThreshold: spec.decisionThreshold,
-      checkpointFile: path.join(dir, 'checkpoint.json'),
+      checkpointFile: path.join(dir, 'checkpoint.bin'),
       modelFile: path.join(dir, 'model.json'),
       onnxFile: path.join(dir, 'model.onnx'),
-      onnxMetadata: { model: spec.name, featureSqlSha256: featureSqlHash, codeVersion },
+      onnxMetadata: { model: spec.name, task: spec.task, featureSqlSha256: featureSqlHash, codeVersion },
       producerVersion: codeVersion,
     };
-    const previous = ctx.info.heartbeatDetails as { epoch?: number } | undefined;
     if (ctx.info.attempt > 1) {
-      ctx.log.info('training retried: resuming from the last checkpoint', { attempt: ctx.info.attempt, lastHeartbeat: previous });
+      ctx.log.info('training retried: resuming from the last checkpoint', { attempt: ctx.info.attempt, lastHeartbeat: ctx.info.heartbeatDetails });
     }
     const started = Date.now();
-    let details: Record<string, unknown> = { stage: 'starting', attempt: ctx.info.attempt };
+    const base = { attempt: ctx.info.attempt, ...(trial ? { trial: trial.index, trialParams: trial.params } : {}) };
+    let details: Record<string, unknown> = { stage: 'starting', ...base };
+    let lastCheckpoint: number | null = null;
     const worker = startThread(threadFile, job);
     const beat = setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
     const onCancel = () => void worker.terminate();
@@ -59,34 +80,28 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
         worker.on('message', (m: TrainingMessage) => {
           switch (m.type) {
             case 'status':
-              details = { stage: m.stage, rows: m.rows, attempt: ctx.info.attempt };
+              details = { stage: m.stage, rows: m.rows, ...base };
               break;
             case 'resumed':
-              details = { stage: 'resumed from checkpoint', epoch: m.epochsDone, attempt: ctx.info.attempt };
+              details = { stage: 'resumed from checkpoint', iteration: m.iteration, ...base };
+              ctx.log.info('resumed from checkpoint', details);
               break;
-            case 'progress':
+            case 'checkpoint':
+              lastCheckpoint = m.iteration;
+              return;
+            case 'iteration':
               details = {
                 stage: 'training',
-                epoch: m.epoch,
-                epochs: m.epochs,
-                batch: m.batch,
-                batchesPerEpoch: m.batchesPerEpoch,
-                trainLoss: round(m.trainLoss),
-                attempt: ctx.info.attempt,
+                iteration: m.iteration,
+                numIterations: m.numIterations,
+                metric: m.metric,
+                ...(m.trainMetric !== null ? { trainMetric: round(m.trainMetric) } : {}),
+                ...(m.validMetric !== null ? { validMetric: round(m.validMetric), bestIteration: m.bestIteration } : {}),
+                checkpointIteration: lastCheckpoint,
+                ...base,
               };
-              break;
-            case 'epoch':
-              details = {
-                stage: 'epoch done',
-                epoch: m.epoch,
-                epochs: m.epochs,
-                validLogLoss: round(m.validLogLoss),
-                validAuc: round(m.validAuc),
-                checkpoint: job.checkpointFile,
-                attempt: ctx.info.attempt,
-              };
-              ctx.log.info('epoch done', details);
-              break;
+              // The heartbeat timer sends these; heartbeats are throttled by the SDK anyway.
+              return;
             case 'done':
               resolve(m);
               return;
@@ -102,9 +117,13 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
       return {
         modelFile: job.modelFile,
         onnxFile: job.onnxFile,
+        trial,
         holdout: done.holdout,
-        epochs: done.epochs,
-        resumedFromEpoch: done.resumedFromEpoch,
+        validation: done.validation,
+        iterations: done.iterations,
+        bestIteration: done.bestIteration,
+        resumedFromIteration: done.resumedFromIteration,
+        importance: done.importance,
         seconds: (Date.now() - started) / 1000,
       };
     } finally {
@@ -114,25 +133,32 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
     }
   }
 
-  /** Score a sample of the holdout with the trainer and with onnxruntime; any difference fails the run. */
+  /**
+   * Score up to 100,000 holdout rows with the trainer and with onnxruntime: every score within
+   * PARITY_TOLERANCE and every predicted label equal, or the run fails.
+   */
   async function verifyOnnx(input: { model: string; trained: TrainedModel; trainingSet: TrainingSet }): Promise<ParityReport> {
     const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
-    const model = JSON.parse(await readFile(input.trained.modelFile, 'utf8')) as AdditiveLogisticModel;
+    const model = JSON.parse(await readFile(input.trained.modelFile, 'utf8')) as GbdtModel;
     const holdout = await readLabeled(input.trainingSet.holdoutFile, spec.features.columns);
     const session = await loadSession(input.trained.onnxFile);
+    const K = model.outputs;
+    const output = outputName(model.objective);
     try {
       const sample = sliceTable(holdout.features, 0, Math.min(PARITY_SAMPLE_ROWS, holdout.features.rows));
-      const expected = predictAdditiveLogistic(model, sample);
       let maxAbsDiff = 0;
       let labelMismatches = 0;
       for (let start = 0; start < sample.rows; start += PARITY_BATCH_ROWS) {
         const batch = sliceTable(sample, start, Math.min(sample.rows, start + PARITY_BATCH_ROWS));
-        const actual = await predictProbabilities(session, batch);
-        for (let i = 0; i < batch.rows; i++) {
-          const want = expected[start + i]!;
+        const expected = predict(model, batch);
+        const actual = await runModel(session, batch, output);
+        for (let i = 0; i < expected.length; i++) {
           const got = actual[i]!;
-          maxAbsDiff = Math.max(maxAbsDiff, Number.isNaN(got) ? Number.POSITIVE_INFINITY : Math.abs(got - want));
-          if (got >= spec.decisionThreshold !== want >= spec.decisionThreshold) labelMismatches++;
+          maxAbsDiff = Math.max(maxAbsDiff, Number.isNaN(got) ? Number.POSITIVE_INFINITY : Math.abs(got - expected[i]!));
+        }
+        for (let r = 0; r < batch.rows; r++) {
+          if (spec.task === 'binary' && actual[r]! >= spec.decisionThreshold !== expected[r]! >= spec.decisionThreshold) labelMismatches++;
+          if (spec.task === 'multiclass' && argmax(actual, r * K, K) !== argmax(expected, r * K, K)) labelMismatches++;
         }
         Context.current().heartbeat({ stage: 'verifying ONNX', rows: start + batch.rows });
         await new Promise((r) => setImmediate(r)); // let heartbeats and polls through between batches
@@ -147,7 +173,13 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
     }
   }
 
-  return { trainModel, verifyOnnx };
+  return { planTraining, trainModel, verifyOnnx };
+}
+
+function argmax(values: ArrayLike<number>, offset: number, n: number): number {
+  let best = 0;
+  for (let k = 1; k < n; k++) if (values[offset + k]! > values[offset + best]!) best = k;
+  return best;
 }
 
 function round(x: number): number {

@@ -10,7 +10,7 @@ import type { Paths } from '../core/config.js';
 import { openDuckDB, readColumns, type OpenDuckDB } from '../core/duckdb.js';
 import { ModelUnavailableError, NoChampionError } from '../core/errors.js';
 import { featureColumns, featureQuery, requestSource } from '../core/features.js';
-import { loadSession, predictProbabilities, type InferenceSession } from '../core/inference.js';
+import { loadSession, runModel, type InferenceSession } from '../core/inference.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { loadSpec, requestColumns, type LoadedSpec } from '../core/spec.js';
 import type { ColumnTable } from '../ml/table.js';
@@ -37,14 +37,35 @@ interface ModelState {
   queue: Promise<unknown>;
 }
 
-export interface Prediction {
+/** What the served version says about one row, in the shape of its task. */
+export type PredictionValue =
+  | { readonly probability: number; readonly label: boolean; readonly threshold: number }
+  | { readonly probabilities: Readonly<Record<string, number>>; readonly label: string }
+  | { readonly prediction: number };
+
+export type Prediction = {
   readonly model: string;
   readonly version: number;
-  readonly probability: number;
-  readonly label: boolean;
+  readonly task: ModelCard['task'];
   readonly labelColumn: string;
-  readonly threshold: number;
   readonly features: Readonly<Record<string, string | number | null>>;
+} & PredictionValue;
+
+/** Read row `r` of a model's output the way its card describes it. */
+export function interpretOutput(card: ModelCard, output: ArrayLike<number>, r: number): PredictionValue {
+  if (card.task === 'multiclass') {
+    const classes = card.classes ?? [];
+    const K = classes.length;
+    let best = 0;
+    const probabilities: Record<string, number> = {};
+    classes.forEach((c, k) => {
+      probabilities[c] = output[r * K + k]!;
+      if (output[r * K + k]! > output[r * K + best]!) best = k;
+    });
+    return { probabilities, label: classes[best]! };
+  }
+  if (card.task === 'regression') return { prediction: output[r]! };
+  return { probability: output[r]!, label: output[r]! >= card.decisionThreshold, threshold: card.decisionThreshold };
 }
 
 export class Predictor {
@@ -144,15 +165,13 @@ export class Predictor {
     version.inFlight++;
     try {
       const features = await this.features(state, values);
-      const [probability] = await predictProbabilities(version.session, features);
-      const threshold = state.loaded.spec.decisionThreshold;
+      const output = await runModel(version.session, features, version.card.output);
       return {
         model,
         version: version.version,
-        probability: probability!,
-        label: probability! >= threshold,
-        labelColumn: state.loaded.spec.label.column,
-        threshold,
+        task: version.card.task,
+        labelColumn: version.card.labelColumn,
+        ...interpretOutput(version.card, output, 0),
         features: Object.fromEntries(
           features.columns.map((c) => [
             c.name,

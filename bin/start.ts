@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT, resolvePaths, temporalSettings, temporalUiLink } from '../core/config.js';
 import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
 import { rootCause } from '../core/errors.js';
+import { describeMetrics } from '../ml/metrics.js';
 import { listPartitions } from '../core/lake.js';
 import { CHAMPION, Registry } from '../core/registry.js';
 import { listModels, loadSpec, requestColumns } from '../core/spec.js';
@@ -161,7 +162,9 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: temporal.namespace });
   const registry = new Registry(paths.registryDir);
-  for (const model of await listModels(paths.modelsDir)) {
+  // Every declared model without a champion trains now, all at once: the worker runs them
+  // side by side and the Temporal UI shows each run.
+  const firstRuns = (await listModels(paths.modelsDir)).map(async (model) => {
     const champion = await registry.getAlias(model, CHAMPION);
     if (champion) {
       say(`${model}: champion is v${champion.version}`);
@@ -183,8 +186,8 @@ async function main(): Promise<void> {
       try {
         const result = await follow(client, workflowId);
         say(
-          `${model}: v${result.version} trained on ${result.snapshot.rows.toLocaleString('en-US')} rows, holdout AUC ${result.holdout.auc.toFixed(4)}, ` +
-            `log loss ${result.holdout.logLoss.toFixed(4)} (baseline ${result.holdout.baselineLogLoss.toFixed(4)}); ` +
+          `${model}: v${result.version} trained on ${result.snapshot.rows.toLocaleString('en-US')} rows in ${result.training.seconds.toFixed(1)} s ` +
+            `(${result.training.iterations} rounds), holdout ${describeMetrics(result.holdout)}; ` +
             (result.promoted ? 'promoted to champion' : `not promoted: ${result.gate.checks.filter((c) => !c.passed).map((c) => c.detail).join('; ')}`),
         );
       } catch (err) {
@@ -198,7 +201,8 @@ async function main(): Promise<void> {
       say(`GET ${url}`);
       say(`  -> ${response.status} ${await response.text()}`);
     }
-  }
+  });
+  await Promise.all(firstRuns);
   say('');
   say(`ready. API ${apiUrl}   Temporal UI ${server.uiUrl}   (Ctrl-C stops everything)`);
   say(`  retrain: curl -X POST ${apiUrl}/workflows/train -H 'content-type: application/json' -d '{"model":"flight_delay"}'`);

@@ -1,7 +1,7 @@
 // The one path from raw rows to model inputs. Training, ONNX verification, batch scoring and
 // GET /predict all call featureQuery(); only the `source` relation differs (lake files or a
 // request's raw fields), so the features cannot drift between them.
-import { quoteIdent, type ColumnRequest } from './duckdb.js';
+import { quoteIdent, quoteLiteral, type ColumnRequest } from './duckdb.js';
 import type { LoadedSpec, ModelSpec } from './spec.js';
 
 /** Output column holding the label in training queries. */
@@ -9,7 +9,9 @@ export const LABEL_COLUMN = '__label';
 
 /**
  * Wrap the model's feature SQL: bind `source`, then cast every declared feature to what the
- * ONNX graph takes (categorical -> VARCHAR, numeric -> FLOAT), plus the label when asked.
+ * ONNX graph takes (categorical -> VARCHAR, numeric -> FLOAT), plus the label when asked:
+ * a number for binary and regression, the class's index in `label.classes` for multiclass
+ * (NULL for a value that is not a declared class).
  */
 export function featureQuery(loaded: LoadedSpec, sourceSql: string, withLabel: boolean): string {
   const { spec } = loaded;
@@ -18,9 +20,21 @@ export function featureQuery(loaded: LoadedSpec, sourceSql: string, withLabel: b
       ? `CAST(${quoteIdent(f.name)} AS VARCHAR) AS ${quoteIdent(f.name)}`
       : `CAST(${quoteIdent(f.name)} AS FLOAT) AS ${quoteIdent(f.name)}`,
   );
-  if (withLabel) projections.push(`CAST(${quoteIdent(spec.label.column)} AS DOUBLE) AS ${LABEL_COLUMN}`);
+  if (withLabel) projections.push(`${labelExpression(spec)} AS ${LABEL_COLUMN}`);
+  return `SELECT ${projections.join(', ')}\nFROM (\n${rawFeatureQuery(loaded, sourceSql)}\n) AS features`;
+}
+
+/** The model's feature SQL over `source`, with its own column names and types. */
+export function rawFeatureQuery(loaded: LoadedSpec, sourceSql: string): string {
   const body = loaded.featureSql.trim().replace(/;\s*$/, '');
-  return `WITH source AS (${sourceSql})\nSELECT ${projections.join(', ')}\nFROM (\n${body}\n) AS features`;
+  return `WITH source AS (${sourceSql})\n${body}`;
+}
+
+function labelExpression(spec: ModelSpec): string {
+  const column = quoteIdent(spec.label.column);
+  if (!spec.label.classes) return `CAST(${column} AS DOUBLE)`;
+  const classes = `[${spec.label.classes.map(quoteLiteral).join(', ')}]`;
+  return `CAST(nullif(list_position(${classes}, CAST(${column} AS VARCHAR)), 0) - 1 AS DOUBLE)`;
 }
 
 /** The feature columns to read from a feature query's result, in spec order. */

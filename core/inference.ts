@@ -1,7 +1,6 @@
 // Running exported models with onnxruntime-node: turning a ColumnTable into the graph's
-// per-feature [N,1] inputs and reading the probability back.
+// per-feature [N,1] inputs and reading the named output back.
 import * as ort from 'onnxruntime-node';
-import { PROBABILITY_OUTPUT } from '../ml/onnx/additive-logistic.js';
 import type { ColumnTable } from '../ml/table.js';
 
 export type InferenceSession = ort.InferenceSession;
@@ -19,7 +18,7 @@ export function toFeeds(table: ColumnTable): Record<string, ort.Tensor> {
     if (col.kind === 'numeric') {
       feeds[col.name] = new ort.Tensor('float32', col.values, [table.rows, 1]);
     } else {
-      // Missing categories become '' which no model has as a key: it takes the "other" weight.
+      // Missing categories become '', which no model has as a key: it takes the "other" branch.
       const strings = Array.from(col.codes, (c) => (c >= 0 ? col.dictionary[c]! : ''));
       feeds[col.name] = new ort.Tensor('string', strings, [table.rows, 1]);
     }
@@ -27,8 +26,11 @@ export function toFeeds(table: ColumnTable): Record<string, ort.Tensor> {
   return feeds;
 }
 
-/** Probabilities for every row of `table`. `session.run` is native and synchronous in effect: keep batches bounded. */
-export async function predictProbabilities(session: ort.InferenceSession, table: ColumnTable): Promise<Float32Array> {
+/**
+ * The model's `output` for every row, row-major [rows x width]. `session.run` is native and
+ * blocks the event loop while it runs: keep batches bounded.
+ */
+export async function runModel(session: ort.InferenceSession, table: ColumnTable, output: string): Promise<Float32Array> {
   const feeds = toFeeds(table);
   const used: Record<string, ort.Tensor> = {};
   for (const name of session.inputNames) {
@@ -37,7 +39,7 @@ export async function predictProbabilities(session: ort.InferenceSession, table:
     used[name] = t;
   }
   const out = await session.run(used);
-  const probs = out[PROBABILITY_OUTPUT];
-  if (!probs) throw new Error(`model has no '${PROBABILITY_OUTPUT}' output`);
-  return probs.data as Float32Array;
+  const values = out[output];
+  if (!values) throw new Error(`model has no '${output}' output (it has: ${session.outputNames.join(', ')})`);
+  return values.data as Float32Array;
 }

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { BinaryMetrics } from '../ml/metrics.js';
+import type { Metrics, Task } from '../ml/metrics.js';
 import { UnknownVersionError } from './errors.js';
 import { isValidName, sha256 } from './spec.js';
 
@@ -30,13 +30,29 @@ export interface ModelCard {
   readonly model: string;
   readonly version: number;
   readonly createdAt: string;
-  readonly task: 'binary';
+  readonly task: Task;
   readonly description: string;
   readonly inputs: readonly { readonly name: string; readonly kind: 'numeric' | 'categorical' }[];
+  /** The ONNX output to read: `probability` [N,1], `probabilities` [N,classes] or `prediction` [N,1]. */
   readonly output: string;
+  /** Multiclass: the class of each probability, in order. */
+  readonly classes?: readonly string[];
+  readonly labelColumn: string;
+  /** Binary: probability at or above which the label is true. */
   readonly decisionThreshold: number;
-  readonly trainer: { readonly type: string; readonly params: Readonly<Record<string, unknown>> };
-  readonly metrics: { readonly holdout: BinaryMetrics; readonly trainRows: number };
+  readonly trainer: {
+    readonly type: string;
+    readonly params: Readonly<Record<string, unknown>>;
+    readonly iterations?: number;
+    readonly bestIteration?: number | null;
+    readonly featureImportance?: readonly { readonly feature: string; readonly gain: number; readonly splits: number }[];
+    readonly tuning?: unknown;
+  };
+  readonly metrics: {
+    readonly holdout: Metrics;
+    readonly validation?: { readonly metric: string; readonly value: number } | null;
+    readonly trainRows: number;
+  };
   readonly onnx: {
     readonly sha256: string;
     readonly bytes: number;
@@ -48,6 +64,7 @@ export interface ModelCard {
       readonly name: string;
       readonly snapshotHash: string;
       readonly trainPartitions: readonly string[];
+      readonly validationPartitions?: readonly string[];
       readonly holdoutPartitions: readonly string[];
       readonly rows: number;
     };

@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { AdditiveLogisticConfig } from '../ml/additive-logistic.js';
+import { GBDT_PARAM_BOUNDS, resolveParams, type GbdtParams } from '../ml/gbdt/params.js';
+import { TASK_METRICS, type Task } from '../ml/metrics.js';
 import { InvalidSpecError, UnknownModelError } from './errors.js';
 
 /** DuckDB column types a dataset may declare (what the lake's Parquet files hold). */
@@ -36,12 +37,25 @@ export interface FeatureColumn {
 }
 
 export interface PromotionGate {
-  readonly metric: 'auc' | 'logLoss' | 'accuracy';
-  /** For auc/accuracy the smallest value allowed; for logLoss the largest. */
+  /** One of the task's metrics (TASK_METRICS): auc, logLoss, accuracy, rmse, mae, r2. */
+  readonly metric: string;
   readonly min?: number;
   readonly max?: number;
-  /** The candidate must do better than predicting the training base rate for everyone. */
+  /** The candidate must do better than the naive model (base rate, class frequencies or mean). */
   readonly mustBeatBaseline: boolean;
+}
+
+/** Trainer parameters a spec may set: every GBDT parameter but the ones the task decides. */
+export type TrainerParams = Partial<Omit<GbdtParams, 'objective' | 'numClass'>> & { readonly objective?: 'huber' };
+
+export interface TuningSpec {
+  /** Trials, each one training run with one value drawn per parameter; the best validation metric wins. */
+  readonly trials: number;
+  /** Trials run at once (each is an activity; the worker has its own limit too). */
+  readonly parallelism: number;
+  readonly seed: number;
+  /** Candidate values per parameter. */
+  readonly space: Readonly<Record<string, readonly number[]>>;
 }
 
 export interface ModelSpec {
@@ -49,7 +63,7 @@ export interface ModelSpec {
   readonly description: string;
   /** Free text: why the spec is the way it is. */
   readonly notes?: string;
-  readonly task: 'binary';
+  readonly task: Task;
   readonly dataset: {
     readonly name: string;
     readonly partitionKey: string;
@@ -57,10 +71,19 @@ export interface ModelSpec {
     readonly contract: DataContract;
   };
   readonly features: { readonly sql: string; readonly columns: readonly FeatureColumn[] };
-  readonly label: { readonly column: string };
-  readonly split: { readonly trainWeeks: number; readonly holdoutWeeks: number };
-  readonly trainer: { readonly type: 'additive-logistic'; readonly params: AdditiveLogisticConfig };
+  /** For multiclass, `classes` lists the label's values; the model outputs one probability each. */
+  readonly label: { readonly column: string; readonly classes?: readonly string[] };
+  /** Newest partitions last: train on the oldest, stop early on the next, judge on the newest. */
+  readonly split: { readonly trainPartitions: number; readonly validationPartitions: number; readonly holdoutPartitions: number };
+  readonly trainer: {
+    readonly type: 'gbdt';
+    readonly params: TrainerParams;
+    /** Write a checkpoint every this many rounds: a retried training resumes from it. */
+    readonly checkpointEvery: number;
+    readonly tuning?: TuningSpec;
+  };
   readonly gate: PromotionGate;
+  /** Binary only: probability at or above which the predicted label is true. */
   readonly decisionThreshold: number;
 }
 
@@ -162,7 +185,7 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
   const o = r.object(raw, '(root)');
   const name = r.string(o.name, 'name');
   if (!isValidName(name)) r.fail('name', 'must match [a-z][a-z0-9_]*');
-  const task = r.oneOf(o.task, 'task', ['binary'] as const);
+  const task = r.oneOf(o.task, 'task', ['binary', 'multiclass', 'regression'] as const);
 
   const ds = r.object(o.dataset, 'dataset');
   const datasetName = r.string(ds.name, 'dataset.name');
@@ -203,6 +226,13 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
   const p = r.object(trainer.params, 'trainer.params');
   const gate = r.object(o.gate, 'gate');
 
+  const classes =
+    labelObj.classes === undefined ? undefined : r.array(labelObj.classes, 'label.classes').map((c, i) => r.string(c, `label.classes[${i}]`));
+  if (task === 'multiclass' && (!classes || classes.length < 2)) r.fail('label.classes', 'must list at least 2 classes for a multiclass task');
+  if (task !== 'multiclass' && classes) r.fail('label.classes', 'is only for multiclass tasks');
+  if (classes && new Set(classes).size !== classes.length) r.fail('label.classes', 'must not repeat a class');
+  const gateMetric = r.oneOf(gate.metric, 'gate.metric', Object.keys(TASK_METRICS[task]));
+
   return {
     name,
     description: typeof o.description === 'string' ? o.description : '',
@@ -210,29 +240,81 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
     task,
     dataset: { name: datasetName, partitionKey: r.string(ds.partitionKey, 'dataset.partitionKey'), columns, contract },
     features: { sql: r.string(fe.sql, 'features.sql'), columns: featureColumns },
-    label: { column: r.string(labelObj.column, 'label.column') },
+    label: { column: r.string(labelObj.column, 'label.column'), ...(classes ? { classes } : {}) },
     split: {
-      trainWeeks: r.integer(split.trainWeeks, 'split.trainWeeks', 1),
-      holdoutWeeks: r.integer(split.holdoutWeeks, 'split.holdoutWeeks', 1),
+      trainPartitions: r.integer(split.trainPartitions, 'split.trainPartitions', 1),
+      validationPartitions: split.validationPartitions === undefined ? 0 : r.integer(split.validationPartitions, 'split.validationPartitions', 0),
+      holdoutPartitions: r.integer(split.holdoutPartitions, 'split.holdoutPartitions', 1),
     },
     trainer: {
-      type: r.oneOf(trainer.type, 'trainer.type', ['additive-logistic'] as const),
-      params: {
-        epochs: r.integer(p.epochs, 'trainer.params.epochs', 1, 1000),
-        batchSize: r.integer(p.batchSize, 'trainer.params.batchSize', 1, 1 << 20),
-        learningRate: r.number(p.learningRate, 'trainer.params.learningRate', 1e-9, 10),
-        l2: r.number(p.l2, 'trainer.params.l2', 0, 10),
-        numericBins: r.integer(p.numericBins, 'trainer.params.numericBins', 2, 255),
-        minCategoryCount: r.integer(p.minCategoryCount, 'trainer.params.minCategoryCount', 1),
-        seed: r.integer(p.seed, 'trainer.params.seed', 0),
-      },
+      type: r.oneOf(trainer.type, 'trainer.type', ['gbdt'] as const),
+      params: parseTrainerParams(r, p, task, classes?.length ?? 1),
+      checkpointEvery: trainer.checkpointEvery === undefined ? 10 : r.integer(trainer.checkpointEvery, 'trainer.checkpointEvery', 1),
+      ...(trainer.tuning === undefined ? {} : { tuning: parseTuning(r, r.object(trainer.tuning, 'trainer.tuning'), p, task, classes?.length ?? 1) }),
     },
     gate: {
-      metric: r.oneOf(gate.metric, 'gate.metric', ['auc', 'logLoss', 'accuracy'] as const),
+      metric: gateMetric,
       min: gate.min === undefined ? undefined : r.number(gate.min, 'gate.min', Number.NEGATIVE_INFINITY),
       max: gate.max === undefined ? undefined : r.number(gate.max, 'gate.max', Number.NEGATIVE_INFINITY),
       mustBeatBaseline: gate.mustBeatBaseline !== false,
     },
     decisionThreshold: o.decisionThreshold === undefined ? 0.5 : r.number(o.decisionThreshold, 'decisionThreshold', 0, 1),
   };
+}
+
+/** Parameter names a spec may set (the task decides objective and numClass). */
+const SETTABLE_PARAMS = Object.keys(GBDT_PARAM_BOUNDS).filter((k) => k !== 'numClass');
+
+function parseTrainerParams(r: Reader, p: Record<string, unknown>, task: Task, numClass: number): TrainerParams {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(p)) {
+    const field = `trainer.params.${key}`;
+    if (key === 'objective') {
+      if (task !== 'regression' || value !== 'huber') r.fail(field, 'may only be "huber", for a regression task (the task decides the rest)');
+      out.objective = 'huber';
+      continue;
+    }
+    if (!SETTABLE_PARAMS.includes(key)) r.fail(field, `is not a trainer parameter (known: ${SETTABLE_PARAMS.join(', ')})`);
+    const [min, max, kind] = GBDT_PARAM_BOUNDS[key as keyof typeof GBDT_PARAM_BOUNDS];
+    out[key] = kind === 'int' ? r.integer(value, field, min, max) : r.number(value, field, min, max);
+  }
+  try {
+    resolveParams({ ...out, ...trainerObjective(task, numClass, out as TrainerParams) });
+  } catch (err) {
+    r.fail('trainer.params', (err as Error).message);
+  }
+  return out as TrainerParams;
+}
+
+function parseTuning(r: Reader, t: Record<string, unknown>, p: Record<string, unknown>, task: Task, numClass: number): TuningSpec {
+  const spaceObj = r.object(t.space, 'trainer.tuning.space');
+  const space: Record<string, number[]> = {};
+  for (const [key, values] of Object.entries(spaceObj)) {
+    const field = `trainer.tuning.space.${key}`;
+    if (!SETTABLE_PARAMS.includes(key)) r.fail(field, `is not a trainer parameter (known: ${SETTABLE_PARAMS.join(', ')})`);
+    const [min, max, kind] = GBDT_PARAM_BOUNDS[key as keyof typeof GBDT_PARAM_BOUNDS];
+    space[key] = r.array(values, field).map((v, i) => (kind === 'int' ? r.integer(v, `${field}[${i}]`, min, max) : r.number(v, `${field}[${i}]`, min, max)));
+    // Every candidate must make valid parameters together with the rest.
+    for (const v of space[key]!) parseTrainerParams(r, { ...p, [key]: v }, task, numClass);
+  }
+  if (Object.keys(space).length === 0) r.fail('trainer.tuning.space', 'must name at least one parameter');
+  return {
+    trials: r.integer(t.trials, 'trainer.tuning.trials', 1, 64),
+    parallelism: t.parallelism === undefined ? 2 : r.integer(t.parallelism, 'trainer.tuning.parallelism', 1, 16),
+    seed: t.seed === undefined ? 0 : r.integer(t.seed, 'trainer.tuning.seed', 0),
+    space,
+  };
+}
+
+/** The objective (and class count) a task trains with. */
+export function trainerObjective(task: Task, numClass: number, params: TrainerParams): Pick<GbdtParams, 'objective' | 'numClass'> {
+  if (task === 'multiclass') return { objective: 'multiclass', numClass };
+  if (task === 'regression') return { objective: params.objective === 'huber' ? 'huber' : 'regression', numClass: 1 };
+  return { objective: 'binary', numClass: 1 };
+}
+
+/** Complete GBDT parameters for a spec, optionally with a tuning trial's values on top. */
+export function gbdtParams(spec: ModelSpec, overrides: Readonly<Record<string, number>> = {}): GbdtParams {
+  const params = { ...spec.trainer.params, ...overrides };
+  return resolveParams({ ...params, ...trainerObjective(spec.task, spec.label.classes?.length ?? 1, params) });
 }

@@ -1,7 +1,8 @@
 // Payloads passed between workflows and activities, task-queue names and search attributes.
 // Pure: workflows import this module, so no Node built-ins here.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { BinaryMetrics } from '../ml/metrics.js';
+import type { FeatureImportance } from '../ml/gbdt/model.js';
+import type { Metrics } from '../ml/metrics.js';
 import type { GateCheck } from './registry.js';
 
 /** Custom search attributes, registered on the dev server by the launcher and tests. */
@@ -45,20 +46,34 @@ export interface ValidationReport {
 export interface TrainingSet {
   readonly workDir: string;
   readonly trainFile: string;
+  /** Early stopping watches these rows; null when the spec has no validation partitions. */
+  readonly validationFile: string | null;
   readonly holdoutFile: string;
   readonly trainPartitions: readonly string[];
+  readonly validationPartitions: readonly string[];
   readonly holdoutPartitions: readonly string[];
   readonly trainRows: number;
+  readonly validationRows: number;
   readonly holdoutRows: number;
-  readonly trainPositiveRate: number;
+}
+
+/** One tuning trial: its number and the parameter values it tried. */
+export interface TuningTrial {
+  readonly index: number;
+  readonly params: Readonly<Record<string, number>>;
 }
 
 export interface TrainedModel {
   readonly modelFile: string;
   readonly onnxFile: string;
-  readonly holdout: BinaryMetrics;
-  readonly epochs: number;
-  readonly resumedFromEpoch: number;
+  readonly trial: TuningTrial | null;
+  readonly holdout: Metrics;
+  /** The validation metric of the final model (what tuning compares), when there is a validation set. */
+  readonly validation: { readonly metric: string; readonly value: number } | null;
+  readonly iterations: number;
+  readonly bestIteration: number | null;
+  readonly resumedFromIteration: number;
+  readonly importance: FeatureImportance;
   readonly seconds: number;
 }
 
@@ -85,8 +100,15 @@ export interface TrainModelResult {
   readonly version: number;
   readonly promoted: boolean;
   readonly champion: number | null;
-  readonly holdout: BinaryMetrics;
+  readonly holdout: Metrics;
   readonly gate: RegisteredVersion['gate'];
   readonly snapshot: { readonly rows: number; readonly contentHash: string; readonly partitions: number };
-  readonly training: { readonly epochs: number; readonly resumedFromEpoch: number; readonly seconds: number };
+  readonly training: {
+    readonly iterations: number;
+    readonly bestIteration: number | null;
+    readonly resumedFromIteration: number;
+    readonly seconds: number;
+    /** Tuning: every trial's parameters and validation metric, and which one won. */
+    readonly trials?: readonly { readonly trial: TuningTrial; readonly validation: TrainedModel['validation']; readonly chosen: boolean }[];
+  };
 }

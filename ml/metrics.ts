@@ -1,6 +1,11 @@
-// Metrics for binary classifiers. Rows whose label is NaN are skipped.
+// Metrics of each task, with the naive baseline every model must beat: the training base
+// rate (binary), class frequencies (multiclass) or mean (regression). Rows whose label is
+// NaN are skipped.
+
+export type Task = 'binary' | 'multiclass' | 'regression';
 
 export interface BinaryMetrics {
+  readonly task: 'binary';
   readonly rows: number;
   readonly positiveRate: number;
   readonly auc: number;
@@ -68,6 +73,7 @@ export function binaryMetrics(
   }
   const baseline = new Float64Array(labels.length).fill(baselineRate);
   return {
+    task: 'binary',
     rows: n,
     positiveRate: n ? pos / n : Number.NaN,
     auc: auc(labels, probs),
@@ -76,4 +82,147 @@ export function binaryMetrics(
     baselineLogLoss: logLoss(labels, baseline),
     baselineRate,
   };
+}
+
+export interface MulticlassMetrics {
+  readonly task: 'multiclass';
+  readonly rows: number;
+  readonly logLoss: number;
+  readonly accuracy: number;
+  /** Log loss and accuracy of always predicting the training class frequencies. */
+  readonly baselineLogLoss: number;
+  readonly baselineAccuracy: number;
+}
+
+/** `probs` is row-major [rows x classes]; `priors` are the training class frequencies. */
+export function multiclassMetrics(labels: ArrayLike<number>, probs: ArrayLike<number>, priors: readonly number[]): MulticlassMetrics {
+  const K = priors.length;
+  let n = 0;
+  let loss = 0;
+  let correct = 0;
+  let baselineLoss = 0;
+  let baselineCorrect = 0;
+  const majority = priors.indexOf(Math.max(...priors));
+  for (let r = 0; r < labels.length; r++) {
+    const y = labels[r]!;
+    if (Number.isNaN(y)) continue;
+    n++;
+    let best = 0;
+    for (let k = 1; k < K; k++) if (probs[r * K + k]! > probs[r * K + best]!) best = k;
+    if (best === y) correct++;
+    if (majority === y) baselineCorrect++;
+    loss -= Math.log(Math.max(EPS, probs[r * K + y]!));
+    baselineLoss -= Math.log(Math.max(EPS, priors[y]!));
+  }
+  return {
+    task: 'multiclass',
+    rows: n,
+    logLoss: n ? loss / n : Number.NaN,
+    accuracy: n ? correct / n : Number.NaN,
+    baselineLogLoss: n ? baselineLoss / n : Number.NaN,
+    baselineAccuracy: n ? baselineCorrect / n : Number.NaN,
+  };
+}
+
+export interface RegressionMetrics {
+  readonly task: 'regression';
+  readonly rows: number;
+  readonly rmse: number;
+  readonly mae: number;
+  readonly r2: number;
+  /** RMSE of always predicting the training mean. */
+  readonly baselineRmse: number;
+  readonly baselineMean: number;
+}
+
+export function regressionMetrics(labels: ArrayLike<number>, predictions: ArrayLike<number>, trainMean: number): RegressionMetrics {
+  let n = 0;
+  let sse = 0;
+  let sae = 0;
+  let sum = 0;
+  let baselineSse = 0;
+  for (let r = 0; r < labels.length; r++) {
+    const y = labels[r]!;
+    if (Number.isNaN(y)) continue;
+    n++;
+    sum += y;
+    sse += (predictions[r]! - y) ** 2;
+    sae += Math.abs(predictions[r]! - y);
+    baselineSse += (trainMean - y) ** 2;
+  }
+  const mean = sum / n;
+  let sst = 0;
+  for (let r = 0; r < labels.length; r++) if (!Number.isNaN(labels[r]!)) sst += (labels[r]! - mean) ** 2;
+  return {
+    task: 'regression',
+    rows: n,
+    rmse: n ? Math.sqrt(sse / n) : Number.NaN,
+    mae: n ? sae / n : Number.NaN,
+    r2: sst > 0 ? 1 - sse / sst : Number.NaN,
+    baselineRmse: n ? Math.sqrt(baselineSse / n) : Number.NaN,
+    baselineMean: trainMean,
+  };
+}
+
+export type Metrics = BinaryMetrics | MulticlassMetrics | RegressionMetrics;
+
+/** Metrics a gate may name, per task, and which way is better. */
+export const TASK_METRICS = {
+  binary: { auc: 'higher', logLoss: 'lower', accuracy: 'higher' },
+  multiclass: { logLoss: 'lower', accuracy: 'higher' },
+  regression: { rmse: 'lower', mae: 'lower', r2: 'higher' },
+} as const satisfies Record<Task, Record<string, 'higher' | 'lower'>>;
+
+/** The naive model's value of the task's headline loss, and the model's own. */
+export function baselineComparison(m: Metrics): { metric: string; value: number; baseline: number } {
+  return m.task === 'regression'
+    ? { metric: 'rmse', value: m.rmse, baseline: m.baselineRmse }
+    : { metric: 'logLoss', value: m.logLoss, baseline: m.baselineLogLoss };
+}
+
+/** What the naive model predicts, from the training labels: base rate, class frequencies or mean. */
+export type Baseline =
+  | { readonly task: 'binary'; readonly rate: number }
+  | { readonly task: 'multiclass'; readonly priors: readonly number[] }
+  | { readonly task: 'regression'; readonly mean: number };
+
+export function taskBaseline(task: Task, labels: ArrayLike<number>, classes: number): Baseline {
+  const counts = new Float64Array(Math.max(1, classes));
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i]!;
+    if (Number.isNaN(y)) continue;
+    n++;
+    sum += y;
+    if (task === 'multiclass') counts[y]!++;
+  }
+  if (task === 'binary') return { task, rate: n ? sum / n : 0 };
+  if (task === 'regression') return { task, mean: n ? sum / n : 0 };
+  return { task, priors: Array.from(counts, (c) => (n ? c / n : 1 / classes)) };
+}
+
+/** Metrics of predictions (probabilities, per-class probabilities row-major, or values) against labels. */
+export function evaluate(labels: ArrayLike<number>, predictions: ArrayLike<number>, baseline: Baseline, decisionThreshold = 0.5): Metrics {
+  switch (baseline.task) {
+    case 'binary':
+      return binaryMetrics(labels, predictions, decisionThreshold, baseline.rate);
+    case 'multiclass':
+      return multiclassMetrics(labels, predictions, baseline.priors);
+    case 'regression':
+      return regressionMetrics(labels, predictions, baseline.mean);
+  }
+}
+
+/** One line for people: the task's headline metrics against the naive baseline. */
+export function describeMetrics(m: Metrics): string {
+  const f = (x: number) => x.toFixed(4);
+  switch (m.task) {
+    case 'binary':
+      return `AUC ${f(m.auc)}, log loss ${f(m.logLoss)} (baseline ${f(m.baselineLogLoss)})`;
+    case 'multiclass':
+      return `accuracy ${f(m.accuracy)} (baseline ${f(m.baselineAccuracy)}), log loss ${f(m.logLoss)} (baseline ${f(m.baselineLogLoss)})`;
+    case 'regression':
+      return `RMSE ${f(m.rmse)} (baseline ${f(m.baselineRmse)}), MAE ${f(m.mae)}, R² ${f(m.r2)}`;
+  }
 }

@@ -6,15 +6,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import { Predictor } from '../api/predictor.js';
 import type { Paths } from '../core/config.js';
-import { openDuckDB, parquetSource, readColumns } from '../core/duckdb.js';
-import { featureColumns, featureQuery, LABEL_COLUMN } from '../core/features.js';
 import { listPartitions } from '../core/lake.js';
 import { TemporalUnavailableError } from '../core/errors.js';
 import { Registry } from '../core/registry.js';
-import { loadSpec } from '../core/spec.js';
-import { trainAdditiveLogistic } from '../ml/additive-logistic.js';
-import { exportAdditiveLogistic } from '../ml/onnx/additive-logistic.js';
-import { cardDraft, testPaths } from './helpers.js';
+import { gbdtParams, loadSpec } from '../core/spec.js';
+import { trainGbdt } from '../ml/gbdt/train.js';
+import { exportGbdt } from '../ml/onnx/tree-ensemble.js';
+import { cardDraft, readLakeLabeled, testPaths } from './helpers.js';
 
 let paths: Paths;
 let app: ReturnType<typeof createApp>;
@@ -26,19 +24,9 @@ beforeAll(async () => {
   // A real model: trained by ml/ on one real week through the model's own feature SQL.
   const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, 'flight_delay');
   const [week] = await listPartitions(paths.lakeDir, 'flights', 'week');
-  const db = await openDuckDB();
-  const table = await readColumns(
-    await db.connection.stream(featureQuery(loaded, parquetSource(week!.files), true)),
-    [...featureColumns(loaded.spec), { name: LABEL_COLUMN, kind: 'numeric' }],
-  );
-  db.close();
-  const label = table.columns.at(-1)!;
-  if (label.kind !== 'numeric') throw new Error('label column');
-  const model = await trainAdditiveLogistic(
-    { features: { rows: table.rows, columns: table.columns.slice(0, -1) }, labels: label.values },
-    { ...loaded.spec.trainer.params, epochs: 1 },
-  );
-  onnx = exportAdditiveLogistic(model, { producerName: 'test', producerVersion: '0' });
+  const data = await readLakeLabeled(loaded, week!.files);
+  const model = await trainGbdt(data, gbdtParams(loaded.spec, { numIterations: 5 }));
+  onnx = exportGbdt(model, { producerName: 'test', producerVersion: '0' });
   // As api/main.ts reports a Temporal server it cannot connect to.
   const unusedTemporal = async (): Promise<Client> => {
     throw new TemporalUnavailableError('127.0.0.1:1', 'connection refused');

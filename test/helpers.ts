@@ -5,7 +5,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { PROJECT_ROOT, resolvePaths, type Paths } from '../core/config.js';
+import { openDuckDB, parquetSource, readColumns } from '../core/duckdb.js';
+import { featureColumns, featureQuery, LABEL_COLUMN } from '../core/features.js';
 import type { CardDraft } from '../core/registry.js';
+import type { LoadedSpec } from '../core/spec.js';
+import type { LabeledTable } from '../ml/table.js';
 
 /**
  * Fresh registry, work and models folders; the lake's `flights` dataset is a link to the
@@ -48,15 +52,16 @@ export async function declareVariant(
 
 /** A card for registry tests: only the model and the run's identity matter to them. */
 export function cardDraft(model: string, runId: string): CardDraft {
-  const zeroMetrics = { rows: 0, positiveRate: 0, auc: 0, logLoss: 0, accuracy: 0, baselineLogLoss: 0, baselineRate: 0 };
+  const zeroMetrics = { task: 'binary' as const, rows: 0, positiveRate: 0, auc: 0, logLoss: 0, accuracy: 0, baselineLogLoss: 0, baselineRate: 0 };
   return {
     model,
     task: 'binary',
     description: '',
     inputs: [],
     output: 'probability',
+    labelColumn: 'delayed',
     decisionThreshold: 0.5,
-    trainer: { type: 'additive-logistic', params: {} },
+    trainer: { type: 'gbdt', params: {} },
     metrics: { holdout: zeroMetrics, trainRows: 0 },
     onnx: { parity: { rows: 0, maxAbsDiff: 0, labelMismatches: 0 } },
     gate: { passed: true, checks: [] },
@@ -69,4 +74,18 @@ export function cardDraft(model: string, runId: string): CardDraft {
       runId,
     },
   };
+}
+
+/** Labelled rows of lake files through a model's own feature SQL (rows without a label left out). */
+export async function readLakeLabeled(loaded: LoadedSpec, files: readonly string[], limit?: number): Promise<LabeledTable> {
+  const db = await openDuckDB({ threads: 2 });
+  try {
+    const sql = `SELECT * FROM (${featureQuery(loaded, parquetSource(files), true)}) WHERE ${LABEL_COLUMN} IS NOT NULL${limit ? ` LIMIT ${limit}` : ''}`;
+    const table = await readColumns(await db.connection.stream(sql), [...featureColumns(loaded.spec), { name: LABEL_COLUMN, kind: 'numeric' }]);
+    const label = table.columns.at(-1)!;
+    if (label.kind !== 'numeric') throw new Error('label column must be numeric');
+    return { features: { rows: table.rows, columns: table.columns.slice(0, -1) }, labels: label.values };
+  } finally {
+    db.close();
+  }
 }

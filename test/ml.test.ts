@@ -1,115 +1,212 @@
-// ml/: the trainer learns known signals, is deterministic, resumes exactly, and its ONNX
-// export reproduces its scores in onnxruntime (including missing and unseen values).
+// ml/: the GBDT learns signals whose right answer is known (an interaction, a signal only a
+// categorical column carries, missing values that carry signal), is deterministic for a
+// seed, resumes from a checkpoint to the very same model, keeps its best round, and its
+// ONNX export scores like the trainer in onnxruntime.
 import { describe, expect, it } from 'vitest';
-import { loadSession, predictProbabilities } from '../core/inference.js';
-import {
-  predictAdditiveLogistic,
-  trainAdditiveLogistic,
-  type AdditiveLogisticConfig,
-  type Checkpoint,
-} from '../ml/additive-logistic.js';
-import { auc, binaryMetrics, logLoss } from '../ml/metrics.js';
-import { exportAdditiveLogistic } from '../ml/onnx/additive-logistic.js';
+import { loadSession, runModel } from '../core/inference.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../ml/gbdt/checkpoint.js';
+import { predict } from '../ml/gbdt/model.js';
+import type { GbdtParams } from '../ml/gbdt/params.js';
+import { trainGbdt, type GbdtCheckpoint } from '../ml/gbdt/train.js';
+import { auc, binaryMetrics, logLoss, multiclassMetrics, regressionMetrics } from '../ml/metrics.js';
+import { exportGbdt, outputName } from '../ml/onnx/tree-ensemble.js';
 import { mulberry32 } from '../ml/random.js';
-import type { ColumnTable, LabeledTable } from '../ml/table.js';
+import type { Column, LabeledTable } from '../ml/table.js';
 
-const config: AdditiveLogisticConfig = {
-  epochs: 4,
-  batchSize: 256,
-  learningRate: 0.05,
-  l2: 1e-6,
-  numericBins: 16,
-  minCategoryCount: 5,
-  seed: 3,
-};
+const numeric = (name: string, values: number[]): Column => ({ name, kind: 'numeric', values: Float32Array.from(values) });
 
-/** y depends on a category (strongly) and on x > 0.5 (weakly); x is missing 5% of the time. */
-function synthetic(rows: number, seed: number): LabeledTable {
+function table(rows: number, columns: Column[], labels: number[]): LabeledTable {
+  return { features: { rows, columns }, labels: Float32Array.from(labels) };
+}
+
+/** y = (x1 > 0.5) XOR (x2 > 0.5), with 5% of labels flipped: needs trees of depth 2. */
+function xor(rows: number, seed: number): LabeledTable {
   const random = mulberry32(seed);
-  const dictionary = ['red', 'green', 'blue', 'rare'];
-  const codes = new Int32Array(rows);
-  const x = new Float32Array(rows);
-  const labels = new Float32Array(rows);
+  const x1: number[] = [];
+  const x2: number[] = [];
+  const y: number[] = [];
   for (let i = 0; i < rows; i++) {
-    const r = random();
-    codes[i] = r < 0.0001 ? 3 : r < 0.4 ? 0 : r < 0.7 ? 1 : r < 0.72 ? -1 : 2;
-    x[i] = random() < 0.05 ? Number.NaN : Math.fround(random());
-    const logit = (codes[i] === 0 ? 1.5 : codes[i] === 1 ? -1.5 : 0) + (x[i]! > 0.5 ? 0.7 : -0.7);
-    labels[i] = random() < 1 / (1 + Math.exp(-logit)) ? 1 : 0;
+    x1.push(random());
+    x2.push(random());
+    const truth = x1[i]! > 0.5 !== x2[i]! > 0.5 ? 1 : 0;
+    y.push(random() < 0.05 ? 1 - truth : truth);
+  }
+  return table(rows, [numeric('x1', x1), numeric('x2', x2)], y);
+}
+
+/** 40 categories in arbitrary order, half of them "hot" (80% positive) and half cold (20%); x is noise. */
+function categorical(rows: number, seed: number): { data: LabeledTable; hot: Set<string> } {
+  const random = mulberry32(seed);
+  const dictionary = Array.from({ length: 40 }, (_, i) => `c${(i * 7919) % 1000}`);
+  const hot = new Set(dictionary.filter((_, i) => (i * 37) % 5 < 2 || i === 3));
+  const codes = new Int32Array(rows);
+  const noise: number[] = [];
+  const y: number[] = [];
+  for (let i = 0; i < rows; i++) {
+    codes[i] = Math.floor(random() * dictionary.length);
+    noise.push(random());
+    y.push(random() < (hot.has(dictionary[codes[i]!]!) ? 0.8 : 0.2) ? 1 : 0);
   }
   return {
-    features: {
-      rows,
-      columns: [
-        { name: 'color', kind: 'categorical', codes, dictionary },
-        { name: 'x', kind: 'numeric', values: x },
-      ],
-    },
-    labels,
+    data: { features: { rows, columns: [{ name: 'shop', kind: 'categorical', codes, dictionary }, numeric('noise', noise)] }, labels: Float32Array.from(y) },
+    hot,
   };
 }
 
+/** x is missing in 30% of rows, and a missing x means 90% positive; otherwise 10% + a little signal. */
+function missingSignal(rows: number, seed: number): LabeledTable {
+  const random = mulberry32(seed);
+  const x: number[] = [];
+  const y: number[] = [];
+  for (let i = 0; i < rows; i++) {
+    const missing = random() < 0.3;
+    x.push(missing ? Number.NaN : random());
+    y.push(random() < (missing ? 0.9 : 0.1 + 0.1 * x[i]!) ? 1 : 0);
+  }
+  return table(rows, [numeric('x', x)], y);
+}
+
+const small: Partial<GbdtParams> = { objective: 'binary', numIterations: 30, numLeaves: 8, minDataInLeaf: 20, learningRate: 0.2, seed: 1 };
+
 describe('metrics', () => {
-  it('computes AUC with ties and log loss', () => {
+  it('computes AUC with ties, log loss, multiclass and regression metrics', () => {
     expect(auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])).toBeCloseTo(0.75);
     expect(auc([0, 1], [0.5, 0.5])).toBeCloseTo(0.5);
     expect(auc([1, 1], [0.2, 0.3])).toBeNaN();
     expect(logLoss([1, 0], [0.5, 0.5])).toBeCloseTo(Math.log(2));
+    const mc = multiclassMetrics([0, 2], [0.7, 0.2, 0.1, 0.1, 0.1, 0.8], [0.5, 0.25, 0.25]);
+    expect(mc.accuracy).toBe(1);
+    expect(mc.logLoss).toBeCloseTo(-(Math.log(0.7) + Math.log(0.8)) / 2);
+    expect(mc.baselineLogLoss).toBeCloseTo(-(Math.log(0.5) + Math.log(0.25)) / 2);
+    const rg = regressionMetrics([1, 3], [2, 3], 2);
+    expect(rg.rmse).toBeCloseTo(Math.sqrt(0.5));
+    expect(rg.mae).toBeCloseTo(0.5);
+    expect(rg.baselineRmse).toBeCloseTo(1);
   });
 });
 
-describe('additive logistic trainer', () => {
-  const train = synthetic(40_000, 1);
-  const test = synthetic(10_000, 2);
-
-  it('learns the categorical and numeric signal', async () => {
-    const model = await trainAdditiveLogistic(train, config);
-    const m = binaryMetrics(test.labels, predictAdditiveLogistic(model, test.features), 0.5, 0.5);
-    expect(m.auc).toBeGreaterThan(0.78);
-    expect(m.logLoss).toBeLessThan(m.baselineLogLoss - 0.1);
-    const color = model.terms.find((t) => t.feature === 'color');
-    expect(color?.kind).toBe('categorical');
-    if (color?.kind === 'categorical') {
-      const w = Object.fromEntries(color.categories.map((c, i) => [c, color.weights[i]!]));
-      expect(w.red! - w.green!).toBeGreaterThan(2.5); // true difference: 3.0
-      expect(color.categories).not.toContain('rare'); // below minCategoryCount: shares "other"
-    }
+describe('GBDT trainer', () => {
+  it('learns an XOR that stumps cannot', async () => {
+    const train = xor(20_000, 1);
+    const test = xor(5_000, 2);
+    const stumps = await trainGbdt(train, { ...small, numLeaves: 2 });
+    const trees = await trainGbdt(train, { ...small, numLeaves: 4 });
+    expect(auc(test.labels, predict(stumps, test.features))).toBeLessThan(0.6);
+    const m = binaryMetrics(test.labels, predict(trees, test.features), 0.5, 0.5);
+    expect(m.auc).toBeGreaterThan(0.93);
+    expect(m.accuracy).toBeGreaterThan(0.9); // 5% of labels are flipped: 0.95 is the best possible
   });
 
-  it('is deterministic for a seed and resumes from a checkpoint to the same model', async () => {
-    const a = await trainAdditiveLogistic(train, config);
-    const b = await trainAdditiveLogistic(train, config);
-    expect(b).toEqual(a);
-    let saved: Checkpoint | undefined;
-    await trainAdditiveLogistic(train, { ...config, epochs: 2 }, { onEpoch: (_e, c) => void (saved = c) });
-    const resumed = await trainAdditiveLogistic(train, config, { resumeFrom: JSON.parse(JSON.stringify(saved)) as Checkpoint });
-    expect(resumed).toEqual(a);
+  it('finds a signal carried only by a categorical column, as a set of categories', async () => {
+    const { data, hot } = categorical(30_000, 3);
+    const test = categorical(5_000, 4).data;
+    const model = await trainGbdt(data, { ...small, numIterations: 20 });
+    expect(auc(test.labels, predict(model, test.features))).toBeGreaterThan(0.77); // Bayes-optimal AUC is 0.80
+    expect(model.importance.gain[0]!).toBeGreaterThan(20 * model.importance.gain[1]!);
+    // The first split puts all hot (or all cold) categories on one side.
+    const first = model.trees[0]!;
+    const mapper = model.features[0]!;
+    if (mapper.kind !== 'categorical') throw new Error('shop must be categorical');
+    const left = new Set(first.categories[0]!.map((bin) => mapper.categories[bin]!));
+    const leftHot = [...left].filter((c) => hot.has(c)).length;
+    expect(leftHot === left.size || leftHot === 0).toBe(true);
+    expect(left.size).toBeGreaterThan(1);
   });
 
-  it('exports ONNX that onnxruntime scores like the trainer, missing and unseen values included', async () => {
-    const model = await trainAdditiveLogistic(train, config);
-    const session = await loadSession(exportAdditiveLogistic(model, { producerName: 'test', producerVersion: '0' }));
-    // Unseen category and all-missing rows on top of the test rows.
-    const colorCol = test.features.columns[0]!;
-    const xCol = test.features.columns[1]!;
-    if (colorCol.kind !== 'categorical' || xCol.kind !== 'numeric') throw new Error('fixture shape');
-    const table: ColumnTable = {
-      rows: test.features.rows + 2,
-      columns: [
-        { ...colorCol, dictionary: [...colorCol.dictionary, 'never-seen'], codes: Int32Array.from([...colorCol.codes, 4, -1]) },
-        { ...xCol, values: Float32Array.from([...xCol.values, 0.9, Number.NaN]) },
-      ],
-    };
-    const expected = predictAdditiveLogistic(model, table);
-    const actual = await predictProbabilities(session, table);
-    let maxDiff = 0;
-    let labelMismatches = 0;
-    for (let i = 0; i < table.rows; i++) {
-      maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
-      if (actual[i]! >= 0.5 !== expected[i]! >= 0.5) labelMismatches++;
-    }
-    expect(maxDiff).toBeLessThan(1e-5);
-    expect(labelMismatches).toBe(0);
-    await session.release();
+  it('learns from missing values, and sends unseen categories down the "other" branch', async () => {
+    const data = missingSignal(20_000, 5);
+    const model = await trainGbdt(data, small);
+    const probe = table(2, [numeric('x', [Number.NaN, 0.5])], [0, 0]);
+    const [pMissing, pPresent] = predict(model, probe.features);
+    expect(pMissing).toBeGreaterThan(0.85);
+    expect(pPresent).toBeLessThan(0.25);
   });
+
+  it('is deterministic for a seed, with bagging and feature sampling', async () => {
+    const { data } = categorical(20_000, 6);
+    const params = { ...small, baggingFraction: 0.7, baggingFreq: 1, featureFraction: 0.5 };
+    const a = await trainGbdt(data, params);
+    const b = await trainGbdt(data, params);
+    expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+    const c = await trainGbdt(data, { ...params, seed: 2 });
+    expect(JSON.stringify(c.trees)).not.toBe(JSON.stringify(a.trees));
+  });
+
+  it('resumed from a checkpoint, ends with the same model as a run that never stopped', async () => {
+    const { data } = categorical(20_000, 7);
+    const validation = categorical(5_000, 8).data;
+    const params = { ...small, numIterations: 25, baggingFraction: 0.8, baggingFreq: 2, earlyStoppingRounds: 50 };
+    let saved: Uint8Array | undefined;
+    const whole = await trainGbdt(data, params, {
+      validation,
+      checkpointEvery: 5,
+      onCheckpoint: (cp: GbdtCheckpoint) => {
+        if (cp.iteration === 10) saved = encodeCheckpoint(cp);
+      },
+    });
+    expect(saved).toBeDefined();
+    const resumed = await trainGbdt(data, params, { validation, resumeFrom: decodeCheckpoint(saved!) });
+    expect(JSON.stringify(resumed)).toBe(JSON.stringify(whole));
+  });
+
+  it('stops early on the validation metric and keeps the best round', async () => {
+    const train = xor(3_000, 9);
+    const validation = xor(3_000, 10);
+    const seen: number[] = [];
+    const model = await trainGbdt(train, { ...small, numLeaves: 31, minDataInLeaf: 2, learningRate: 0.5, numIterations: 300, earlyStoppingRounds: 10 }, {
+      validation,
+      onIteration: (i) => void seen.push(i.validMetric!),
+    });
+    expect(seen.length).toBeLessThan(300);
+    const best = seen.indexOf(Math.min(...seen)) + 1;
+    expect(model.bestIteration).toBe(best);
+    expect(model.iterations).toBe(best);
+    expect(model.trees.length).toBe(best);
+    expect(seen.length).toBe(best + 10);
+  });
+
+  it('rejects bad labels and parameters with the name of what is wrong', async () => {
+    const data = xor(100, 11);
+    await expect(trainGbdt({ ...data, labels: Float32Array.from(data.labels, (y, i) => (i === 7 ? 2 : y)) }, small)).rejects.toThrow(
+      'label of row 7 must be 0 or 1, got 2',
+    );
+    await expect(trainGbdt(data, { ...small, numLeaves: 1 })).rejects.toThrow('numLeaves must be an integer in [2, 131072]');
+  });
+});
+
+describe('ONNX export', () => {
+  for (const objective of ['binary', 'multiclass', 'regression'] as const) {
+    it(`scores like the trainer in onnxruntime (${objective}), missing and unseen values included`, async () => {
+      const { data } = categorical(20_000, 12);
+      const labels =
+        objective === 'multiclass'
+          ? Float32Array.from(data.labels, (y, i) => (y + (i % 3)) % 3)
+          : objective === 'regression'
+            ? Float32Array.from(data.labels, (y, i) => y * 10 + (i % 7))
+            : data.labels;
+      // Missing values in the numeric column.
+      const noise = data.features.columns[1]!;
+      if (noise.kind !== 'numeric') throw new Error('noise must be numeric');
+      for (let i = 0; i < noise.values.length; i += 13) noise.values[i] = Number.NaN;
+      const model = await trainGbdt({ features: data.features, labels }, { ...small, objective, numClass: objective === 'multiclass' ? 3 : 1 });
+      const test = categorical(2_000, 13).data.features;
+      const shop = test.columns[0]!;
+      if (shop.kind !== 'categorical') throw new Error('shop must be categorical');
+      // An unseen category and a missing one.
+      const probe = { ...test, columns: [{ ...shop, dictionary: [...shop.dictionary, 'never-seen'], codes: Int32Array.from(shop.codes, (c, i) => (i === 0 ? shop.dictionary.length : i === 1 ? -1 : c)) }, test.columns[1]!] };
+      const session = await loadSession(exportGbdt(model, { producerName: 'test', producerVersion: '0' }));
+      const actual = await runModel(session, probe, outputName(objective));
+      const expected = predict(model, probe);
+      expect(actual.length).toBe(expected.length);
+      let maxDiff = 0;
+      for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
+      expect(maxDiff).toBeLessThan(1e-5);
+      if (objective === 'multiclass') {
+        const a = multiclassMetrics(labels.subarray(0, probe.rows), actual, [1 / 3, 1 / 3, 1 / 3]);
+        const e = multiclassMetrics(labels.subarray(0, probe.rows), expected, [1 / 3, 1 / 3, 1 / 3]);
+        expect(a.accuracy).toBe(e.accuracy);
+      }
+      await session.release();
+    });
+  }
 });

@@ -101,7 +101,9 @@ describe('TrainModelWorkflow', () => {
     firstRun = result;
     expect(result.version).toBe(1);
     expect(result.promoted, JSON.stringify(result.gate)).toBe(true);
+    if (result.holdout.task !== 'binary') throw new Error('flight_delay is a binary task');
     expect(result.holdout.auc).toBeGreaterThan(0.6);
+    expect(result.training.iterations).toBeGreaterThan(10);
     expect(result.snapshot.rows).toBeGreaterThan(500_000);
 
     const status = await app.request(`/workflows/${workflowId}`);
@@ -113,6 +115,9 @@ describe('TrainModelWorkflow', () => {
     expect(card.lineage.dataset.snapshotHash).toBe(result.snapshot.contentHash);
     expect(card.lineage.featureSql.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(card.onnx.parity.maxAbsDiff).toBeLessThan(1e-5);
+    expect(card.onnx.parity.labelMismatches).toBe(0);
+    expect(card.trainer.type).toBe('gbdt');
+    expect(card.trainer.featureImportance?.map((f) => f.feature)).toEqual(['hour', 'day_of_week', 'distance', 'origin', 'destination', 'route']);
     expect((await registry.getAlias('flight_delay', 'champion'))?.version).toBe(1);
 
     const { status: code, body } = await predict('flight_delay', flight);
@@ -217,9 +222,69 @@ describe('TrainModelWorkflow', () => {
     expect(await registry.listVersions('flight_delay_copy')).toEqual([first.result.version]);
   });
 
+  it('trains the multiclass and regression models by declaration alone, and /predict serves them', async () => {
+    const flight = await realFlight();
+    // The shipped specs, with fewer rounds to keep the suite fast: nothing else differs.
+    for (const base of ['flight_delay_class', 'flight_delay_minutes']) {
+      await declareVariant(paths, base, `${base}_ci`, (spec) => {
+        spec.trainer.params.numIterations = 30;
+      });
+    }
+    const [multi, regression] = await Promise.all([train('flight_delay_class_ci'), train('flight_delay_minutes_ci')]);
+
+    expect(multi.result.promoted, JSON.stringify(multi.result.gate)).toBe(true);
+    if (multi.result.holdout.task !== 'multiclass') throw new Error('flight_delay_class is multiclass');
+    expect(multi.result.holdout.logLoss).toBeLessThan(multi.result.holdout.baselineLogLoss);
+    const m = await predict('flight_delay_class_ci', flight);
+    expect(m.status).toBe(200);
+    const probabilities = m.body.probabilities as Record<string, number>;
+    expect(Object.keys(probabilities)).toEqual(['early', 'on_time', 'late', 'very_late']);
+    expect(Object.values(probabilities).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    expect(m.body.label).toBe(Object.entries(probabilities).sort((a, b) => b[1] - a[1])[0]![0]);
+
+    expect(regression.result.promoted, JSON.stringify(regression.result.gate)).toBe(true);
+    if (regression.result.holdout.task !== 'regression') throw new Error('flight_delay_minutes is a regression');
+    expect(regression.result.holdout.rmse).toBeLessThan(regression.result.holdout.baselineRmse);
+    const r = await predict('flight_delay_minutes_ci', flight);
+    expect(r.status).toBe(200);
+    expect(typeof r.body.prediction).toBe('number');
+    expect(r.body.labelColumn).toBe('delay_minutes');
+
+    const registry = new Registry(paths.registryDir);
+    const card = await registry.readCard('flight_delay_class_ci', 1);
+    expect(card.output).toBe('probabilities');
+    expect(card.classes).toEqual(['early', 'on_time', 'late', 'very_late']);
+    expect(card.onnx.parity.labelMismatches).toBe(0);
+  });
+
+  it('tunes: runs each trial as its own activity and registers the one with the best validation metric', async () => {
+    await declareVariant(paths, 'flight_delay', 'flight_delay_tuned', (spec) => {
+      spec.trainer.params.numIterations = 15;
+      spec.trainer.tuning = { trials: 3, parallelism: 2, seed: 1, space: { numLeaves: [7, 31], learningRate: [0.05, 0.3] } };
+    });
+    const { workflowId, result } = await train('flight_delay_tuned');
+    const trials = result.training.trials ?? [];
+    expect(trials).toHaveLength(3);
+    expect(new Set(trials.map((t) => JSON.stringify(t.trial.params))).size).toBe(3);
+    const chosen = trials.filter((t) => t.chosen);
+    expect(chosen).toHaveLength(1);
+    expect(chosen[0]!.validation!.value).toBe(Math.min(...trials.map((t) => t.validation!.value)));
+
+    // Each trial is an activity of its own in the run's history, with its parameters as input.
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'trainModel');
+    expect(scheduled).toHaveLength(3);
+
+    const card = await new Registry(paths.registryDir).readCard('flight_delay_tuned', result.version);
+    expect((card.trainer.tuning as { chosen: { params: Record<string, number> } }).chosen.params).toEqual(chosen[0]!.trial.params);
+    expect(card.trainer.params.numLeaves).toBe(chosen[0]!.trial.params.numLeaves);
+  });
+
   it('finishes with exactly one new version when the worker is killed mid-training and restarted', async () => {
     await declareVariant(paths, 'flight_delay', 'flight_delay_slow', (spec) => {
-      spec.trainer.params.epochs = 80;
+      spec.trainer.params.numIterations = 120;
+      spec.trainer.params.earlyStoppingRounds = 0;
+      spec.trainer.checkpointEvery = 5;
     });
     const queue = `test-kill-${process.pid}`;
     const startWorker = (): ChildProcess => {
@@ -236,15 +301,13 @@ describe('TrainModelWorkflow', () => {
         workflowId: `kill-test-${process.pid}`,
         args: [{ model: 'flight_delay_slow', reason: 'test' } satisfies TrainModelInput],
       });
-      // Wait until training has checkpointed a few epochs, then kill the worker outright.
+      // Wait until training has checkpointed a few times, then kill the worker outright.
       for (;;) {
         const d = await handle.describe();
         const pending = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'trainModel');
         const data = pending?.heartbeatDetails?.payloads?.[0]?.data;
-        const details = data ? (JSON.parse(Buffer.from(data).toString()) as { epoch?: number; stage?: string }) : undefined;
-        // Heartbeats show either an epoch just checkpointed or progress inside the next one.
-        const checkpointed = details?.stage === 'epoch done' ? (details.epoch ?? 0) : (details?.epoch ?? 1) - 1;
-        if (checkpointed >= 3) break;
+        const details = data ? (JSON.parse(Buffer.from(data).toString()) as { checkpointIteration?: number | null }) : undefined;
+        if ((details?.checkpointIteration ?? 0) >= 15) break;
         expect(d.status.name).toBe('RUNNING');
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -253,8 +316,8 @@ describe('TrainModelWorkflow', () => {
       proc = startWorker();
       const result = (await handle.result()) as TrainModelResult;
       expect(result.version).toBe(1);
-      expect(result.training.resumedFromEpoch).toBeGreaterThanOrEqual(3);
-      expect(result.training.epochs).toBe(80);
+      expect(result.training.resumedFromIteration).toBeGreaterThanOrEqual(15);
+      expect(result.training.iterations).toBe(120);
       const registry = new Registry(paths.registryDir);
       expect(await registry.listVersions('flight_delay_slow')).toEqual([1]);
       expect((await registry.getAlias('flight_delay_slow', 'champion'))?.version).toBe(1);

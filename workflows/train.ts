@@ -1,10 +1,12 @@
-// TrainModelWorkflow: snapshot -> validate -> training set -> train -> verify ONNX ->
-// register -> promote when the gate passes. Deterministic orchestration only: every side
+// TrainModelWorkflow: snapshot -> validate -> training set -> train (or tune: N trials in
+// parallel, the best validation metric wins) -> verify ONNX -> register -> promote when the
+// gate passes. Deterministic orchestration only: every side
 // effect is an activity, every activity is idempotent, so a crash anywhere resumes safely.
 import { proxyActivities, upsertSearchAttributes, workflowInfo, log } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../core/errors.js';
-import { MODEL_NAME, MODEL_VERSION, TRAIN_REASON, type TrainModelInput, type TrainModelResult } from '../core/types.js';
+import { bestTrial } from '../core/tuning.js';
+import { MODEL_NAME, MODEL_VERSION, TRAIN_REASON, type TrainedModel, type TrainModelInput, type TrainModelResult } from '../core/types.js';
 
 const retry = {
   initialInterval: '1s',
@@ -36,9 +38,37 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
   const snapshot = await quick.snapshotDataset({ model });
   await quick.validateDataset({ model, snapshot });
   const trainingSet = await quick.buildTrainingSet({ model, snapshot, workflowId, runId });
-  const trained = await long.trainModel({ model, trainingSet });
+  const plan = await quick.planTraining({ model });
+  let trained: TrainedModel;
+  let trials: TrainedModel[] = [];
+  if (plan.trials.length === 0) {
+    trained = await long.trainModel({ model, trainingSet });
+  } else {
+    // Each trial is its own activity (visible in the UI with its parameters); `parallelism`
+    // lanes take the next trial as they finish.
+    trials = new Array<TrainedModel>(plan.trials.length);
+    let next = 0;
+    const lane = async () => {
+      while (next < plan.trials.length) {
+        const trial = plan.trials[next++]!;
+        trials[trial.index] = await long.trainModel({ model, trainingSet, trial });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(plan.parallelism, plan.trials.length) }, lane));
+    trained = bestTrial(trials);
+    log.info('tuning done', { chosen: trained.trial, validation: trained.validation });
+  }
   const parity = await long.verifyOnnx({ model, trained, trainingSet });
-  const registered = await quick.registerVersion({ model, snapshot, trainingSet, trained, parity, workflowId, runId });
+  const registered = await quick.registerVersion({
+    model,
+    snapshot,
+    trainingSet,
+    trained,
+    parity,
+    ...(trials.length ? { trials: trials.map((t) => ({ trial: t.trial!, validation: t.validation })) } : {}),
+    workflowId,
+    runId,
+  });
   upsertSearchAttributes([{ key: MODEL_VERSION, value: registered.version }]);
 
   let champion = await quick.currentChampion({ model });
@@ -66,6 +96,12 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
     holdout: trained.holdout,
     gate: registered.gate,
     snapshot: { rows: snapshot.rows, contentHash: snapshot.contentHash, partitions: snapshot.partitions.length },
-    training: { epochs: trained.epochs, resumedFromEpoch: trained.resumedFromEpoch, seconds: trained.seconds },
+    training: {
+      iterations: trained.iterations,
+      bestIteration: trained.bestIteration,
+      resumedFromIteration: trained.resumedFromIteration,
+      seconds: trained.seconds,
+      ...(trials.length ? { trials: trials.map((t) => ({ trial: t.trial!, validation: t.validation, chosen: t === trained })) } : {}),
+    },
   };
 }

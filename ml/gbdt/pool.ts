@@ -6,8 +6,8 @@
 //
 // Threads share all the data through SharedArrayBuffers and are driven through a small
 // control block per helper with Atomics: no messages and no copies while training.
-import type { Worker } from 'node:worker_threads';
-import { startThread } from '../threads.js';
+import { parentPort, type Worker } from 'node:worker_threads';
+import { siblingModule, startThread } from '../threads.js';
 import { createObjective, type ObjectiveFunction } from './objectives.js';
 import type { Objective } from './params.js';
 
@@ -56,6 +56,8 @@ const ARG1 = 5;
 const ARG2 = 6;
 const RESULT = 7;
 const CONTROL_INTS = 8;
+/** DONE's value when the helper threw: the caller must not wait for it again. */
+const FAILED = 2;
 
 /** Below this many rows an operation runs on the calling thread alone. */
 const PARALLEL_MIN_ROWS = 16_384;
@@ -127,19 +129,37 @@ export class ThreadPool {
   /** Length of a histogram: two doubles per bin. */
   readonly histogramSize: number;
 
-  constructor(
-    readonly data: SharedData,
-    threads: number,
-  ) {
+  private constructor(readonly data: SharedData) {
     this.histogramSize = data.offsets[data.numFeatures]! * 2;
     this.objective = createObjective(data.objective.name, data.objective.numClass, data.objective.huberAlpha);
-    for (let t = 1; t < threads; t++) {
-      const control = sharedArray(Int32Array, CONTROL_INTS);
-      const hist = sharedArray(Float64Array, this.histogramSize);
-      const worker = startThread(helperModule, { data, control, hist } satisfies HelperData);
-      worker.unref();
-      this.helpers.push({ worker, control, hist });
+  }
+
+  /**
+   * Start `threads - 1` helpers and wait until each is serving. Waiting matters: the pool
+   * blocks in Atomics.wait, and a thread still starting (loading its module) may need the
+   * event loop of the thread that created it.
+   */
+  static async create(data: SharedData, threads: number): Promise<ThreadPool> {
+    const pool = new ThreadPool(data);
+    try {
+      for (let t = 1; t < threads; t++) {
+        const control = sharedArray(Int32Array, CONTROL_INTS);
+        const hist = sharedArray(Float64Array, pool.histogramSize);
+        const worker = startThread(helperModule, { data, control, hist } satisfies HelperData);
+        pool.helpers.push({ worker, control, hist });
+        await new Promise<void>((resolve, reject) => {
+          worker.once('message', () => resolve());
+          worker.once('error', reject);
+          worker.once('exit', (code) => reject(new Error(`training helper thread exited with code ${code} before it started`)));
+        });
+        worker.removeAllListeners('exit').removeAllListeners('error');
+        worker.unref();
+      }
+    } catch (err) {
+      await pool.close();
+      throw err;
     }
+    return pool;
   }
 
   /** Cut [start, end) into shares; run share 0 here and the rest on helpers; wait for all. */
@@ -163,6 +183,7 @@ export class ThreadPool {
     for (let t = 1; t < parts; t++) {
       const { control } = this.helpers[t - 1]!;
       while (Atomics.load(control, DONE) === 0) Atomics.wait(control, DONE, 0, 1000);
+      if (control[DONE] === FAILED) throw new Error('a training helper thread failed (its error is printed above)');
       bounds.push(control[START]!);
     }
     return bounds;
@@ -228,32 +249,39 @@ export class ThreadPool {
 /** A helper thread's loop: wait for a job, do its share, signal done. */
 export function serve({ data, control, hist }: HelperData): void {
   const objective = createObjective(data.objective.name, data.objective.numClass, data.objective.huberAlpha);
+  parentPort?.postMessage('ready');
   let seen = 0;
   for (;;) {
     Atomics.wait(control, SEQ, seen);
     seen = Atomics.load(control, SEQ);
     const start = control[START]!;
     const end = control[END]!;
-    switch (control[OP] as Op) {
-      case Op.Stop:
-        return;
-      case Op.Histogram:
-        hist.fill(0);
-        accumulate(hist, data, control[ARG1]!, start, end, control[ARG2] === 1);
-        break;
-      case Op.Partition:
-        control[RESULT] = partitionShare(data, control[ARG1]!, start, end);
-        break;
-      case Op.Gradients:
-        objective.gradients(data.labels, data.scores, data.gradients, start, end);
-        break;
-      case Op.UpdateScores:
-        updateShare(data, control[ARG1]!, control[ARG2]!, start, end);
-        break;
+    try {
+      switch (control[OP] as Op) {
+        case Op.Stop:
+          return;
+        case Op.Histogram:
+          hist.fill(0);
+          accumulate(hist, data, control[ARG1]!, start, end, control[ARG2] === 1);
+          break;
+        case Op.Partition:
+          control[RESULT] = partitionShare(data, control[ARG1]!, start, end);
+          break;
+        case Op.Gradients:
+          objective.gradients(data.labels, data.scores, data.gradients, start, end);
+          break;
+        case Op.UpdateScores:
+          updateShare(data, control[ARG1]!, control[ARG2]!, start, end);
+          break;
+      }
+    } catch (err) {
+      Atomics.store(control, DONE, FAILED);
+      Atomics.notify(control, DONE);
+      throw err;
     }
     Atomics.store(control, DONE, 1);
     Atomics.notify(control, DONE);
   }
 }
 
-const helperModule = new URL(import.meta.url.endsWith('.ts') ? './pool-thread.ts' : './pool-thread.js', import.meta.url);
+const helperModule = siblingModule(import.meta.url, 'pool-thread');

@@ -106,7 +106,7 @@ export async function trainGbdt(data: LabeledTable, paramsIn: Partial<GbdtParams
   if (resume) shared.scores.set(resume.trainScores);
   else shared.scores.set(fillBlocks(N, initScores));
   const scores = shared.scores;
-  const pool = new ThreadPool(shared, params.numThreads);
+  const pool = await ThreadPool.create(shared, params.numThreads);
   const learner = new TreeLearner({ params, mappers, pool });
   const bagCount = params.baggingFraction < 1 && params.baggingFreq > 0 ? Math.max(1, Math.floor(N * params.baggingFraction)) : N;
   const inBag = new Uint8Array(bagCount < N ? N : 0);

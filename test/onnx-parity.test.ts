@@ -1,0 +1,56 @@
+// The exported ONNX graph scores 100,000 real flights exactly as the trainer does, for each
+// of the shipped flights models (binary, multiclass, regression): every score within 1e-5
+// and every predicted label equal.
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Paths } from '../core/config.js';
+import { loadSession, runModel } from '../core/inference.js';
+import { listPartitions } from '../core/lake.js';
+import { gbdtParams, loadSpec } from '../core/spec.js';
+import { predict } from '../ml/gbdt/model.js';
+import { trainGbdt } from '../ml/gbdt/train.js';
+import { exportGbdt, outputName } from '../ml/onnx/tree-ensemble.js';
+import { readLakeLabeled, testPaths } from './helpers.js';
+
+const ROWS = 100_000;
+let paths: Paths;
+
+beforeAll(async () => {
+  paths = await testPaths();
+});
+
+function argmax(values: ArrayLike<number>, offset: number, n: number): number {
+  let best = 0;
+  for (let k = 1; k < n; k++) if (values[offset + k]! > values[offset + best]!) best = k;
+  return best;
+}
+
+describe('ONNX parity on real rows', () => {
+  for (const model of ['flight_delay', 'flight_delay_class', 'flight_delay_minutes']) {
+    it(`${model}: onnxruntime equals the trainer on ${ROWS.toLocaleString('en-US')} flights`, async () => {
+      const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, model);
+      const weeks = await listPartitions(paths.lakeDir, 'flights', 'week');
+      const train = await readLakeLabeled(loaded, weeks.slice(0, 2).flatMap((w) => w.files));
+      const test = await readLakeLabeled(loaded, weeks.at(-1)!.files, ROWS);
+      expect(test.features.rows).toBe(ROWS);
+      const trained = await trainGbdt(train, gbdtParams(loaded.spec, { numIterations: 40, earlyStoppingRounds: 0 }));
+      const session = await loadSession(exportGbdt(trained, { producerName: 'test', producerVersion: '0' }));
+      try {
+        const expected = predict(trained, test.features);
+        const actual = await runModel(session, test.features, outputName(trained.objective));
+        expect(actual.length).toBe(expected.length);
+        let maxDiff = 0;
+        let labelMismatches = 0;
+        const K = trained.outputs;
+        for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
+        for (let r = 0; r < ROWS; r++) {
+          if (loaded.spec.task === 'binary' && actual[r]! >= 0.5 !== expected[r]! >= 0.5) labelMismatches++;
+          if (loaded.spec.task === 'multiclass' && argmax(actual, r * K, K) !== argmax(expected, r * K, K)) labelMismatches++;
+        }
+        expect(maxDiff).toBeLessThan(1e-5);
+        expect(labelMismatches).toBe(0);
+      } finally {
+        await session.release();
+      }
+    });
+  }
+});
