@@ -20,6 +20,8 @@ import { MODEL_NAME, type TrainModelInput, type TrainModelResult } from '../core
 import { createWorker, WORKFLOWS_PATH } from '../worker/worker.js';
 import { declareVariant, pathsEnv, testPaths } from './helpers.js';
 
+/** Tests that train the shipped flight_delay spec (up to 300 rounds) on two shared cores. */
+const TRAINING_TEST_TIMEOUT_MS = 420_000;
 const HISTORY_FIXTURE = path.join(PROJECT_ROOT, 'test', 'fixtures', 'train-model-workflow.history.json');
 
 let paths: Paths;
@@ -144,7 +146,7 @@ describe('TrainModelWorkflow', () => {
       await mkdir(path.dirname(HISTORY_FIXTURE), { recursive: true });
       await writeFile(HISTORY_FIXTURE, historyToJSON(history));
     }
-  });
+  }, TRAINING_TEST_TIMEOUT_MS);
 
   it('picks up a newly promoted version without a restart and without failing requests', async () => {
     const flight = await realFlight();
@@ -156,6 +158,8 @@ describe('TrainModelWorkflow', () => {
         const { status, body } = await predict('flight_delay', flight);
         if (status !== 200) failures++;
         seen.add(body.version);
+        // Steady traffic, not a busy loop: training shares this process's two cores.
+        await new Promise((r) => setTimeout(r, 10));
       }
     })();
     const { result } = await train('flight_delay');
@@ -171,7 +175,7 @@ describe('TrainModelWorkflow', () => {
     expect(latest).toBe(2);
     expect(failures).toBe(0);
     expect([...seen].every((v) => v === 1 || v === 2)).toBe(true);
-  });
+  }, TRAINING_TEST_TIMEOUT_MS);
 
   it('rejects a lake partition with a renamed column, naming the file and column; champion unchanged', async () => {
     // A dataset of its own: the newest four real weeks, declared by a spec variant that reads it.

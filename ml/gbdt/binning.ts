@@ -1,12 +1,14 @@
-// Feature binning: every value becomes one byte, found once from a seeded sample of rows.
+// Feature binning: every value becomes a small integer, found once from a seeded sample of
+// rows: one byte per value, or two when a categorical feature has more than 255 categories.
 //
 // Numeric: up to maxBin value bins cut between sampled values, plus one bin for missing
 // (NaN). Each bin's upper bound is a float32, so `x <= bound` decides the same way in the
 // trainer and in onnxruntime (which compares float32 inputs with float32 thresholds).
-// Categorical: the most frequent categories (at most maxBin) get a bin each, in order of
-// frequency; one last bin holds everything else: missing, rare and unseen categories. That
-// bin always stays on the "false" side of a split, which is where onnxruntime sends a value
-// that is in no set.
+// Categorical (LightGBM's rule): categories in order of frequency get a bin each while they
+// cover less than 99% of the sample or there are fewer than maxBin bins, and only categories
+// seen minDataInBin times; one last bin holds everything else: missing, rare and unseen
+// categories. That bin always stays on the "false" side of a split, which is where
+// onnxruntime sends a value that is in no set.
 import { mulberry32 } from '../random.js';
 import type { ColumnTable } from '../table.js';
 
@@ -28,12 +30,29 @@ export type BinMapper =
       readonly numBins: number;
     };
 
+/** One feature's bins: a byte per row, or two when it has more than 256 bins. */
+export type BinArray = Uint8Array | Uint16Array;
+
+/**
+ * Binned rows, in shared memory, twice: column by column (partitioning reads one feature)
+ * and packed row by row (a histogram reads whole rows). Narrow features take one byte, so
+ * the data that is read at random stays small enough for the CPU's caches.
+ */
 export interface BinnedData {
   readonly rows: number;
   readonly numFeatures: number;
-  /** Row-major: bins[row * numFeatures + feature]. */
-  readonly bins: Uint8Array;
+  readonly columns: readonly BinArray[];
+  /** Row-major: feature f of row r at packed[r * rowBytes + byteOffsets[f]], 1 or 2 bytes (little-endian). */
+  readonly packed: Uint8Array;
+  readonly rowBytes: number;
+  readonly byteOffsets: readonly number[];
+  readonly widths: readonly (1 | 2)[];
 }
+
+/** Most categories one categorical feature keeps (two bytes per value). */
+export const MAX_CATEGORIES = 65_534;
+/** Categories are kept until they cover this share of the sample (LightGBM's rule). */
+const CATEGORY_COVERAGE = 0.99;
 
 export interface BinningOptions {
   readonly maxBin: number;
@@ -80,15 +99,24 @@ export function buildBinMappers(table: ColumnTable, options: BinningOptions): Bi
       return { kind: 'numeric', feature: col.name, bounds, numBins: bounds.length + 2 };
     }
     const counts = new Float64Array(col.dictionary.length);
+    let present = 0;
     for (const r of sample) {
       const code = col.codes[r]!;
-      if (code >= 0) counts[code]!++;
+      if (code >= 0) {
+        counts[code]!++;
+        present++;
+      }
     }
-    const kept = [...col.dictionary.keys()]
+    const byFrequency = [...col.dictionary.keys()]
       .filter((code) => counts[code]! >= Math.min(options.minDataInBin, sample.length))
-      .sort((a, b) => counts[b]! - counts[a]! || (col.dictionary[a]! < col.dictionary[b]! ? -1 : 1))
-      .slice(0, options.maxBin)
-      .map((code) => col.dictionary[code]!);
+      .sort((a, b) => counts[b]! - counts[a]! || (col.dictionary[a]! < col.dictionary[b]! ? -1 : 1));
+    const kept: string[] = [];
+    let covered = 0;
+    for (const code of byFrequency) {
+      if (kept.length >= MAX_CATEGORIES || (covered >= CATEGORY_COVERAGE * present && kept.length >= options.maxBin)) break;
+      kept.push(col.dictionary[code]!);
+      covered += counts[code]!;
+    }
     return { kind: 'categorical', feature: col.name, categories: kept, numBins: kept.length + 1 };
   });
 }
@@ -149,28 +177,52 @@ export function numericBin(bounds: readonly number[], x: number): number {
 }
 
 /** For each code of a categorical column's dictionary, its bin (the "other" bin when not kept). */
-export function categoryBins(mapper: Extract<BinMapper, { kind: 'categorical' }>, dictionary: readonly string[]): Uint8Array {
+export function categoryBins(mapper: Extract<BinMapper, { kind: 'categorical' }>, dictionary: readonly string[]): Int32Array {
   const position = new Map(mapper.categories.map((c, i) => [c, i]));
-  return Uint8Array.from(dictionary, (s) => position.get(s) ?? mapper.categories.length);
+  return Int32Array.from(dictionary, (s) => position.get(s) ?? mapper.categories.length);
+}
+
+/** A shared column for one feature: bytes, or 16-bit words for more than 256 bins. */
+function binColumn(mapper: BinMapper, rows: number): BinArray {
+  const wide = mapper.numBins > 256;
+  const buffer = new SharedArrayBuffer(Math.max(1, rows) * (wide ? 2 : 1));
+  return wide ? new Uint16Array(buffer) : new Uint8Array(buffer);
 }
 
 export function binTable(table: ColumnTable, mappers: readonly BinMapper[]): BinnedData {
-  const F = mappers.length;
-  const bins = new Uint8Array(new SharedArrayBuffer(Math.max(1, table.rows * F)));
-  mappers.forEach((mapper, f) => {
+  const rows = table.rows;
+  const columns = mappers.map((mapper) => {
     const col = table.columns.find((c) => c.name === mapper.feature);
     if (!col) throw new Error(`the data has no column '${mapper.feature}'`);
     if (col.kind !== mapper.kind) throw new Error(`column '${mapper.feature}' must be ${mapper.kind}, it is ${col.kind}`);
+    const bins = binColumn(mapper, rows);
     if (mapper.kind === 'numeric' && col.kind === 'numeric') {
-      for (let r = 0; r < table.rows; r++) bins[r * F + f] = numericBin(mapper.bounds, col.values[r]!);
+      for (let r = 0; r < rows; r++) bins[r] = numericBin(mapper.bounds, col.values[r]!);
     } else if (mapper.kind === 'categorical' && col.kind === 'categorical') {
       const byCode = categoryBins(mapper, col.dictionary);
       const other = mapper.categories.length;
-      for (let r = 0; r < table.rows; r++) {
+      for (let r = 0; r < rows; r++) {
         const code = col.codes[r]!;
-        bins[r * F + f] = code >= 0 ? byCode[code]! : other;
+        bins[r] = code >= 0 ? byCode[code]! : other;
       }
     }
+    return bins;
   });
-  return { rows: table.rows, numFeatures: F, bins };
+  const widths = columns.map((c) => (c.BYTES_PER_ELEMENT === 2 ? 2 : 1) as 1 | 2);
+  const byteOffsets: number[] = [];
+  let rowBytes = 0;
+  for (const w of widths) {
+    byteOffsets.push(rowBytes);
+    rowBytes += w;
+  }
+  const packed = new Uint8Array(new SharedArrayBuffer(Math.max(1, rows * rowBytes)));
+  columns.forEach((column, f) => {
+    const o = byteOffsets[f]!;
+    for (let r = 0; r < rows; r++) {
+      const v = column[r]!;
+      packed[r * rowBytes + o] = v & 0xff;
+      if (widths[f] === 2) packed[r * rowBytes + o + 1] = v >>> 8;
+    }
+  });
+  return { rows, numFeatures: mappers.length, columns, packed, rowBytes, byteOffsets, widths };
 }

@@ -291,6 +291,25 @@ export class TreeLearner {
     };
   }
 
+  /** Categories with at least catSmooth rows here, ordered by gradient / (hessian + catSmooth). */
+  private sortedCategories(hist: Float64Array, offset: number, categories: number, cntFactor: number): number[] {
+    const p = this.ctx.params;
+    let m = 0;
+    for (let t = 0; t < categories; t++) {
+      const i = (offset + t) * 2;
+      if (Math.round(hist[i + 1]! * cntFactor) >= p.catSmooth) {
+        sortKeys[m] = hist[i]! / (hist[i + 1]! + p.catSmooth);
+        // Little-endian: element 2m holds the low 32 bits of key m.
+        sortBits[2 * m] = ((sortBits[2 * m]! & 0xffff0000) | t) >>> 0;
+        m++;
+      }
+    }
+    sortKeys.subarray(0, m).sort();
+    const used = new Array<number>(m);
+    for (let j = 0; j < m; j++) used[j] = sortBits[2 * j]! & 0xffff;
+    return used;
+  }
+
   private categoricalSplit(hist: Float64Array, offset: number, nb: number, G: number, H: number, n: number, cntFactor: number, minGainShift: number): Split | null {
     const p = this.ctx.params;
     const categories = nb - 1; // the last bin ("other") never goes left
@@ -327,16 +346,7 @@ export class TreeLearner {
     } else {
       // LightGBM's many-vs-many split: order categories by gradient / (hessian + smoothing),
       // then grow the left set from either end, at most maxCatThreshold categories.
-      const used: number[] = [];
-      const ctr = new Float64Array(categories);
-      for (let t = 0; t < categories; t++) {
-        const i = (offset + t) * 2;
-        if (Math.round(hist[i + 1]! * cntFactor) >= p.catSmooth) {
-          used.push(t);
-          ctr[t] = hist[i]! / (hist[i + 1]! + p.catSmooth);
-        }
-      }
-      used.sort((a, b) => ctr[a]! - ctr[b]! || a - b);
+      const used = this.sortedCategories(hist, offset, categories, cntFactor);
       const l2 = p.lambdaL2 + p.catL2;
       const maxNum = Math.min(p.maxCatThreshold, (used.length + 1) >> 1);
       for (const dir of [1, -1]) {
@@ -369,6 +379,15 @@ export class TreeLearner {
     return best;
   }
 }
+
+/**
+ * Sorting helper for categorical splits: each key carries its category in the low 16 bits
+ * of its mantissa, so a native Float64Array sort (no comparator, much faster than
+ * Array#sort with one) orders categories by key, ties by category. Keys that differ by less
+ * than 2^-36 relative count as ties: deterministic either way.
+ */
+const sortKeys = new Float64Array(65_536);
+const sortBits = new Uint32Array(sortKeys.buffer);
 
 function leafGain(g: number, h: number, l2: number): number {
   return (g * g) / (h + l2);

@@ -73,7 +73,7 @@ export function predictRaw(model: GbdtModel, table: ColumnTable): Float32Array {
   const forest = flatten(model.trees);
   const out = new Float32Array(table.rows * K);
   const acc = new Float32Array(K);
-  const { root, feature, threshold, missingLeft, memberOffset, member, left, right, leafValue } = forest;
+  const { root, feature, threshold, missingLeft, memberOffset, memberLength, member, left, right, leafValue } = forest;
   for (let r = 0; r < table.rows; r++) {
     acc.fill(0);
     const base = r * F;
@@ -82,7 +82,8 @@ export function predictRaw(model: GbdtModel, table: ColumnTable): Float32Array {
       while (n >= 0) {
         const v = x[base + feature[n]!]!;
         const m = memberOffset[n]!;
-        const goLeft = m >= 0 ? member[m + v] === 1 : v !== v ? missingLeft[n] === 1 : v <= threshold[n]!;
+        // A category bin past the table's end is not in the set (sets are sorted, so the table ends at the largest).
+        const goLeft = m >= 0 ? v < memberLength[n]! && member[m + v] === 1 : v !== v ? missingLeft[n] === 1 : v <= threshold[n]!;
         n = goLeft ? left[n]! : right[n]!;
       }
       acc[t % K]! += leafValue[~n]!; // float32 accumulation in tree order, as onnxruntime
@@ -117,14 +118,16 @@ export function applyLink(objective: Objective, outputs: number, raw: ArrayLike<
 function flatten(trees: readonly Tree[]) {
   const nodes = trees.reduce((s, t) => s + t.splitFeature.length, 0);
   const leaves = trees.reduce((s, t) => s + t.leafValue.length, 0);
-  const categorical = trees.reduce((s, t) => s + t.categories.filter((c) => c.length > 0).length, 0);
+  // Each categorical node gets a membership table as long as its largest category bin.
+  const memberSize = trees.reduce((s, t) => s + t.categories.reduce((a, c) => a + (c.length > 0 ? c[c.length - 1]! + 1 : 0), 0), 0);
   const f = {
     root: new Int32Array(trees.length),
     feature: new Int32Array(nodes),
     threshold: new Float32Array(nodes),
     missingLeft: new Uint8Array(nodes),
     memberOffset: new Int32Array(nodes).fill(-1),
-    member: new Uint8Array(categorical * 256),
+    memberLength: new Int32Array(nodes),
+    member: new Uint8Array(memberSize),
     left: new Int32Array(nodes),
     right: new Int32Array(nodes),
     leafValue: new Float32Array(leaves),
@@ -144,7 +147,8 @@ function flatten(trees: readonly Tree[]) {
       if (cats.length > 0) {
         f.memberOffset[i] = memberBase;
         for (const c of cats) f.member[memberBase + c] = 1;
-        memberBase += 256;
+        memberBase += cats[cats.length - 1]! + 1;
+        f.memberLength[i] = cats[cats.length - 1]! + 1;
       }
       f.left[i] = child(tree.left[n]!);
       f.right[i] = child(tree.right[n]!);

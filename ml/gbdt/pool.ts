@@ -8,6 +8,8 @@
 // control block per helper with Atomics: no messages and no copies while training.
 import { parentPort, type Worker } from 'node:worker_threads';
 import { siblingModule, startThread } from '../threads.js';
+import type { BinnedData } from './binning.js';
+import { accumulate, gatherShare, partitionShare, updateShare } from './kernels.js';
 import { createObjective, type ObjectiveFunction } from './objectives.js';
 import type { Objective } from './params.js';
 
@@ -15,10 +17,8 @@ import type { Objective } from './params.js';
 export interface SharedData {
   readonly rows: number;
   readonly numFeatures: number;
-  /** Row-major bins: bins[row * numFeatures + feature] (histograms read whole rows). */
-  readonly bins: Uint8Array;
-  /** Column-major bins: columns[feature * rows + row] (partitioning reads one feature). */
-  readonly columns: Uint8Array;
+  /** The binned rows: by column for partitioning, packed by row for histograms. */
+  readonly bins: BinnedData;
   /** Bin offset of each feature in a histogram; the last entry is the total bin count. */
   readonly offsets: Int32Array;
   readonly labels: Float32Array;
@@ -27,8 +27,10 @@ export interface SharedData {
   /** Gradient and hessian of each row, interleaved, one block of 2 * rows per output. */
   readonly gradients: Float32Array;
   readonly rowIndex: Int32Array;
+  /** Partitioning writes left rows here and right rows to scratchRight, then gathers them back. */
   readonly scratch: Int32Array;
-  /** Partition: 1 for the bins of the split feature that go left. */
+  readonly scratchRight: Int32Array;
+  /** Partition: 1 for the bins of the split feature that go left (as many as the widest feature has bins). */
   readonly goesLeft: Uint8Array;
   /** Score update: [start, count] of each leaf's rows in rowIndex, and the leaf values. */
   readonly leafRanges: Int32Array;
@@ -36,14 +38,14 @@ export interface SharedData {
   readonly objective: { readonly name: Objective; readonly numClass: number; readonly huberAlpha: number };
 }
 
-export function sharedArray<T extends Float32Array | Float64Array | Int32Array | Uint8Array>(
+export function sharedArray<T extends Float32Array | Float64Array | Int32Array | Uint8Array | Uint16Array>(
   Ctor: { new (b: SharedArrayBuffer): T; readonly BYTES_PER_ELEMENT: number },
   length: number,
 ): T {
   return new Ctor(new SharedArrayBuffer(Math.max(1, length) * Ctor.BYTES_PER_ELEMENT));
 }
 
-const Op = { Histogram: 1, Partition: 2, Gradients: 3, UpdateScores: 4, Stop: 5 } as const;
+const Op = { Histogram: 1, Partition: 2, Gather: 3, Gradients: 4, UpdateScores: 5, Stop: 6 } as const;
 type Op = (typeof Op)[keyof typeof Op];
 
 // Control block of one helper.
@@ -54,68 +56,14 @@ const START = 3;
 const END = 4;
 const ARG1 = 5;
 const ARG2 = 6;
-const RESULT = 7;
-const CONTROL_INTS = 8;
+const ARG3 = 7;
+const RESULT = 8;
+const CONTROL_INTS = 9;
 /** DONE's value when the helper threw: the caller must not wait for it again. */
 const FAILED = 2;
 
 /** Below this many rows an operation runs on the calling thread alone. */
-const PARALLEL_MIN_ROWS = 16_384;
-
-/** Add rows [start, end) of rowIndex (or the row numbers, when contiguous) to a [g, h] histogram. */
-export function accumulate(hist: Float64Array, d: SharedData, output: number, start: number, end: number, contiguous: boolean): void {
-  const F = d.numFeatures;
-  const bins = d.bins;
-  const rowIndex = d.rowIndex;
-  const base = output * d.rows;
-  const gh = d.gradients;
-  const off = new Int32Array(F);
-  for (let f = 0; f < F; f++) off[f] = d.offsets[f]! * 2;
-  for (let k = start; k < end; k++) {
-    const r = contiguous ? k : rowIndex[k]!;
-    const gr = gh[2 * (base + r)]!;
-    const hr = gh[2 * (base + r) + 1]!;
-    const b = r * F;
-    for (let f = 0; f < F; f++) {
-      const i = off[f]! + bins[b + f]! * 2;
-      hist[i]! += gr;
-      hist[i + 1]! += hr;
-    }
-  }
-}
-
-/** Stable partition of rowIndex [start, end): left rows stay there in order, right rows go to scratch at the same offset. */
-function partitionShare(d: SharedData, feature: number, start: number, end: number): number {
-  const column = d.columns.subarray(feature * d.rows, (feature + 1) * d.rows);
-  const goesLeft = d.goesLeft;
-  const rowIndex = d.rowIndex;
-  const scratch = d.scratch;
-  let l = start;
-  let r = start;
-  for (let k = start; k < end; k++) {
-    const row = rowIndex[k]!;
-    // Branch-free: the side is data, and mispredicted branches cost more than two stores.
-    const side = goesLeft[column[row]!]!;
-    rowIndex[l] = row;
-    scratch[r] = row;
-    l += side;
-    r += 1 - side;
-  }
-  return l - start;
-}
-
-function updateShare(d: SharedData, output: number, numLeaves: number, start: number, end: number): void {
-  const scores = d.scores;
-  const base = output * d.rows;
-  const rowIndex = d.rowIndex;
-  for (let l = 0; l < numLeaves; l++) {
-    const v = d.leafValues[l]!;
-    const from = Math.max(start, d.leafRanges[2 * l]!);
-    const to = Math.min(end, d.leafRanges[2 * l]! + d.leafRanges[2 * l + 1]!);
-    if (v === 0) continue;
-    for (let k = from; k < to; k++) scores[base + rowIndex[k]!]! += v;
-  }
-}
+const PARALLEL_MIN_ROWS = 4_096;
 
 export interface HelperData {
   readonly data: SharedData;
@@ -162,43 +110,53 @@ export class ThreadPool {
     return pool;
   }
 
-  /** Cut [start, end) into shares; run share 0 here and the rest on helpers; wait for all. */
-  private run(op: Op, start: number, end: number, arg1: number, arg2: number, local: (s: number, e: number) => void): number[] {
+  /** The shares [start, end) is cut into: one per thread, or one when it is small. */
+  shares(start: number, end: number): number[] {
     const n = end - start;
     const parts = n < PARALLEL_MIN_ROWS ? 1 : this.helpers.length + 1;
     const step = Math.ceil(n / parts);
+    return Array.from({ length: parts + 1 }, (_, t) => Math.min(end, start + t * step));
+  }
+
+  /**
+   * Run `op` on every share of [start, end): share 0 here (`local`), the rest on helpers with
+   * args(t) as ARG1..ARG3; wait for all. Returns the share bounds.
+   */
+  private run(op: Op, start: number, end: number, args: (t: number) => readonly number[], local: (s: number, e: number) => void): number[] {
+    const bounds = this.shares(start, end);
+    const parts = bounds.length - 1;
     for (let t = 1; t < parts; t++) {
       const { control } = this.helpers[t - 1]!;
+      const [a1 = 0, a2 = 0, a3 = 0] = args(t);
       control[OP] = op;
-      control[START] = Math.min(end, start + t * step);
-      control[END] = Math.min(end, start + (t + 1) * step);
-      control[ARG1] = arg1;
-      control[ARG2] = arg2;
+      control[START] = bounds[t]!;
+      control[END] = bounds[t + 1]!;
+      control[ARG1] = a1;
+      control[ARG2] = a2;
+      control[ARG3] = a3;
       Atomics.store(control, DONE, 0);
       Atomics.add(control, SEQ, 1);
       Atomics.notify(control, SEQ);
     }
-    local(start, Math.min(end, start + step));
-    const bounds = [start];
+    local(bounds[0]!, bounds[1]!);
     for (let t = 1; t < parts; t++) {
       const { control } = this.helpers[t - 1]!;
       while (Atomics.load(control, DONE) === 0) Atomics.wait(control, DONE, 0, 1000);
       if (control[DONE] === FAILED) throw new Error('a training helper thread failed (its error is printed above)');
-      bounds.push(control[START]!);
     }
     return bounds;
   }
 
   gradients(): void {
     const d = this.data;
-    this.run(Op.Gradients, 0, d.rows, 0, 0, (s, e) => this.objective.gradients(d.labels, d.scores, d.gradients, s, e));
+    this.run(Op.Gradients, 0, d.rows, () => [], (s, e) => this.objective.gradients(d.labels, d.scores, d.gradients, s, e));
   }
 
   /** The histogram of rowIndex [start, end) (or rows [start, end) when contiguous) into `hist`. */
   histogram(hist: Float64Array, output: number, start: number, end: number, contiguous: boolean): void {
     hist.fill(0);
-    const shares = this.run(Op.Histogram, start, end, output, contiguous ? 1 : 0, (s, e) => accumulate(hist, this.data, output, s, e, contiguous));
-    for (let t = 1; t < shares.length; t++) {
+    const shares = this.run(Op.Histogram, start, end, () => [output, contiguous ? 1 : 0], (s, e) => accumulate(hist, this.data, output, s, e, contiguous));
+    for (let t = 1; t < shares.length - 1; t++) {
       const other = this.helpers[t - 1]!.hist;
       for (let i = 0; i < this.histogramSize; i++) hist[i]! += other[i]!;
     }
@@ -210,29 +168,32 @@ export class ThreadPool {
    */
   partition(feature: number, start: number, end: number): number {
     const d = this.data;
+    const bounds = this.shares(start, end);
+    const parts = bounds.length - 1;
+    if (parts === 1) return partitionShare(d, feature, start, end, true);
     let localLeft = 0;
-    const shares = this.run(Op.Partition, start, end, feature, 0, (s, e) => (localLeft = partitionShare(d, feature, s, e)));
-    const lefts = [localLeft, ...this.helpers.slice(0, shares.length - 1).map((h) => h.control[RESULT]!)];
-    const ends = [...shares.slice(1), end];
-    // Gather: each share's left rows after the previous ones, then every share's right rows.
-    // (Plain loops: copies between shared buffers through set/copyWithin are several times slower.)
-    const rowIndex = d.rowIndex;
-    const scratch = d.scratch;
-    let l = start + lefts[0]!;
-    for (let t = 1; t < shares.length; t++) {
-      for (let k = shares[t]!, e = k + lefts[t]!; k < e; k++) rowIndex[l++] = rowIndex[k]!;
+    this.run(Op.Partition, start, end, () => [feature], (s, e) => (localLeft = partitionShare(d, feature, s, e, false)));
+    const lefts = [localLeft, ...this.helpers.slice(0, parts - 1).map((h) => h.control[RESULT]!)];
+    // Each share's left rows after the previous shares' left rows; then the right rows likewise.
+    const leftTo: number[] = [];
+    const rightTo: number[] = [];
+    const left = lefts.reduce((a, b) => a + b, 0);
+    let l = start;
+    let r = start + left;
+    for (let t = 0; t < parts; t++) {
+      leftTo.push(l);
+      rightTo.push(r);
+      l += lefts[t]!;
+      r += bounds[t + 1]! - bounds[t]! - lefts[t]!;
     }
-    const left = l - start;
-    for (let t = 0; t < shares.length; t++) {
-      const rights = ends[t]! - shares[t]! - lefts[t]!;
-      for (let k = shares[t]!, e = k + rights; k < e; k++) rowIndex[l++] = scratch[k]!;
-    }
+    const args = (t: number) => [lefts[t]!, leftTo[t]!, rightTo[t]!];
+    this.run(Op.Gather, start, end, args, (s, e) => gatherShare(d, s, lefts[0]!, e - s - lefts[0]!, leftTo[0]!, rightTo[0]!));
     return left;
   }
 
   /** Add each leaf's value (in data.leafValues / leafRanges) to the scores of its rows. */
   updateScores(output: number, numLeaves: number, rowsInBag: number): void {
-    this.run(Op.UpdateScores, 0, rowsInBag, output, numLeaves, (s, e) => updateShare(this.data, output, numLeaves, s, e));
+    this.run(Op.UpdateScores, 0, rowsInBag, () => [output, numLeaves], (s, e) => updateShare(this.data, output, numLeaves, s, e));
   }
 
   async close(): Promise<void> {
@@ -265,8 +226,13 @@ export function serve({ data, control, hist }: HelperData): void {
           accumulate(hist, data, control[ARG1]!, start, end, control[ARG2] === 1);
           break;
         case Op.Partition:
-          control[RESULT] = partitionShare(data, control[ARG1]!, start, end);
+          control[RESULT] = partitionShare(data, control[ARG1]!, start, end, false);
           break;
+        case Op.Gather: {
+          const left = control[ARG1]!;
+          gatherShare(data, start, left, end - start - left, control[ARG2]!, control[ARG3]!);
+          break;
+        }
         case Op.Gradients:
           objective.gradients(data.labels, data.scores, data.gradients, start, end);
           break;

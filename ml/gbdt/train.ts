@@ -89,15 +89,15 @@ export async function trainGbdt(data: LabeledTable, paramsIn: Partial<GbdtParams
   const shared: SharedData = {
     rows: N,
     numFeatures: F,
-    bins: binned.bins,
-    columns: columnMajor(binned),
+    bins: binned,
     offsets,
     labels: sharedArray(Float32Array, N),
     scores: sharedArray(Float64Array, N * K),
     gradients: sharedArray(Float32Array, 2 * N * K),
     rowIndex: sharedArray(Int32Array, N),
     scratch: sharedArray(Int32Array, N),
-    goesLeft: sharedArray(Uint8Array, 256),
+    scratchRight: sharedArray(Int32Array, N),
+    goesLeft: sharedArray(Uint8Array, Math.max(...mappers.map((m) => m.numBins))),
     leafRanges: sharedArray(Int32Array, 2 * params.numLeaves),
     leafValues: sharedArray(Float64Array, params.numLeaves),
     objective: { name: params.objective, numClass: params.numClass, huberAlpha: params.huberAlpha },
@@ -143,7 +143,7 @@ export async function trainGbdt(data: LabeledTable, paramsIn: Partial<GbdtParams
         });
         pool.updateScores(k, tree.leafValue.length, bagCount);
         if (bag) {
-          for (let r = 0; r < N; r++) if (!inBag[r]) scores[k * N + r]! += tree.leafValue[leafOfBinnedRow(tree, binned.bins, r * F, missingBins)]!;
+          for (let r = 0; r < N; r++) if (!inBag[r]) scores[k * N + r]! += tree.leafValue[leafOfBinnedRow(tree, binned.columns, r, missingBins)]!;
         }
         if (validBinned) addTreeScores(validScores, k * validN, tree, validBinned, missingBins);
         roundTrees.push(tree);
@@ -222,17 +222,9 @@ function fillBlocks(rows: number, values: readonly number[]): Float64Array {
   return out;
 }
 
-/** A column-major copy of the bins, in shared memory. */
-function columnMajor(data: BinnedData): Uint8Array {
-  const { rows, numFeatures: F, bins } = data;
-  const columns = sharedArray(Uint8Array, rows * F);
-  for (let f = 0; f < F; f++) for (let r = 0; r < rows; r++) columns[f * rows + r] = bins[r * F + f]!;
-  return columns;
-}
-
 function addTreeScores(scores: Float64Array, base: number, tree: Tree, data: BinnedData, missingBins: Int32Array): void {
   if (tree.splitFeature.length === 0 && tree.leafValue[0] === 0) return;
-  for (let r = 0; r < data.rows; r++) scores[base + r]! += tree.leafValue[leafOfBinnedRow(tree, data.bins, r * data.numFeatures, missingBins)]!;
+  for (let r = 0; r < data.rows; r++) scores[base + r]! += tree.leafValue[leafOfBinnedRow(tree, data.columns, r, missingBins)]!;
 }
 
 function hashSeeds(seed: number, i: number): number {

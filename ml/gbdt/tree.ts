@@ -44,12 +44,12 @@ export function binGoesLeft(tree: Tree, n: number, bin: number, missingBin: numb
   return bin === missingBin ? tree.missingLeft[n]! : bin <= tree.thresholdBin[n]!;
 }
 
-/** Leaf reached by one binned row. */
-export function leafOfBinnedRow(tree: Tree, bins: Uint8Array, offset: number, missingBins: Int32Array): number {
+/** Leaf reached by row `row` of binned columns. */
+export function leafOfBinnedRow(tree: Tree, columns: readonly ArrayLike<number>[], row: number, missingBins: Int32Array): number {
   let n = tree.left.length === 0 ? -1 : 0;
   while (n >= 0) {
     const f = tree.splitFeature[n]!;
-    n = binGoesLeft(tree, n, bins[offset + f]!, missingBins[f]!) ? tree.left[n]! : tree.right[n]!;
+    n = binGoesLeft(tree, n, columns[f]![row]!, missingBins[f]!) ? tree.left[n]! : tree.right[n]!;
   }
   return ~n;
 }
