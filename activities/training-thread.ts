@@ -6,11 +6,12 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDuckDB, quoteLiteral, readColumns } from '../core/duckdb.js';
 import { LABEL_COLUMN } from '../core/features.js';
+import type { TrainedModel } from '../core/types.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../ml/gbdt/checkpoint.js';
-import { predict, type FeatureImportance } from '../ml/gbdt/model.js';
+import { predict } from '../ml/gbdt/model.js';
 import type { GbdtParams } from '../ml/gbdt/params.js';
-import { trainGbdt, type GbdtCheckpoint } from '../ml/gbdt/train.js';
-import { evaluate, taskBaseline, type Metrics, type Task } from '../ml/metrics.js';
+import { trainGbdt, type GbdtCheckpoint, type IterationInfo } from '../ml/gbdt/train.js';
+import { evaluate, taskBaseline, type Task } from '../ml/metrics.js';
 import { exportGbdt } from '../ml/onnx/tree-ensemble.js';
 import type { LabeledTable } from '../ml/table.js';
 
@@ -33,25 +34,9 @@ export interface TrainingJob {
 export type TrainingMessage =
   | { readonly type: 'status'; readonly stage: string; readonly rows?: number }
   | { readonly type: 'resumed'; readonly iteration: number }
-  | {
-      readonly type: 'iteration';
-      readonly iteration: number;
-      readonly numIterations: number;
-      readonly metric: string;
-      readonly trainMetric: number | null;
-      readonly validMetric: number | null;
-      readonly bestIteration: number | null;
-    }
+  | ({ readonly type: 'iteration' } & IterationInfo)
   | { readonly type: 'checkpoint'; readonly iteration: number }
-  | {
-      readonly type: 'done';
-      readonly holdout: Metrics;
-      readonly validation: { readonly metric: string; readonly value: number } | null;
-      readonly iterations: number;
-      readonly bestIteration: number | null;
-      readonly resumedFromIteration: number;
-      readonly importance: FeatureImportance;
-    };
+  | ({ readonly type: 'done' } & Pick<TrainedModel, 'holdout' | 'validation' | 'iterations' | 'bestIteration' | 'resumedFromIteration' | 'importance'>);
 
 export async function readLabeled(
   file: string,
@@ -106,16 +91,7 @@ async function run(job: TrainingJob, post: (m: TrainingMessage) => void): Promis
       await writeAtomic(job.checkpointFile, encodeCheckpoint(checkpoint));
       post({ type: 'checkpoint', iteration: checkpoint.iteration });
     },
-    onIteration: (i) =>
-      post({
-        type: 'iteration',
-        iteration: i.iteration,
-        numIterations: i.numIterations,
-        metric: i.metric,
-        trainMetric: i.trainMetric,
-        validMetric: i.validMetric,
-        bestIteration: i.bestIteration,
-      }),
+    onIteration: (i) => post({ type: 'iteration', ...i }),
   });
   post({ type: 'status', stage: 'scoring holdout and exporting ONNX', rows: holdout.features.rows });
   const holdoutMetrics = evaluate(holdout.labels, predict(model, holdout.features), baseline, job.decisionThreshold);

@@ -4,7 +4,7 @@
 import type { BinMapper } from './binning.js';
 import type { ThreadPool } from './pool.js';
 import type { GbdtParams } from './params.js';
-import type { Tree } from './tree.js';
+import { emptyTree, type Tree } from './tree.js';
 
 const K_EPSILON = 1e-15;
 
@@ -78,18 +78,7 @@ export class TreeLearner {
     this.leafOutput[0] = 0;
     this.best[0] = this.findBestSplit(0, featureMask);
 
-    const tree: Tree = {
-      splitFeature: [],
-      threshold: [],
-      thresholdBin: [],
-      missingLeft: [],
-      categories: [],
-      left: [],
-      right: [],
-      gain: [],
-      leafValue: [0],
-      leafCount: [bagCount],
-    };
+    const tree = emptyTree(0, bagCount);
     let leaves = 1;
     while (leaves < params.numLeaves) {
       let pick = -1;
