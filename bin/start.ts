@@ -162,9 +162,9 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: temporal.namespace });
   const registry = new Registry(paths.registryDir);
-  // Every declared model without a champion trains now, all at once: the worker runs them
-  // side by side and the Temporal UI shows each run.
-  const firstRuns = (await listModels(paths.modelsDir)).map(async (model) => {
+  // Every declared model without a champion trains now, one after another (each training
+  // uses both cores): the first one before "ready", the others after it, in the background.
+  const trainIfNeeded = async (model: string): Promise<void> => {
     const champion = await registry.getAlias(model, CHAMPION);
     if (champion) {
       say(`${model}: champion is v${champion.version}`);
@@ -201,11 +201,14 @@ async function main(): Promise<void> {
       say(`GET ${url}`);
       say(`  -> ${response.status} ${await response.text()}`);
     }
-  });
-  await Promise.all(firstRuns);
+  };
+  const [first, ...others] = await listModels(paths.modelsDir);
+  if (first) await trainIfNeeded(first);
   say('');
   say(`ready. API ${apiUrl}   Temporal UI ${server.uiUrl}   (Ctrl-C stops everything)`);
-  say(`  retrain: curl -X POST ${apiUrl}/workflows/train -H 'content-type: application/json' -d '{"model":"flight_delay"}'`);
+  say(`  retrain: curl -X POST ${apiUrl}/workflows/train -H 'content-type: application/json' -d '{"model":"${first ?? 'flight_delay'}"}'`);
+  if (others.length) say(`  next: ${others.join(', ')} (each trains now if it has no champion; follow them in the Temporal UI)`);
+  for (const model of others) await trainIfNeeded(model);
 }
 
 main().catch((err: unknown) => {
