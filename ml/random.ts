@@ -24,3 +24,14 @@ export function permutation(n: number, random: () => number): Uint32Array {
   }
   return p;
 }
+
+/**
+ * `count` distinct numbers of 0..rows-1 in ascending order, by selection sampling (Knuth's
+ * algorithm S); all of them when count >= rows.
+ */
+export function sampleSorted(rows: number, count: number, random: () => number): Int32Array {
+  const out = new Int32Array(Math.min(rows, count));
+  let chosen = 0;
+  for (let i = 0; i < rows && chosen < out.length; i++) if (random() * (rows - i) < count - chosen) out[chosen++] = i;
+  return out;
+}

@@ -9,7 +9,7 @@
 // seen minDataInBin times; one last bin holds everything else: missing, rare and unseen
 // categories. That bin always stays on the "false" side of a split, which is where
 // onnxruntime sends a value that is in no set.
-import { mulberry32 } from '../random.js';
+import { mulberry32, sampleSorted } from '../random.js';
 import type { ColumnTable } from '../table.js';
 
 export type BinMapper =
@@ -73,20 +73,8 @@ export function float32AtMost(x: number): number {
   return buf.getFloat32(0);
 }
 
-function sampleRows(rows: number, count: number, seed: number): Int32Array {
-  if (rows <= count) return Int32Array.from({ length: rows }, (_, i) => i);
-  // Seeded selection sampling (Knuth's algorithm S): sorted, without replacement.
-  const random = mulberry32(seed ^ 0x5bd1e995);
-  const out = new Int32Array(count);
-  let chosen = 0;
-  for (let i = 0; i < rows && chosen < count; i++) {
-    if (random() * (rows - i) < count - chosen) out[chosen++] = i;
-  }
-  return out;
-}
-
 export function buildBinMappers(table: ColumnTable, options: BinningOptions): BinMapper[] {
-  const sample = sampleRows(table.rows, options.sampleCount, options.seed);
+  const sample = sampleSorted(table.rows, options.sampleCount, mulberry32(options.seed ^ 0x5bd1e995));
   return table.columns.map((col): BinMapper => {
     if (col.kind === 'numeric') {
       const values = new Float64Array(sample.length);

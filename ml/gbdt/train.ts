@@ -5,7 +5,7 @@
 // Deterministic for a seed: bagging and feature sampling of round i depend only on the seed
 // and i. A checkpoint holds the trees and the exact scores, so resuming from it gives the
 // same model, bit for bit, as a run that never stopped.
-import { mulberry32 } from '../random.js';
+import { mulberry32, sampleSorted } from '../random.js';
 import type { LabeledTable } from '../table.js';
 import { binTable, buildBinMappers, type BinMapper, type BinnedData } from './binning.js';
 import { sharedArray, ThreadPool, type SharedData } from './pool.js';
@@ -123,7 +123,7 @@ export async function trainGbdt(data: LabeledTable, paramsIn: Partial<GbdtParams
       if (bagCount < N) {
         const round = iteration - (iteration % params.baggingFreq);
         if (round !== bagRound) {
-          bag = sampleBag(N, bagCount, mulberry32(hashSeeds(params.seed ^ 0x2545f491, round)));
+          bag = sampleSorted(N, bagCount, mulberry32(hashSeeds(params.seed ^ 0x2545f491, round)));
           bagRound = round;
           inBag.fill(0);
           for (const r of bag) inBag[r] = 1;
@@ -242,12 +242,4 @@ function sampleFeatures(F: number, fraction: number, random: () => number): Uint
   }
   for (let i = 0; i < take; i++) mask[order[i]!] = 1;
   return mask;
-}
-
-/** `count` distinct rows in ascending order, by selection sampling. */
-function sampleBag(rows: number, count: number, random: () => number): Int32Array {
-  const out = new Int32Array(count);
-  let chosen = 0;
-  for (let i = 0; i < rows && chosen < count; i++) if (random() * (rows - i) < count - chosen) out[chosen++] = i;
-  return out;
 }
