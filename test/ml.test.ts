@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadSession, runModel } from '../core/inference.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../ml/gbdt/checkpoint.js';
+import { fastExp } from '../ml/gbdt/fast-exp.js';
 import { predict } from '../ml/gbdt/model.js';
 import type { GbdtParams } from '../ml/gbdt/params.js';
 import { trainGbdt, type GbdtCheckpoint } from '../ml/gbdt/train.js';
@@ -82,6 +83,23 @@ describe('metrics', () => {
     expect(rg.rmse).toBeCloseTo(Math.sqrt(0.5));
     expect(rg.mae).toBeCloseTo(0.5);
     expect(rg.baselineRmse).toBeCloseTo(1);
+  });
+});
+
+describe('fastExp', () => {
+  it('matches Math.exp to 1e-15 relative over the whole range, with its edge cases', () => {
+    const random = mulberry32(3);
+    let worst = 0;
+    for (let i = 0; i < 200_000; i++) {
+      const x = (random() - 0.5) * 1400;
+      const exact = Math.exp(x);
+      if (exact > 1e-300 && Number.isFinite(exact)) worst = Math.max(worst, Math.abs(fastExp(x) / exact - 1));
+    }
+    expect(worst).toBeLessThan(1e-15);
+    for (const x of [0, 1, -1, 0.5 / 64, -0.5 / 64, 63.5 / 64, 700, -700]) expect(fastExp(x) / Math.exp(x) - 1).toBeCloseTo(0, 14);
+    expect(fastExp(-800)).toBe(0);
+    expect(fastExp(800)).toBe(Number.POSITIVE_INFINITY);
+    expect(fastExp(Number.NaN)).toBeNaN();
   });
 });
 

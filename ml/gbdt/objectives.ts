@@ -3,6 +3,7 @@
 // output: output k of row r is at k * rows + r. Gradients and hessians are interleaved in one
 // array, g at 2 * (k * rows + r) and h just after: a histogram reads both for a row, so they
 // share a cache line.
+import { fastExp } from './fast-exp.js';
 import type { Objective } from './params.js';
 
 export interface ObjectiveFunction {
@@ -40,7 +41,7 @@ export function createObjective(name: Objective, numClass: number, huberAlpha: n
         },
         gradients(labels, scores, gh, start, end) {
           for (let r = start; r < end; r++) {
-            const p = sigmoid(scores[r]!);
+            const p = 1 / (1 + fastExp(-scores[r]!));
             gh[2 * r] = p - labels[r]!;
             gh[2 * r + 1] = p * (1 - p);
           }
@@ -72,11 +73,16 @@ export function createObjective(name: Objective, numClass: number, huberAlpha: n
           const n = labels.length;
           const p = new Float64Array(K);
           for (let r = start; r < end; r++) {
-            softmaxInto(scores, r, n, p);
+            // Softmax as softmaxInto, with fastExp.
+            let max = Number.NEGATIVE_INFINITY;
+            for (let k = 0; k < K; k++) max = Math.max(max, scores[k * n + r]!);
+            let sum = 0;
+            for (let k = 0; k < K; k++) sum += p[k] = fastExp(scores[k * n + r]! - max);
             const y = labels[r]!;
             for (let k = 0; k < K; k++) {
-              gh[2 * (k * n + r)] = p[k]! - (k === y ? 1 : 0);
-              gh[2 * (k * n + r) + 1] = factor * p[k]! * (1 - p[k]!);
+              const pk = p[k]! / sum;
+              gh[2 * (k * n + r)] = pk - (k === y ? 1 : 0);
+              gh[2 * (k * n + r) + 1] = factor * pk * (1 - pk);
             }
           }
         },
