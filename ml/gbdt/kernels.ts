@@ -1,10 +1,11 @@
 // The hot loops of training, each over one share of rows: histogram accumulation,
-// partitioning a leaf's rows, gathering them back, and adding leaf values to scores. The
+// partitioning a leaf's rows (and building one child's histogram), gathering them back, and
+// adding leaf values to scores. The
 // thread pool (pool.ts) runs them on every thread; they touch only shared memory.
 import type { SharedData } from './pool.js';
 
 type AccumulateKernel = (hist: Float64Array, packed: Uint8Array, gh: Float32Array, rowIndex: Int32Array, base: number, start: number, end: number, contiguous: boolean) => void;
-type PartitionKernel = (column: ArrayLike<number>, goesLeft: Uint8Array, rowIndex: Int32Array, lefts: Int32Array, rights: Int32Array, start: number, end: number) => number;
+type PartitionKernel = (column: ArrayLike<number>, goesLeft: Uint8Array, rowIndex: Int32Array, out: Int32Array, start: number, end: number) => number;
 
 const kernels = new Map<string, AccumulateKernel | PartitionKernel>();
 
@@ -44,26 +45,28 @@ function accumulateKernel(d: SharedData): AccumulateKernel {
 }
 
 /**
- * Stable partition of rowIndex [start, end): rows whose bin goes left to `lefts`, the others
- * to `rights`, each from `start` on; returns the left count. One kernel per column type, so
- * each stays monomorphic (a byte column and a 16-bit column in one function slow both down).
+ * Partition kernels, one per column type so each stays monomorphic (a byte column and a
+ * 16-bit column in one function slow both down). Both are branch-free: the side is data, and
+ * mispredicted branches cost more than the extra store or select.
+ *
+ * In place (the only share): left rows stay in order at `start` of rowIndex (a write never
+ * passes the read), right rows go in order to `out` from `start`.
+ * Into a share of `out`: left rows in order from `start`, right rows backwards from `end - 1`:
+ * one store per row, and the share's own rows stay within the share.
  */
-function partitionKernel(width: 1 | 2): PartitionKernel {
-  const key = `part:${width}`;
+function partitionKernel(width: 1 | 2, inPlace: boolean): PartitionKernel {
+  const key = `part:${width}:${inPlace}`;
   let kernel = kernels.get(key) as PartitionKernel | undefined;
   if (!kernel) {
+    const store = inPlace ? 'rowIndex[l] = row; out[r] = row; l += side; r += 1 - side;' : 'out[side === 1 ? l : r] = row; l += side; r -= 1 - side;';
     kernel = new Function(
-      'column', 'goesLeft', 'rowIndex', 'lefts', 'rights', 'start', 'end',
+      'column', 'goesLeft', 'rowIndex', 'out', 'start', 'end',
       `let l = start;
-      let r = start;
+      let r = ${inPlace ? 'start' : 'end - 1'};
       for (let k = start; k < end; k++) {
         const row = rowIndex[k];
-        // Branch-free: the side is data, and mispredicted branches cost more than two stores.
         const side = goesLeft[column[row]];
-        lefts[l] = row;
-        rights[r] = row;
-        l += side;
-        r += 1 - side;
+        ${store}
       }
       return l - start; // width ${width}`,
     ) as PartitionKernel;
@@ -78,26 +81,40 @@ export function accumulate(hist: Float64Array, d: SharedData, output: number, st
 }
 
 /**
- * Stable partition of rowIndex [start, end) by goesLeft on `feature`. With `inPlace` (the
- * only share), left rows stay in rowIndex and right rows follow them; otherwise left rows go
- * to scratch and right rows to scratchRight, at the share's own offsets, for gatherShare.
- * Returns the number of left rows.
+ * Stable partition of rowIndex [start, end) by goesLeft on `feature`, when it is the only
+ * share: left rows first, then right rows, each in their original order. Returns the number
+ * of left rows.
  */
-export function partitionShare(d: SharedData, feature: number, start: number, end: number, inPlace: boolean): number {
-  const column = d.bins.columns[feature]!;
-  const rowIndex = d.rowIndex;
-  const rights = inPlace ? d.scratch : d.scratchRight;
-  const left = partitionKernel(d.bins.widths[feature]!)(column, d.goesLeft, rowIndex, inPlace ? rowIndex : d.scratch, rights, start, end);
+export function partitionInPlace(d: SharedData, feature: number, start: number, end: number): number {
+  const { rowIndex, scratch } = d;
+  const left = partitionKernel(d.bins.widths[feature]!, true)(d.bins.columns[feature]!, d.goesLeft, rowIndex, scratch, start, end);
   // (Plain loops: copies between shared buffers through set/copyWithin are several times slower.)
-  if (inPlace) for (let k = start, l = start + left; l < end; k++, l++) rowIndex[l] = rights[k]!;
+  for (let k = start, l = start + left; l < end; k++, l++) rowIndex[l] = scratch[k]!;
   return left;
 }
 
-/** Copy one share's left and right rows (from partitionShare) to their places in rowIndex. */
-export function gatherShare(d: SharedData, start: number, left: number, right: number, leftTo: number, rightTo: number): void {
-  const { rowIndex, scratch, scratchRight } = d;
+/**
+ * One share of a parallel split: partition rowIndex [start, end) into scratch (left rows from
+ * `start`, right rows backwards from `end - 1`), then add this share's rows of the side whose
+ * histogram is built to `hist`, while they are still in cache. Returns the share's left rows.
+ */
+export function splitShare(d: SharedData, hist: Float64Array, output: number, feature: number, start: number, end: number, buildLeft: boolean): number {
+  const { scratch } = d;
+  const left = partitionKernel(d.bins.widths[feature]!, false)(d.bins.columns[feature]!, d.goesLeft, d.rowIndex, scratch, start, end);
+  hist.fill(0);
+  const [from, to] = buildLeft ? [start, start + left] : [start + left, end];
+  accumulateKernel(d)(hist, d.bins.packed, d.gradients, scratch, output * d.rows, from, to, false);
+  return left;
+}
+
+/**
+ * Copy one share's rows from scratch (as splitShare left them) to their places in rowIndex:
+ * left rows to `leftTo`, right rows to `rightTo`, both in their original order.
+ */
+export function gatherShare(d: SharedData, start: number, end: number, left: number, leftTo: number, rightTo: number): void {
+  const { rowIndex, scratch } = d;
   for (let k = 0; k < left; k++) rowIndex[leftTo + k] = scratch[start + k]!;
-  for (let k = 0; k < right; k++) rowIndex[rightTo + k] = scratchRight[start + k]!;
+  for (let k = end - 1, to = rightTo; k >= start + left; k--, to++) rowIndex[to] = scratch[k]!;
 }
 
 export function updateShare(d: SharedData, output: number, numLeaves: number, start: number, end: number): void {

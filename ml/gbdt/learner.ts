@@ -91,17 +91,18 @@ export class TreeLearner {
         }
       }
       if (pick < 0) break;
-      this.split(tree, pick, leaves, this.best[pick]!);
+      // Build the histogram of the child with fewer rows (by the split's estimate, known
+      // before partitioning) into the free slot while splitting; the parent's histogram minus
+      // it is the other child's. Then each leaf's histogram goes to its own slot.
+      const split = this.best[pick]!;
+      const buildLeft = split.leftN <= this.leafCount[pick]! - split.leftN;
+      const parentHist = this.hist[pick]!;
+      const free = this.hist[leaves]!;
+      this.split(tree, pick, leaves, split, output, buildLeft, free);
       leaves++;
       const newLeaf = leaves - 1;
-      const small = this.leafCount[pick]! <= this.leafCount[newLeaf]! ? pick : newLeaf;
-      // Build the smaller child into the free slot; the parent's histogram minus it is the
-      // larger child's. Then each leaf's histogram goes to its own slot.
-      const parentHist = this.hist[pick]!;
-      const free = this.hist[newLeaf]!;
-      pool.histogram(free, output, this.leafStart[small]!, this.leafStart[small]! + this.leafCount[small]!, false);
       for (let i = 0; i < parentHist.length; i++) parentHist[i] = parentHist[i]! - free[i]!;
-      if (small === pick) {
+      if (buildLeft) {
         this.hist[pick] = free;
         this.hist[newLeaf] = parentHist;
       }
@@ -130,8 +131,11 @@ export class TreeLearner {
     return [g, h];
   }
 
-  /** Split leaf `leaf` into itself (left) and `newLeaf` (right), partitioning its rows stably. */
-  private split(tree: Tree, leaf: number, newLeaf: number, s: Split): void {
+  /**
+   * Split leaf `leaf` into itself (left) and `newLeaf` (right), partitioning its rows stably
+   * and building the histogram of one child (the left one when `buildLeft`) into `hist`.
+   */
+  private split(tree: Tree, leaf: number, newLeaf: number, s: Split, output: number, buildLeft: boolean, hist: Float64Array): void {
     const { mappers } = this.ctx;
     const node = tree.splitFeature.length;
     const mapper = mappers[s.feature]!;
@@ -167,7 +171,7 @@ export class TreeLearner {
       for (let b = 0; b <= s.thresholdBin; b++) goesLeft[b] = 1;
       goesLeft[this.numBins[f]! - 1] = s.missingLeft ? 1 : 0;
     }
-    const leftCount = this.ctx.pool.partition(f, start, start + this.leafCount[leaf]!);
+    const leftCount = this.ctx.pool.split(f, start, start + this.leafCount[leaf]!, output, buildLeft, hist);
     const l = start + leftCount;
     const r = this.leafCount[leaf]! - leftCount;
 

@@ -96,7 +96,6 @@ export async function trainGbdt(data: LabeledTable, paramsIn: Partial<GbdtParams
     gradients: sharedArray(Float32Array, 2 * N * K),
     rowIndex: sharedArray(Int32Array, N),
     scratch: sharedArray(Int32Array, N),
-    scratchRight: sharedArray(Int32Array, N),
     goesLeft: sharedArray(Uint8Array, Math.max(...mappers.map((m) => m.numBins))),
     leafRanges: sharedArray(Int32Array, 2 * params.numLeaves),
     leafValues: sharedArray(Float64Array, params.numLeaves),
