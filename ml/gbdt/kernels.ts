@@ -51,8 +51,8 @@ function accumulateKernel(d: SharedData): AccumulateKernel {
  *
  * In place (the only share): left rows stay in order at `start` of rowIndex (a write never
  * passes the read), right rows go in order to `out` from `start`.
- * Into a share of `out`: left rows in order from `start`, right rows backwards from `end - 1`:
- * one store per row, and the share's own rows stay within the share.
+ * Into a share of `out`: left rows in order from `start`, right rows backwards from `end - 1`
+ * (so in reverse order): one store per row, and the share's own rows stay within the share.
  */
 function partitionKernel(width: 1 | 2, inPlace: boolean): PartitionKernel {
   const key = `part:${width}:${inPlace}`;
@@ -82,15 +82,21 @@ export function accumulate(hist: Float64Array, d: SharedData, output: number, st
 
 /**
  * Stable partition of rowIndex [start, end) by goesLeft on `feature`, when it is the only
- * share: left rows first, then right rows, each in their original order. Returns the number
- * of left rows.
+ * share: left rows first, then right rows, each in their order. Returns the number of left rows.
  */
 export function partitionInPlace(d: SharedData, feature: number, start: number, end: number): number {
   const { rowIndex, scratch } = d;
   const left = partitionKernel(d.bins.widths[feature]!, true)(d.bins.columns[feature]!, d.goesLeft, rowIndex, scratch, start, end);
-  // (Plain loops: copies between shared buffers through set/copyWithin are several times slower.)
-  for (let k = start, l = start + left; l < end; k++, l++) rowIndex[l] = scratch[k]!;
+  copyRows(rowIndex, start + left, scratch, start, end - start - left);
   return left;
+}
+
+/** Below this many rows a loop copies faster than TypedArray#set (which allocates a view). */
+const COPY_LOOP_MAX = 64;
+
+function copyRows(to: Int32Array, at: number, from: Int32Array, start: number, count: number): void {
+  if (count <= COPY_LOOP_MAX) for (let k = 0; k < count; k++) to[at + k] = from[start + k]!;
+  else to.set(from.subarray(start, start + count), at);
 }
 
 /**
@@ -109,12 +115,14 @@ export function splitShare(d: SharedData, hist: Float64Array, output: number, fe
 
 /**
  * Copy one share's rows from scratch (as splitShare left them) to their places in rowIndex:
- * left rows to `leftTo`, right rows to `rightTo`, both in their original order.
+ * left rows to `leftTo`, right rows to `rightTo`. The right rows keep splitShare's reverse
+ * order: any fixed order gives the same trees run after run, and a block copy is about four
+ * times faster than a loop that reverses.
  */
 export function gatherShare(d: SharedData, start: number, end: number, left: number, leftTo: number, rightTo: number): void {
   const { rowIndex, scratch } = d;
-  for (let k = 0; k < left; k++) rowIndex[leftTo + k] = scratch[start + k]!;
-  for (let k = end - 1, to = rightTo; k >= start + left; k--, to++) rowIndex[to] = scratch[k]!;
+  copyRows(rowIndex, leftTo, scratch, start, left);
+  copyRows(rowIndex, rightTo, scratch, start + left, end - start - left);
 }
 
 export function updateShare(d: SharedData, output: number, numLeaves: number, start: number, end: number): void {

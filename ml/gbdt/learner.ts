@@ -132,7 +132,7 @@ export class TreeLearner {
   }
 
   /**
-   * Split leaf `leaf` into itself (left) and `newLeaf` (right), partitioning its rows stably
+   * Split leaf `leaf` into itself (left) and `newLeaf` (right), partitioning its rows
    * and building the histogram of one child (the left one when `buildLeft`) into `hist`.
    */
   private split(tree: Tree, leaf: number, newLeaf: number, s: Split, output: number, buildLeft: boolean, hist: Float64Array): void {
@@ -161,7 +161,7 @@ export class TreeLearner {
     this.leafParent[leaf] = node * 2;
     this.leafParent[newLeaf] = node * 2 + 1;
 
-    // Partition: left rows stay in order at the front, right rows follow.
+    // Partition: left rows at the front, right rows after them.
     const start = this.leafStart[leaf]!;
     const f = s.feature;
     const goesLeft = this.ctx.pool.data.goesLeft;

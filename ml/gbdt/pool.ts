@@ -166,8 +166,8 @@ export class ThreadPool {
   }
 
   /**
-   * Split a leaf's rows: partition rowIndex [start, end) by `goesLeft` on `feature`, stably
-   * (left rows first, then right rows, each in their original order), and build the
+   * Split a leaf's rows: partition rowIndex [start, end) by `goesLeft` on `feature` (left
+   * rows first, then right rows, in an order fixed by the rows and shares), and build the
    * histogram of the left rows (`buildLeft`) or of the right rows into `hist`. Each thread
    * builds its share of the histogram right after partitioning its share, so a split costs
    * two rounds of the threads (split, gather) rather than three. Returns the number of left rows.

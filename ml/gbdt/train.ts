@@ -19,7 +19,7 @@ export interface IterationInfo {
   readonly iteration: number;
   readonly numIterations: number;
   readonly metric: string;
-  /** Training metric, computed every `trainMetricEvery` rounds (else null). */
+  /** Training metric, computed every `trainMetricEvery` rounds when onIteration listens (else null). */
   readonly trainMetric: number | null;
   readonly validMetric: number | null;
   readonly bestIteration: number | null;
@@ -157,8 +157,10 @@ export async function trainGbdt(data: LabeledTable, paramsIn: Partial<GbdtParams
         bestValidMetric = validMetric;
         bestIteration = iteration;
       }
+      // The training metric is a pass over every row (exp and log): only for a listener.
       const every = options.trainMetricEvery ?? 10;
-      const trainMetric = iteration % every === 0 || iteration === params.numIterations ? objective.loss(data.labels, scores) : null;
+      const wanted = options.onIteration !== undefined && (iteration % every === 0 || iteration === params.numIterations);
+      const trainMetric = wanted ? objective.loss(data.labels, scores) : null;
       await options.onIteration?.({
         iteration,
         numIterations: params.numIterations,
