@@ -4,7 +4,7 @@
 // thread pool (pool.ts) runs them on every thread; they touch only shared memory.
 import type { SharedData } from './pool.js';
 
-type AccumulateKernel = (hist: Float64Array, packed: Uint8Array, gh: Float32Array, rowIndex: Int32Array, base: number, start: number, end: number, contiguous: boolean) => void;
+type AccumulateKernel = (hist: Float64Array, packed: Int32Array, gh: Float32Array, rowIndex: Int32Array, base: number, start: number, end: number, contiguous: boolean) => void;
 type PartitionKernel = (column: ArrayLike<number>, goesLeft: Uint8Array, rowIndex: Int32Array, out: Int32Array, start: number, end: number) => number;
 
 const kernels = new Map<string, AccumulateKernel | PartitionKernel>();
@@ -15,19 +15,23 @@ const kernels = new Map<string, AccumulateKernel | PartitionKernel>();
  * code that V8 compiles well, much as LightGBM's templates do. Only numbers go into the text.
  */
 function accumulateKernel(d: SharedData): AccumulateKernel {
-  const { byteOffsets, widths, rowBytes } = d.bins;
-  const key = `acc:${rowBytes}:${byteOffsets.join(',')}:${widths.join(',')}:${Array.from(d.offsets).join(',')}`;
+  const { byteOffsets, widths, rowWords } = d.bins;
+  const key = `acc:${rowWords}:${byteOffsets.join(',')}:${widths.join(',')}:${Array.from(d.offsets).join(',')}`;
   let kernel = kernels.get(key) as AccumulateKernel | undefined;
   if (!kernel) {
+    const words = Array.from({ length: rowWords }, (_, w) => `const w${w} = packed[b + ${w}];`);
     const lines = byteOffsets.map((o, f) => {
-      const bin = widths[f] === 2 ? `(packed[b + ${o}] | (packed[b + ${o + 1}] << 8))` : `packed[b + ${o}]`;
+      const shift = (o & 3) * 8;
+      const mask = widths[f] === 2 ? 0xffff : 0xff;
+      const bin = shift + 8 * widths[f]! === 32 ? `(w${o >> 2} >>> ${shift})` : `((w${o >> 2} >>> ${shift}) & ${mask})`;
       return `i = ${d.offsets[f]! * 2} + ${bin} * 2; hist[i] += g; hist[i + 1] += h;`;
     });
     const body = (row: string) => `{
         const r = ${row};
         const g = gh[2 * (base + r)];
         const h = gh[2 * (base + r) + 1];
-        const b = r * ${rowBytes};
+        const b = r * ${rowWords};
+        ${words.join('\n        ')}
         ${lines.join('\n        ')}
       }`;
     kernel = new Function(
@@ -99,16 +103,20 @@ function copyRows(to: Int32Array, at: number, from: Int32Array, start: number, c
   else to.set(from.subarray(start, start + count), at);
 }
 
+/** Which child of a split gets its histogram built (the other is the parent's minus it). */
+export type Child = 'left' | 'right' | 'none';
+
 /**
  * One share of a parallel split: partition rowIndex [start, end) into scratch (left rows from
- * `start`, right rows backwards from `end - 1`), then add this share's rows of the side whose
- * histogram is built to `hist`, while they are still in cache. Returns the share's left rows.
+ * `start`, right rows backwards from `end - 1`), then add this share's rows of the `build`
+ * child to `hist`, while they are still in cache. Returns the share's left rows.
  */
-export function splitShare(d: SharedData, hist: Float64Array, output: number, feature: number, start: number, end: number, buildLeft: boolean): number {
+export function splitShare(d: SharedData, hist: Float64Array, output: number, feature: number, start: number, end: number, build: Child): number {
   const { scratch } = d;
   const left = partitionKernel(d.bins.widths[feature]!, false)(d.bins.columns[feature]!, d.goesLeft, d.rowIndex, scratch, start, end);
+  if (build === 'none') return left;
   hist.fill(0);
-  const [from, to] = buildLeft ? [start, start + left] : [start + left, end];
+  const [from, to] = build === 'left' ? [start, start + left] : [start + left, end];
   accumulateKernel(d)(hist, d.bins.packed, d.gradients, scratch, output * d.rows, from, to, false);
   return left;
 }

@@ -2,6 +2,7 @@
 // every leaf's best split, split the leaf with the largest gain until num_leaves. Only the
 // smaller child's histogram is built; the larger one is the parent's minus it.
 import type { BinMapper } from './binning.js';
+import type { Child } from './kernels.js';
 import type { ThreadPool } from './pool.js';
 import type { GbdtParams } from './params.js';
 import { emptyTree, type Tree } from './tree.js';
@@ -93,16 +94,19 @@ export class TreeLearner {
       if (pick < 0) break;
       // Build the histogram of the child with fewer rows (by the split's estimate, known
       // before partitioning) into the free slot while splitting; the parent's histogram minus
-      // it is the other child's. Then each leaf's histogram goes to its own slot.
+      // it is the other child's. Then each leaf's histogram goes to its own slot. The last
+      // split of a tree needs neither.
       const split = this.best[pick]!;
-      const buildLeft = split.leftN <= this.leafCount[pick]! - split.leftN;
+      const last = leaves + 1 === params.numLeaves;
+      const build = last ? 'none' : split.leftN <= this.leafCount[pick]! - split.leftN ? 'left' : 'right';
       const parentHist = this.hist[pick]!;
       const free = this.hist[leaves]!;
-      this.split(tree, pick, leaves, split, output, buildLeft, free);
+      this.split(tree, pick, leaves, split, output, build, free);
       leaves++;
+      if (last) break;
       const newLeaf = leaves - 1;
       for (let i = 0; i < parentHist.length; i++) parentHist[i] = parentHist[i]! - free[i]!;
-      if (buildLeft) {
+      if (build === 'left') {
         this.hist[pick] = free;
         this.hist[newLeaf] = parentHist;
       }
@@ -133,9 +137,9 @@ export class TreeLearner {
 
   /**
    * Split leaf `leaf` into itself (left) and `newLeaf` (right), partitioning its rows
-   * and building the histogram of one child (the left one when `buildLeft`) into `hist`.
+   * and building the histogram of the `build` child into `hist`.
    */
-  private split(tree: Tree, leaf: number, newLeaf: number, s: Split, output: number, buildLeft: boolean, hist: Float64Array): void {
+  private split(tree: Tree, leaf: number, newLeaf: number, s: Split, output: number, build: Child, hist: Float64Array): void {
     const { mappers } = this.ctx;
     const node = tree.splitFeature.length;
     const mapper = mappers[s.feature]!;
@@ -171,7 +175,7 @@ export class TreeLearner {
       for (let b = 0; b <= s.thresholdBin; b++) goesLeft[b] = 1;
       goesLeft[this.numBins[f]! - 1] = s.missingLeft ? 1 : 0;
     }
-    const leftCount = this.ctx.pool.split(f, start, start + this.leafCount[leaf]!, output, buildLeft, hist);
+    const leftCount = this.ctx.pool.split(f, start, start + this.leafCount[leaf]!, output, build, hist);
     const l = start + leftCount;
     const r = this.leafCount[leaf]! - leftCount;
 

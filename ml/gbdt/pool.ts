@@ -9,7 +9,7 @@
 import { parentPort, type Worker } from 'node:worker_threads';
 import { siblingModule, startThread } from '../threads.js';
 import type { BinnedData } from './binning.js';
-import { accumulate, gatherShare, partitionInPlace, splitShare, updateShare } from './kernels.js';
+import { accumulate, gatherShare, partitionInPlace, splitShare, updateShare, type Child } from './kernels.js';
 import { createObjective, type ObjectiveFunction } from './objectives.js';
 import type { Objective } from './params.js';
 
@@ -60,6 +60,9 @@ const RESULT = 8;
 const CONTROL_INTS = 9;
 /** DONE's value when the helper threw: the caller must not wait for it again. */
 const FAILED = 2;
+
+/** A Child as a number in a control block. */
+const CHILDREN: readonly Child[] = ['none', 'left', 'right'];
 
 /** Below this many rows an operation runs on the calling thread alone. */
 const PARALLEL_MIN_ROWS = 4_096;
@@ -168,22 +171,22 @@ export class ThreadPool {
   /**
    * Split a leaf's rows: partition rowIndex [start, end) by `goesLeft` on `feature` (left
    * rows first, then right rows, in an order fixed by the rows and shares), and build the
-   * histogram of the left rows (`buildLeft`) or of the right rows into `hist`. Each thread
+   * histogram of the `build` child's rows into `hist`. Each thread
    * builds its share of the histogram right after partitioning its share, so a split costs
    * two rounds of the threads (split, gather) rather than three. Returns the number of left rows.
    */
-  split(feature: number, start: number, end: number, output: number, buildLeft: boolean, hist: Float64Array): number {
+  split(feature: number, start: number, end: number, output: number, build: Child, hist: Float64Array): number {
     const d = this.data;
     const bounds = this.shares(start, end);
     const parts = bounds.length - 1;
     if (parts === 1) {
       const left = partitionInPlace(d, feature, start, end);
-      if (buildLeft) this.histogram(hist, output, start, start + left, false);
-      else this.histogram(hist, output, start + left, end, false);
+      if (build === 'left') this.histogram(hist, output, start, start + left, false);
+      else if (build === 'right') this.histogram(hist, output, start + left, end, false);
       return left;
     }
     let localLeft = 0;
-    this.run(Op.Split, start, end, () => [feature, output, buildLeft ? 1 : 0], (s, e) => (localLeft = splitShare(d, hist, output, feature, s, e, buildLeft)));
+    this.run(Op.Split, start, end, () => [feature, output, CHILDREN.indexOf(build)], (s, e) => (localLeft = splitShare(d, hist, output, feature, s, e, build)));
     const lefts = [localLeft, ...this.helpers.slice(0, parts - 1).map((h) => h.control[RESULT]!)];
     // Each share's left rows after the previous shares' left rows; then the right rows likewise.
     const leftTo: number[] = [];
@@ -199,7 +202,7 @@ export class ThreadPool {
     }
     const args = (t: number) => [lefts[t]!, leftTo[t]!, rightTo[t]!];
     this.run(Op.Gather, start, end, args, (s, e) => gatherShare(d, s, e, lefts[0]!, leftTo[0]!, rightTo[0]!));
-    this.addHelperHistograms(hist, parts);
+    if (build !== 'none') this.addHelperHistograms(hist, parts);
     return left;
   }
 
@@ -238,7 +241,7 @@ export function serve({ data, control, hist }: HelperData): void {
           accumulate(hist, data, control[ARG1]!, start, end, control[ARG2] === 1);
           break;
         case Op.Split:
-          control[RESULT] = splitShare(data, hist, control[ARG2]!, control[ARG1]!, start, end, control[ARG3] === 1);
+          control[RESULT] = splitShare(data, hist, control[ARG2]!, control[ARG1]!, start, end, CHILDREN[control[ARG3]!]!);
           break;
         case Op.Gather:
           gatherShare(data, start, end, control[ARG1]!, control[ARG2]!, control[ARG3]!);
