@@ -1,8 +1,8 @@
 // The hot loops of training, split across threads: gradients, histograms, splitting a leaf's
 // rows (with one child's histogram), and adding leaf values to scores. Each operation cuts
 // its rows into one contiguous share per thread; the calling thread takes the first share
-// and waits for the others. Shares are fixed by the row range and thread count, so results are the same from
-// run to run.
+// and waits for the others. Shares are fixed by the row range and thread count, so results
+// are the same from run to run.
 //
 // Threads share all the data through SharedArrayBuffers and are driven through a small
 // control block per helper with Atomics: no messages and no copies while training.
@@ -171,9 +171,9 @@ export class ThreadPool {
   /**
    * Split a leaf's rows: partition rowIndex [start, end) by `goesLeft` on `feature` (left
    * rows first, then right rows, in an order fixed by the rows and shares), and build the
-   * histogram of the `build` child's rows into `hist`. Each thread
-   * builds its share of the histogram right after partitioning its share, so a split costs
-   * two rounds of the threads (split, gather) rather than three. Returns the number of left rows.
+   * histogram of the `build` child's rows into `hist`. Each thread builds its share of the
+   * histogram right after partitioning its share, so a split costs two rounds of the threads
+   * (split, gather) rather than three. Returns the number of left rows.
    */
   split(feature: number, start: number, end: number, output: number, build: Child, hist: Float64Array): number {
     const d = this.data;
