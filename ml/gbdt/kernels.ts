@@ -1,7 +1,7 @@
 // The hot loops of training, each over one share of rows: histogram accumulation,
 // partitioning a leaf's rows (and building one child's histogram), gathering them back, and
-// adding leaf values to scores. The
-// thread pool (pool.ts) runs them on every thread; they touch only shared memory.
+// adding leaf values to scores. The thread pool (pool.ts) runs them on every thread; they
+// touch only shared memory.
 import type { SharedData } from './pool.js';
 
 type AccumulateKernel = (hist: Float64Array, packed: Int32Array, gh: Float32Array, rowIndex: Int32Array, base: number, start: number, end: number, contiguous: boolean) => void;
@@ -79,9 +79,12 @@ function partitionKernel(width: 1 | 2, inPlace: boolean): PartitionKernel {
   return kernel;
 }
 
-/** Add rows [start, end) of rowIndex (or the row numbers, when contiguous) to a [g, h] histogram. */
-export function accumulate(hist: Float64Array, d: SharedData, output: number, start: number, end: number, contiguous: boolean): void {
-  accumulateKernel(d)(hist, d.bins.packed, d.gradients, d.rowIndex, output * d.rows, start, end, contiguous);
+/**
+ * Add the rows listed in index [start, end) (rowIndex unless given; the row numbers
+ * themselves when contiguous) to a [g, h] histogram of output `output`.
+ */
+export function accumulate(hist: Float64Array, d: SharedData, output: number, start: number, end: number, contiguous: boolean, index = d.rowIndex): void {
+  accumulateKernel(d)(hist, d.bins.packed, d.gradients, index, output * d.rows, start, end, contiguous);
 }
 
 /**
@@ -116,8 +119,8 @@ export function splitShare(d: SharedData, hist: Float64Array, output: number, fe
   const left = partitionKernel(d.bins.widths[feature]!, false)(d.bins.columns[feature]!, d.goesLeft, d.rowIndex, scratch, start, end);
   if (build === 'none') return left;
   hist.fill(0);
-  const [from, to] = build === 'left' ? [start, start + left] : [start + left, end];
-  accumulateKernel(d)(hist, d.bins.packed, d.gradients, scratch, output * d.rows, from, to, false);
+  if (build === 'left') accumulate(hist, d, output, start, start + left, false, scratch);
+  else accumulate(hist, d, output, start + left, end, false, scratch);
   return left;
 }
 
@@ -139,9 +142,9 @@ export function updateShare(d: SharedData, output: number, numLeaves: number, st
   const rowIndex = d.rowIndex;
   for (let l = 0; l < numLeaves; l++) {
     const v = d.leafValues[l]!;
+    if (v === 0) continue;
     const from = Math.max(start, d.leafRanges[2 * l]!);
     const to = Math.min(end, d.leafRanges[2 * l]! + d.leafRanges[2 * l + 1]!);
-    if (v === 0) continue;
     for (let k = from; k < to; k++) scores[base + rowIndex[k]!]! += v;
   }
 }
