@@ -1,6 +1,7 @@
 // All activities of the worker, built from their dependencies.
 import type { Paths } from '../core/config.js';
 import { createDataActivities } from './data.js';
+import { createEvaluationActivities } from './evaluation.js';
 import { createRegistryActivities } from './registry.js';
 import { createTrainingActivities } from './training.js';
 
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDataActivities(deps),
     ...createTrainingActivities(deps),
     ...createRegistryActivities(deps),
+    ...createEvaluationActivities(deps),
   };
 }
 

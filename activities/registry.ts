@@ -1,11 +1,13 @@
-// Registry activities: register an immutable version with its lineage and gate result, and
-// move the champion alias to it.
+// Registry activities: register an immutable version with its lineage, move aliases with an
+// audit trail, roll champion back, and record evaluations on cards. Every one is idempotent
+// per workflow run, so a retry never logs a move twice.
 import { readFile } from 'node:fs/promises';
 import type { Paths } from '../core/config.js';
-import { evaluateGate } from '../core/gate.js';
-import { CHAMPION, Registry } from '../core/registry.js';
+import { NoPreviousChampionError } from '../core/errors.js';
+import type { EvaluationRecord } from '../core/promotion.js';
+import { CHAMPION, Registry, rollbackTarget, type AliasAction, type AliasLogEntry } from '../core/registry.js';
 import { gbdtParams, loadSpec } from '../core/spec.js';
-import type { DatasetSnapshot, ParityReport, PromotionResult, RegisteredVersion, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
+import type { DatasetSnapshot, ParityReport, RegisteredVersion, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
 import { outputName } from '../ml/onnx/tree-ensemble.js';
 
 export interface RegistryDeps {
@@ -29,7 +31,6 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
   }): Promise<RegisteredVersion> {
     const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
     const { spec } = loaded;
-    const gate = evaluateGate(spec.gate, input.trained.holdout);
     const params = gbdtParams(spec, input.trained.trial?.params);
     const onnx = await readFile(input.trained.onnxFile);
     const card = await registry.register(input.model, onnx, {
@@ -53,9 +54,13 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
         })),
         ...(input.trials ? { tuning: { chosen: input.trained.trial, trials: input.trials } } : {}),
       },
-      metrics: { holdout: input.trained.holdout, validation: input.trained.validation, trainRows: input.trainingSet.trainRows },
+      metrics: {
+        holdout: input.trained.holdout,
+        validation: input.trained.validation,
+        trainRows: input.trainingSet.trainRows,
+        baseline: input.trained.baseline,
+      },
       onnx: { parity: input.parity },
-      gate,
       lineage: {
         dataset: {
           name: spec.dataset.name,
@@ -72,28 +77,41 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
         runId: input.runId,
       },
     });
-    return { model: card.model, version: card.version, gate: card.gate };
+    return { model: card.model, version: card.version };
   }
 
-  /** Move champion to `version`; a retry of the same run finds the move done and changes nothing. */
-  async function promoteVersion(input: {
+  /** Point an alias at a version (null removes it); a retry of the same run's move changes nothing. */
+  async function moveAlias(input: {
     model: string;
-    version: number;
+    alias: string;
+    version: number | null;
+    action: AliasAction;
     actor: string;
     reason: string;
     workflowId: string;
-  }): Promise<PromotionResult> {
-    const record = await registry.setAlias(input.model, CHAMPION, input.version, {
-      actor: input.actor,
-      reason: input.reason,
-      workflowId: input.workflowId,
-    });
-    return { promoted: true, previousVersion: record.previousVersion, reason: input.reason };
+    runId: string;
+  }): Promise<AliasLogEntry> {
+    const { model, alias, version, ...move } = input;
+    return registry.moveAlias(model, alias, version, move);
+  }
+
+  /** Move champion back to the one before it (see rollbackTarget), through the same logged path. */
+  async function rollbackChampion(input: { model: string; actor: string; reason: string; workflowId: string; runId: string }): Promise<AliasLogEntry> {
+    const history = await registry.aliasHistory(input.model);
+    const mine = history.findLast((e) => e.alias === CHAMPION && e.runId === input.runId && e.workflowId === input.workflowId);
+    if (mine) return registry.moveAlias(input.model, CHAMPION, mine.version, { ...input, action: 'rollback' }); // a retry
+    const target = rollbackTarget(history);
+    if (target === null) throw new NoPreviousChampionError(input.model);
+    return registry.moveAlias(input.model, CHAMPION, target, { ...input, action: 'rollback' });
+  }
+
+  async function recordEvaluation(input: { model: string; version: number; record: EvaluationRecord }): Promise<void> {
+    await registry.recordEvaluation(input.model, input.version, input.record);
   }
 
   async function currentChampion(input: { model: string }): Promise<number | null> {
     return (await registry.getAlias(input.model, CHAMPION))?.version ?? null;
   }
 
-  return { registerVersion, promoteVersion, currentChampion };
+  return { registerVersion, moveAlias, rollbackChampion, recordEvaluation, currentChampion };
 }

@@ -36,7 +36,7 @@ export type TrainingMessage =
   | { readonly type: 'resumed'; readonly iteration: number }
   | ({ readonly type: 'iteration' } & IterationInfo)
   | { readonly type: 'checkpoint'; readonly iteration: number }
-  | ({ readonly type: 'done' } & Pick<TrainedModel, 'holdout' | 'validation' | 'iterations' | 'bestIteration' | 'resumedFromIteration' | 'importance'>);
+  | ({ readonly type: 'done' } & Pick<TrainedModel, 'holdout' | 'baseline' | 'validation' | 'iterations' | 'bestIteration' | 'resumedFromIteration' | 'importance'>);
 
 export async function readLabeled(
   file: string,
@@ -106,6 +106,7 @@ async function run(job: TrainingJob, post: (m: TrainingMessage) => void): Promis
   post({
     type: 'done',
     holdout: holdoutMetrics,
+    baseline,
     validation: validationMetric,
     iterations: model.iterations,
     bestIteration: model.bestIteration,

@@ -5,13 +5,13 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { OnnxParityError } from '../core/errors.js';
-import { loadSession, runModel } from '../core/inference.js';
+import { loadSession, scoreInBatches } from '../core/inference.js';
 import { gbdtParams, loadSpec } from '../core/spec.js';
 import { planTrials } from '../core/tuning.js';
 import type { ParityReport, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
 import { predict, type GbdtModel } from '../ml/gbdt/model.js';
 import { outputName } from '../ml/onnx/tree-ensemble.js';
-import type { ColumnTable } from '../ml/table.js';
+import { sliceTable } from '../ml/table.js';
 import { siblingModule, startThread } from '../ml/threads.js';
 import { readLabeled, type TrainingJob, type TrainingMessage } from './training-thread.js';
 
@@ -24,7 +24,6 @@ export interface TrainingDeps {
 /** Parity tolerance between the trainer's scores and onnxruntime's. */
 export const PARITY_TOLERANCE = 1e-5;
 const PARITY_SAMPLE_ROWS = 100_000;
-const PARITY_BATCH_ROWS = 5_000;
 const HEARTBEAT_EVERY_MS = 2_000;
 
 const threadFile = siblingModule(import.meta.url, 'training-thread');
@@ -119,6 +118,7 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
         onnxFile: job.onnxFile,
         trial,
         holdout: done.holdout,
+        baseline: done.baseline,
         validation: done.validation,
         iterations: done.iterations,
         bestIteration: done.bestIteration,
@@ -146,22 +146,17 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
     const output = outputName(model.objective);
     try {
       const sample = sliceTable(holdout.features, 0, Math.min(PARITY_SAMPLE_ROWS, holdout.features.rows));
+      const expected = predict(model, sample);
+      const actual = await scoreInBatches(session, sample, output, K, (rows) => Context.current().heartbeat({ stage: 'verifying ONNX', rows }));
       let maxAbsDiff = 0;
       let labelMismatches = 0;
-      for (let start = 0; start < sample.rows; start += PARITY_BATCH_ROWS) {
-        const batch = sliceTable(sample, start, Math.min(sample.rows, start + PARITY_BATCH_ROWS));
-        const expected = predict(model, batch);
-        const actual = await runModel(session, batch, output);
-        for (let i = 0; i < expected.length; i++) {
-          const got = actual[i]!;
-          maxAbsDiff = Math.max(maxAbsDiff, Number.isNaN(got) ? Number.POSITIVE_INFINITY : Math.abs(got - expected[i]!));
-        }
-        for (let r = 0; r < batch.rows; r++) {
-          if (spec.task === 'binary' && actual[r]! >= spec.decisionThreshold !== expected[r]! >= spec.decisionThreshold) labelMismatches++;
-          if (spec.task === 'multiclass' && argmax(actual, r * K, K) !== argmax(expected, r * K, K)) labelMismatches++;
-        }
-        Context.current().heartbeat({ stage: 'verifying ONNX', rows: start + batch.rows });
-        await new Promise((r) => setImmediate(r)); // let heartbeats and polls through between batches
+      for (let i = 0; i < expected.length; i++) {
+        const got = actual[i]!;
+        maxAbsDiff = Math.max(maxAbsDiff, Number.isNaN(got) ? Number.POSITIVE_INFINITY : Math.abs(got - expected[i]!));
+      }
+      for (let r = 0; r < sample.rows; r++) {
+        if (spec.task === 'binary' && actual[r]! >= spec.decisionThreshold !== expected[r]! >= spec.decisionThreshold) labelMismatches++;
+        if (spec.task === 'multiclass' && argmax(actual, r * K, K) !== argmax(expected, r * K, K)) labelMismatches++;
       }
       const report = { rows: sample.rows, maxAbsDiff, labelMismatches };
       if (maxAbsDiff > PARITY_TOLERANCE || labelMismatches > 0) {
@@ -184,14 +179,4 @@ function argmax(values: ArrayLike<number>, offset: number, n: number): number {
 
 function round(x: number): number {
   return Math.round(x * 1e5) / 1e5;
-}
-
-/** Rows [start, end) of a table, sharing the underlying buffers. */
-export function sliceTable(table: ColumnTable, start: number, end: number): ColumnTable {
-  return {
-    rows: end - start,
-    columns: table.columns.map((c) =>
-      c.kind === 'numeric' ? { ...c, values: c.values.subarray(start, end) } : { ...c, codes: c.codes.subarray(start, end) },
-    ),
-  };
 }

@@ -5,6 +5,8 @@ import { Hono } from 'hono';
 import { randomUUID } from 'node:crypto';
 import { temporalUiLink, type Paths, type TemporalSettings } from '../core/config.js';
 import { InvalidRequestError, rootCause, UnknownWorkflowError } from '../core/errors.js';
+import { registerModelRoutes } from './models.js';
+import { BodyFields, readJsonBody } from './request.js';
 import { listModels, loadSpec } from '../core/spec.js';
 import { MODEL_NAME, TRAIN_REASON, type TrainModelInput } from '../core/types.js';
 import { errorResponse } from './errors.js';
@@ -19,8 +21,6 @@ export interface AppDeps {
   readonly predictor: Predictor;
 }
 
-const MAX_BODY_BYTES = 16 * 1024;
-
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.onError((err, c) => errorResponse(err, c));
@@ -28,22 +28,22 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get('/healthz', (c) => c.json({ ok: true }));
 
-  app.get('/models', async (c) => c.json({ models: await listModels(deps.paths.modelsDir) }));
+  app.get('/readyz', async (c) => {
+    const models = await deps.predictor.readiness(await listModels(deps.paths.modelsDir));
+    // Ready when every model that has a champion serves some version of it; a newer champion
+    // that failed to load shows as loadError while the older one keeps serving.
+    const ready = models.every((m) => m.champion === null || m.serving !== null);
+    return c.json({ ready, models }, ready ? 200 : 503);
+  });
 
   app.post('/workflows/train', async (c) => {
-    const body = await readJsonBody(c.req.raw);
-    const model = body.model;
-    if (typeof model !== 'string' || model.length === 0) {
-      throw new InvalidRequestError([{ field: 'model', problem: 'is required: the name of a model spec (see GET /models)' }]);
-    }
-    const unknown = Object.keys(body).filter((k) => k !== 'model' && k !== 'reason');
-    if (unknown.length) throw new InvalidRequestError(unknown.map((field) => ({ field, problem: 'is not a field of this request (expected: model, reason)' })));
-    if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > 200)) {
-      throw new InvalidRequestError([{ field: 'reason', problem: 'must be a string of at most 200 characters' }]);
-    }
+    const fields = new BodyFields(await readJsonBody(c.req.raw, '{"model": "flight_delay"}'), ['model', 'reason']);
+    const model = fields.string('model', { required: true, max: 63, hint: 'the name of a model spec (see GET /models)' });
+    const reason = fields.string('reason', { required: false, max: 200, hint: 'why, shown in the Temporal UI' });
+    fields.done();
     await loadSpec(deps.paths.modelsDir, deps.paths.sqlDir, model); // 404 for an unknown model
     const client = await deps.client();
-    const input: TrainModelInput = { model, reason: (body.reason as string | undefined) ?? 'api', actor: 'api' };
+    const input: TrainModelInput = { model, reason: reason ?? 'api', actor: 'api' };
     const workflowId = `train-${model}-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 6)}`;
     const handle = await client.workflow.start('TrainModelWorkflow', {
       taskQueue: deps.temporal.taskQueue,
@@ -64,6 +64,8 @@ export function createApp(deps: AppDeps): Hono {
       202,
     );
   });
+
+  registerModelRoutes(app, deps);
 
   app.get('/workflows/:id', async (c) => {
     const id = c.req.param('id');
@@ -114,21 +116,4 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   return app;
-}
-
-async function readJsonBody(req: Request): Promise<Record<string, unknown>> {
-  const length = Number(req.headers.get('content-length') ?? 0);
-  if (length > MAX_BODY_BYTES) throw new InvalidRequestError([{ field: '(body)', problem: `is larger than ${MAX_BODY_BYTES} bytes` }]);
-  const text = await req.text();
-  if (text.length > MAX_BODY_BYTES) throw new InvalidRequestError([{ field: '(body)', problem: `is larger than ${MAX_BODY_BYTES} bytes` }]);
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new InvalidRequestError([{ field: '(body)', problem: 'must be a JSON object, e.g. {"model":"flight_delay"}' }]);
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new InvalidRequestError([{ field: '(body)', problem: 'must be a JSON object, e.g. {"model":"flight_delay"}' }]);
-  }
-  return body as Record<string, unknown>;
 }

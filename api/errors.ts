@@ -3,6 +3,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import {
+  ConflictError,
   InvalidRequestError,
   MlopsError,
   ModelUnavailableError,
@@ -16,6 +17,7 @@ import {
 export function statusOf(err: MlopsError): ContentfulStatusCode {
   if (err instanceof InvalidRequestError) return 400;
   if (err instanceof UnknownModelError || err instanceof UnknownVersionError || err instanceof UnknownWorkflowError) return 404;
+  if (err instanceof ConflictError) return 409;
   if (err instanceof NoChampionError || err instanceof ModelUnavailableError || err instanceof TemporalUnavailableError) return 503;
   return 500;
 }

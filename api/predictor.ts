@@ -37,6 +37,15 @@ interface ModelState {
   queue: Promise<unknown>;
 }
 
+export interface ModelReadiness {
+  readonly model: string;
+  /** The version the champion alias names (null: nothing promoted yet). */
+  readonly champion: number | null;
+  /** The version this process answers with (null: none loaded). */
+  readonly serving: number | null;
+  readonly loadError?: string;
+}
+
 /** What the served version says about one row, in the shape of its task. */
 export type PredictionValue =
   | { readonly probability: number; readonly label: boolean; readonly threshold: number }
@@ -147,13 +156,20 @@ export class Predictor {
     if (v.inFlight === 0) void v.session.release();
   }
 
-  /** Status of every model loaded so far, for readiness checks. */
-  async status(): Promise<{ model: string; version: number | null; loadError?: string }[]> {
-    const out = [];
-    for (const [model, pending] of this.models) {
-      const s = await pending.catch(() => undefined);
-      if (!s) continue;
-      out.push({ model, version: s.current?.version ?? null, ...(s.loadError ? { loadError: `v${s.loadError.version}: ${s.loadError.message}` } : {}) });
+  /**
+   * For each model: the version its champion alias names, the version this process serves,
+   * and why they differ when a load failed. Loads champions not loaded yet.
+   */
+  async readiness(models: readonly string[]): Promise<ModelReadiness[]> {
+    const out: ModelReadiness[] = [];
+    for (const model of models) {
+      const champion = (await this.registry.getAlias(model, CHAMPION))?.version ?? null;
+      let problem: string | undefined;
+      if (champion !== null) await this.champion(model).catch((err: unknown) => (problem = err instanceof Error ? err.message : String(err)));
+      const state = await this.models.get(model)?.catch(() => undefined);
+      const serving = state?.current?.version ?? null;
+      const loadError = state?.loadError ? `v${state.loadError.version}: ${state.loadError.message}` : problem;
+      out.push({ model, champion, serving, ...(loadError ? { loadError } : {}) });
     }
     return out;
   }

@@ -188,7 +188,9 @@ async function main(): Promise<void> {
         say(
           `${model}: v${result.version} trained on ${result.snapshot.rows.toLocaleString('en-US')} rows in ${result.training.seconds.toFixed(1)} s ` +
             `(${result.training.iterations} rounds), holdout ${describeMetrics(result.holdout)}; ` +
-            (result.promoted ? 'promoted to champion' : `not promoted: ${result.gate.checks.filter((c) => !c.passed).map((c) => c.detail).join('; ')}`),
+            (result.promoted
+              ? 'promoted to champion'
+              : `not promoted (${result.promotion.outcome}): ${result.promotion.gate.checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`).join('; ')}`),
         );
       } catch (err) {
         say(`${model}: training failed: ${rootCause(err).message}`);

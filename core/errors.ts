@@ -90,6 +90,37 @@ export class UnknownWorkflowError extends MlopsError {
   }
 }
 
+/** A registered model file that cannot be used: changed since registration, or not loadable. */
+export class CorruptModelError extends MlopsError {
+  constructor(readonly file: string, readonly problem: string) {
+    super(`${file}: ${problem}; the champion is unchanged`);
+  }
+}
+
+/** The request is valid but conflicts with what is happening now (HTTP 409). */
+export abstract class ConflictError extends MlopsError {}
+
+/** Another promotion or rollback of the model is running: moves of one model go one at a time. */
+export class PromotionInProgressError extends ConflictError {
+  constructor(readonly model: string, readonly workflowId: string, readonly doing: string) {
+    super(`a promotion of '${model}' is already running (workflow ${workflowId}: ${doing}); wait for it or decide it first`);
+  }
+}
+
+/** An approve or reject for a version that no promotion is waiting on. */
+export class NoPendingApprovalError extends ConflictError {
+  constructor(readonly model: string, readonly version: number, readonly doing: string) {
+    super(`no promotion of '${model}' is waiting for approval of v${version}: ${doing}`);
+  }
+}
+
+/** A rollback with no earlier champion to return to. */
+export class NoPreviousChampionError extends ConflictError {
+  constructor(readonly model: string) {
+    super(`model '${model}' has no previous champion to roll back to (see GET /models/${model}/aliases/history)`);
+  }
+}
+
 /**
  * Failure types that retrying cannot fix: the workflow's activity retry policy lists them so a
  * broken contract fails fast with its message instead of retrying for hours.
@@ -100,6 +131,8 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   'DataContractViolation',
   'OnnxParityError',
   'UnknownVersionError',
+  'CorruptModelError',
+  'NoPreviousChampionError',
 ];
 
 /**

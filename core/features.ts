@@ -1,7 +1,8 @@
 // The one path from raw rows to model inputs. Training, ONNX verification, batch scoring and
 // GET /predict all call featureQuery(); only the `source` relation differs (lake files or a
 // request's raw fields), so the features cannot drift between them.
-import { quoteIdent, quoteLiteral, type ColumnRequest } from './duckdb.js';
+import type { LabeledTable } from '../ml/table.js';
+import { openDuckDB, parquetSource, quoteIdent, quoteLiteral, readColumns, type ColumnRequest } from './duckdb.js';
 import type { LoadedSpec, ModelSpec } from './spec.js';
 
 /** Output column holding the label in training queries. */
@@ -57,4 +58,18 @@ export function requestSource(spec: ModelSpec, rowCount: number): string {
     );
   }
   return `SELECT * FROM (VALUES ${rows.join(', ')}) AS t(${cols.map((c) => quoteIdent(c.name)).join(', ')})`;
+}
+
+/** Labelled rows of lake files through a model's own feature SQL; rows without a label are left out. */
+export async function readLabeledFeatures(loaded: LoadedSpec, files: readonly string[], limit?: number): Promise<LabeledTable> {
+  const db = await openDuckDB({ threads: 2 });
+  try {
+    const sql = `SELECT * FROM (${featureQuery(loaded, parquetSource(files), true)}) WHERE ${LABEL_COLUMN} IS NOT NULL${limit ? ` LIMIT ${limit}` : ''}`;
+    const table = await readColumns(await db.connection.stream(sql), [...featureColumns(loaded.spec), { name: LABEL_COLUMN, kind: 'numeric' }]);
+    const label = table.columns.at(-1)!;
+    if (label.kind !== 'numeric') throw new Error('label column must be numeric');
+    return { features: { rows: table.rows, columns: table.columns.slice(0, -1) }, labels: label.values };
+  } finally {
+    db.close();
+  }
 }

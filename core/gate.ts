@@ -1,8 +1,15 @@
-// The promotion gate declared in a spec, applied to a candidate's holdout metrics.
-// Pure: the same function decides in the workflow's activity and in tests.
-import { baselineComparison, type Metrics } from '../ml/metrics.js';
-import type { GateCheck } from './registry.js';
+// The promotion gate declared in a spec, applied to what an evaluation measured: the
+// candidate's holdout metrics, the champion's on the same rows, calibration and latency.
+// Pure: the evaluation activity and the tests call the same function.
+import { baselineComparison, TASK_METRICS, type Metrics } from '../ml/metrics.js';
 import type { PromotionGate } from './spec.js';
+
+/** One check of the gate, with the numbers behind its verdict. */
+export interface GateCheck {
+  readonly name: string;
+  readonly passed: boolean;
+  readonly detail: string;
+}
 
 /** The value of a metric the spec names (checked against the task when the spec loads). */
 export function metricValue(metrics: Metrics, name: string): number {
@@ -10,10 +17,31 @@ export function metricValue(metrics: Metrics, name: string): number {
   return typeof value === 'number' ? value : Number.NaN;
 }
 
-export function evaluateGate(gate: PromotionGate, metrics: Metrics): { passed: boolean; checks: GateCheck[] } {
+/** Whether larger values of the task's metric are better. */
+export function higherIsBetter(metrics: Metrics, name: string): boolean {
+  return (TASK_METRICS[metrics.task] as Record<string, 'higher' | 'lower'>)[name] === 'higher';
+}
+
+export interface GateInputs {
+  readonly candidate: Metrics;
+  /** The champion scored on the same holdout rows; null when no version is champion yet. */
+  readonly champion: { readonly version: number; readonly metrics: Metrics; readonly sawHoldout?: readonly string[] } | null;
+  /** The candidate's expected calibration error (classification), null for regression. */
+  readonly calibrationError: number | null;
+  readonly latency: { readonly p99Ms: number };
+}
+
+export interface GateDecision {
+  readonly passed: boolean;
+  readonly checks: readonly GateCheck[];
+}
+
+const show = (x: number) => x.toFixed(4);
+
+export function evaluateGate(gate: PromotionGate, inputs: GateInputs): GateDecision {
+  const { candidate } = inputs;
   const checks: GateCheck[] = [];
-  const value = metricValue(metrics, gate.metric);
-  const show = (x: number) => x.toFixed(4);
+  const value = metricValue(candidate, gate.metric);
   if (gate.min !== undefined) {
     checks.push({ name: `${gate.metric} >= ${gate.min}`, passed: value >= gate.min, detail: `${gate.metric} = ${show(value)}` });
   }
@@ -21,19 +49,58 @@ export function evaluateGate(gate: PromotionGate, metrics: Metrics): { passed: b
     checks.push({ name: `${gate.metric} <= ${gate.max}`, passed: value <= gate.max, detail: `${gate.metric} = ${show(value)}` });
   }
   if (gate.mustBeatBaseline) {
-    const b = baselineComparison(metrics);
+    const b = baselineComparison(candidate);
     const naive =
-      metrics.task === 'binary'
-        ? `always predicting the base rate ${show(metrics.baselineRate)}`
-        : metrics.task === 'multiclass'
+      candidate.task === 'binary'
+        ? `always predicting the base rate ${show(candidate.baselineRate)}`
+        : candidate.task === 'multiclass'
           ? 'always predicting the training class frequencies'
-          : `always predicting the training mean ${show(metrics.baselineMean)}`;
+          : `always predicting the training mean ${show(candidate.baselineMean)}`;
     checks.push({
       name: 'beats the naive baseline',
       passed: b.value < b.baseline,
       detail: `${b.metric} ${show(b.value)} vs ${show(b.baseline)} for ${naive}`,
     });
   }
+  if (gate.champion) checks.push(championCheck(gate.metric, gate.champion, candidate, inputs.champion));
+  if (gate.calibration) {
+    const ece = inputs.calibrationError ?? Number.NaN;
+    checks.push({
+      name: `calibration error <= ${gate.calibration.maxEce}`,
+      passed: ece <= gate.calibration.maxEce,
+      detail: `expected calibration error ${show(ece)} over ${gate.calibration.bins} bins`,
+    });
+  }
+  if (gate.latency) {
+    checks.push({
+      name: `one-row p99 latency <= ${gate.latency.p99Ms} ms`,
+      passed: inputs.latency.p99Ms <= gate.latency.p99Ms,
+      detail: `p99 ${inputs.latency.p99Ms.toFixed(3)} ms in onnxruntime`,
+    });
+  }
+  // A metric that could not be computed (NaN) never passes, whatever the comparison said.
   for (const c of checks) if (Number.isNaN(value)) Object.assign(c, { passed: false });
   return { passed: checks.every((c) => c.passed), checks };
+}
+
+function championCheck(
+  metric: string,
+  rule: NonNullable<PromotionGate['champion']>,
+  candidate: Metrics,
+  champion: GateInputs['champion'],
+): GateCheck {
+  const higher = higherIsBetter(candidate, metric);
+  const name = 'margin' in rule ? `beats the champion's ${metric} by ${rule.margin}` : `${metric} within ${rule.tolerance} of the champion`;
+  if (!champion) return { name, passed: true, detail: 'no champion yet: nothing to compare with' };
+  const mine = metricValue(candidate, metric);
+  const theirs = metricValue(champion.metrics, metric);
+  // Improvement in the metric's better direction: positive when the candidate is better.
+  const gain = higher ? mine - theirs : theirs - mine;
+  const passed = 'margin' in rule ? gain >= rule.margin : gain >= -rule.tolerance;
+  const saw = champion.sawHoldout?.length ? `; note: the champion trained on ${champion.sawHoldout.join(', ')}, so this comparison favours it` : '';
+  return {
+    name,
+    passed,
+    detail: `${metric} ${show(mine)} vs ${show(theirs)} for champion v${champion.version} (${gain >= 0 ? 'better' : 'worse'} by ${show(Math.abs(gain))})${saw}`,
+  };
 }

@@ -1,7 +1,7 @@
 // Running exported models with onnxruntime-node: turning a ColumnTable into the graph's
 // per-feature [N,1] inputs and reading the named output back.
 import * as ort from 'onnxruntime-node';
-import type { ColumnTable } from '../ml/table.js';
+import { sliceTable, type ColumnTable } from '../ml/table.js';
 
 export type InferenceSession = ort.InferenceSession;
 
@@ -42,4 +42,26 @@ export async function runModel(session: ort.InferenceSession, table: ColumnTable
   const values = out[output];
   if (!values) throw new Error(`model has no '${output}' output (it has: ${session.outputNames.join(', ')})`);
   return values.data as Float32Array;
+}
+
+/**
+ * Score a whole table in bounded batches, yielding to the event loop between them (so
+ * heartbeats and polls go through) and reporting rows done: row-major [rows x width].
+ */
+export async function scoreInBatches(
+  session: ort.InferenceSession,
+  table: ColumnTable,
+  output: string,
+  width: number,
+  onRows?: (rowsDone: number) => void,
+  batchRows = 5_000,
+): Promise<Float32Array> {
+  const scores = new Float32Array(table.rows * width);
+  for (let start = 0; start < table.rows; start += batchRows) {
+    const end = Math.min(table.rows, start + batchRows);
+    scores.set(await runModel(session, sliceTable(table, start, end), output), start * width);
+    onRows?.(end);
+    await new Promise((r) => setImmediate(r));
+  }
+  return scores;
 }

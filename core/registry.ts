@@ -2,29 +2,31 @@
 //
 //   <root>/<model>/versions/<n>/model.onnx    immutable once the folder exists
 //   <root>/<model>/versions/<n>/card.json     what it is, how it was made, how it scored
-//   <root>/<model>/aliases/<alias>.json       which version holds the alias (champion, ...)
-//   <root>/<model>/aliases/history.jsonl      every alias move, appended
+//   <root>/<model>/aliases/<alias>.json       which version holds the alias (champion, challenger)
+//   <root>/<model>/aliases/history.jsonl      every alias move, appended: the audit log
 //
 // A version is written in full under a dot-folder and then renamed to its number: readers
-// see all of it or none of it. Alias files are written to a temporary name and renamed over
-// the old one, so they are never half-written. Registration is idempotent per run key.
+// see all of it or none of it; afterwards only the card's `evaluations` change (rewritten
+// whole by rename). Registration is idempotent per run key.
+//
+// An alias move appends to the log first, then writes the alias file by rename. A crash in
+// between leaves a log line whose alias file is stale; the retried move (same run) finds its
+// line and only writes the file, so after every completed move the log and the alias agree.
+// Moves of one model are serialized: by the promotion workflow's id across processes, and by
+// a lock here within one.
 import { randomUUID } from 'node:crypto';
-import { appendFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Metrics, Task } from '../ml/metrics.js';
+import type { Baseline, Metrics, Task } from '../ml/metrics.js';
 import { UnknownVersionError } from './errors.js';
+import type { AliasLogEntry, AliasMove, AliasRecord } from './aliases.js';
+import type { EvaluationRecord } from './promotion.js';
+
+export { CHALLENGER, CHAMPION, rollbackTarget, type AliasAction, type AliasLogEntry, type AliasMove, type AliasRecord } from './aliases.js';
 import { isValidName, sha256 } from './spec.js';
 
 export const MODEL_FILE = 'model.onnx';
 export const CARD_FILE = 'card.json';
-/** The alias that production serves. */
-export const CHAMPION = 'champion';
-
-export interface GateCheck {
-  readonly name: string;
-  readonly passed: boolean;
-  readonly detail: string;
-}
 
 export interface ModelCard {
   readonly model: string;
@@ -52,13 +54,16 @@ export interface ModelCard {
     readonly holdout: Metrics;
     readonly validation?: { readonly metric: string; readonly value: number } | null;
     readonly trainRows: number;
+    /** The naive model from the training labels, which every evaluation scores beside it. */
+    readonly baseline: Baseline;
   };
   readonly onnx: {
     readonly sha256: string;
     readonly bytes: number;
     readonly parity: { readonly rows: number; readonly maxAbsDiff: number; readonly labelMismatches: number };
   };
-  readonly gate: { readonly passed: boolean; readonly checks: readonly GateCheck[] };
+  /** Every evaluation of this version, oldest first: the gate, gate by gate, and the outcome. */
+  readonly evaluations?: readonly EvaluationRecord[];
   readonly lineage: {
     readonly dataset: {
       readonly name: string;
@@ -76,29 +81,23 @@ export interface ModelCard {
   };
 }
 
-export type CardDraft = Omit<ModelCard, 'version' | 'createdAt' | 'onnx'> & {
+export type CardDraft = Omit<ModelCard, 'version' | 'createdAt' | 'onnx' | 'evaluations'> & {
   readonly onnx: Omit<ModelCard['onnx'], 'sha256' | 'bytes'>;
 };
 
-export interface AliasRecord {
-  readonly model: string;
-  readonly alias: string;
-  readonly version: number;
-  readonly previousVersion: number | null;
-  readonly updatedAt: string;
-  readonly actor: string;
-  readonly reason: string;
-  readonly workflowId: string | null;
-}
-
-export interface AliasMove {
-  readonly actor: string;
-  readonly reason: string;
-  readonly workflowId?: string | null;
-}
-
 export class Registry {
+  /** Per-model chain of pending writes: moves and card updates of one model run one at a time. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
   constructor(readonly root: string) {}
+
+  private exclusive<T>(model: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.locks.get(model) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(model, tail);
+    void tail.then(() => this.locks.get(model) === tail && this.locks.delete(model));
+    return run;
+  }
 
   private modelDir(model: string): string {
     if (!isValidName(model)) throw new Error(`invalid model name '${model}'`);
@@ -188,37 +187,81 @@ export class Registry {
     }
   }
 
-  /** Point `alias` at `version`: write a new file and rename it over the old one, then log the move. */
-  async setAlias(model: string, alias: string, version: number, move: AliasMove): Promise<AliasRecord> {
+  /**
+   * Point `alias` at `version` (null removes it), logging the move. A retry of the move by the
+   * same run finds its log line and only makes the alias file agree with it.
+   */
+  moveAlias(model: string, alias: string, version: number | null, move: AliasMove): Promise<AliasLogEntry> {
     if (!isValidName(alias)) throw new Error(`invalid alias name '${alias}'`);
-    await this.readCard(model, version); // the version must exist
-    const current = await this.getAlias(model, alias);
-    if (current && current.version === version && current.workflowId === (move.workflowId ?? null)) return current;
-    const record: AliasRecord = {
-      model,
-      alias,
-      version,
-      previousVersion: current?.version ?? null,
-      updatedAt: new Date().toISOString(),
-      actor: move.actor,
-      reason: move.reason,
-      workflowId: move.workflowId ?? null,
-    };
-    const file = this.aliasFile(model, alias);
-    await mkdir(path.dirname(file), { recursive: true });
-    const temp = path.join(path.dirname(file), `.${alias}.${randomUUID()}.tmp`);
-    await writeFile(temp, JSON.stringify(record, null, 2));
-    await rename(temp, file);
-    await appendFile(path.join(path.dirname(file), 'history.jsonl'), `${JSON.stringify(record)}\n`);
-    return record;
+    return this.exclusive(model, async () => {
+      if (version !== null) await this.readCard(model, version); // the version must exist
+      const history = await this.aliasHistory(model);
+      const last = history.findLast((e) => e.alias === alias);
+      const runId = move.runId ?? null;
+      const workflowId = move.workflowId ?? null;
+      let entry: AliasLogEntry;
+      if (last && runId !== null && last.runId === runId && last.workflowId === workflowId && last.version === version && last.action === move.action) {
+        entry = last;
+      } else {
+        entry = {
+          model,
+          alias,
+          version,
+          previousVersion: last?.version ?? null,
+          updatedAt: new Date().toISOString(),
+          action: move.action,
+          actor: move.actor,
+          reason: move.reason,
+          workflowId,
+          runId,
+        };
+        await this.appendLog(model, entry);
+      }
+      const file = this.aliasFile(model, alias);
+      if (entry.version === null) {
+        await rm(file, { force: true });
+      } else {
+        const temp = path.join(path.dirname(file), `.${alias}.${randomUUID()}.tmp`);
+        await writeFile(temp, JSON.stringify(entry, null, 2));
+        await rename(temp, file);
+      }
+      return entry;
+    });
   }
 
-  async aliasHistory(model: string): Promise<AliasRecord[]> {
-    const text = await readFile(path.join(this.modelDir(model), 'aliases', 'history.jsonl'), 'utf8').catch(() => '');
-    return text
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as AliasRecord);
+  /** The audit log, oldest first. A last line cut short by a crash is not a move and is skipped. */
+  async aliasHistory(model: string): Promise<AliasLogEntry[]> {
+    const text = await readFile(this.historyFile(model), 'utf8').catch(() => '');
+    const lines = text.split('\n');
+    lines.pop(); // after the last newline: empty, or a line whose write never finished
+    return lines.filter((l) => l.trim()).map((l) => JSON.parse(l) as AliasLogEntry);
+  }
+
+  private async appendLog(model: string, entry: AliasLogEntry): Promise<void> {
+    const file = this.historyFile(model);
+    await mkdir(path.dirname(file), { recursive: true });
+    // A line a crash left unfinished was never a move (its move is retried in full): cut it off.
+    const existing = await readFile(file).catch(() => Buffer.alloc(0));
+    if (existing.length > 0 && existing[existing.length - 1] !== 0x0a) await truncate(file, existing.lastIndexOf(0x0a) + 1);
+    await appendFile(file, `${JSON.stringify(entry)}\n`);
+  }
+
+  private historyFile(model: string): string {
+    return path.join(this.modelDir(model), 'aliases', 'history.jsonl');
+  }
+
+  /** Add or replace (same run) an evaluation on a version's card; the rest of the card is unchanged. */
+  recordEvaluation(model: string, version: number, record: EvaluationRecord): Promise<ModelCard> {
+    return this.exclusive(model, async () => {
+      const card = await this.readCard(model, version);
+      const others = (card.evaluations ?? []).filter((e) => e.runId !== record.runId || e.workflowId !== record.workflowId);
+      const updated: ModelCard = { ...card, evaluations: [...others, record] };
+      const file = path.join(this.versionDir(model, version), CARD_FILE);
+      const temp = `${file}.${randomUUID()}.tmp`;
+      await writeFile(temp, JSON.stringify(updated, null, 2));
+      await rename(temp, file);
+      return updated;
+    });
   }
 
   private aliasFile(model: string, alias: string): string {

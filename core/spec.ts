@@ -43,6 +43,22 @@ export interface PromotionGate {
   readonly max?: number;
   /** The candidate must do better than the naive model (base rate, class frequencies or mean). */
   readonly mustBeatBaseline: boolean;
+  /**
+   * Against the current champion on the same holdout, in the metric's better direction: no
+   * worse than `tolerance`, or better by at least `margin`.
+   */
+  readonly champion?: { readonly tolerance: number } | { readonly margin: number };
+  /** Classification: expected calibration error of the candidate on the holdout, over `bins` bins. */
+  readonly calibration?: { readonly maxEce: number; readonly bins: number };
+  /** 99th percentile of one-row onnxruntime latency, measured on the candidate's ONNX file. */
+  readonly latency?: { readonly p99Ms: number };
+}
+
+/** Whether a person must approve a version that passed the gate before it becomes champion. */
+export interface ApprovalPolicy {
+  readonly required: boolean;
+  /** Without a decision by then, the promotion expires and champion stays where it is. */
+  readonly timeoutSeconds: number;
 }
 
 /** Trainer parameters a spec may set: every GBDT parameter but the ones the task decides. */
@@ -83,6 +99,7 @@ export interface ModelSpec {
     readonly tuning?: TuningSpec;
   };
   readonly gate: PromotionGate;
+  readonly approval: ApprovalPolicy;
   /** Binary only: probability at or above which the predicted label is true. */
   readonly decisionThreshold: number;
 }
@@ -252,13 +269,61 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
       checkpointEvery: trainer.checkpointEvery === undefined ? 10 : r.integer(trainer.checkpointEvery, 'trainer.checkpointEvery', 1),
       ...(trainer.tuning === undefined ? {} : { tuning: parseTuning(r, r.object(trainer.tuning, 'trainer.tuning'), p, task, classes?.length ?? 1) }),
     },
-    gate: {
-      metric: gateMetric,
-      min: gate.min === undefined ? undefined : r.number(gate.min, 'gate.min', Number.NEGATIVE_INFINITY),
-      max: gate.max === undefined ? undefined : r.number(gate.max, 'gate.max', Number.NEGATIVE_INFINITY),
-      mustBeatBaseline: gate.mustBeatBaseline !== false,
-    },
+    gate: parseGate(r, gate, gateMetric, task),
+    approval: parseApproval(r, o.approval),
     decisionThreshold: o.decisionThreshold === undefined ? 0.5 : r.number(o.decisionThreshold, 'decisionThreshold', 0, 1),
+  };
+}
+
+const GATE_FIELDS = ['metric', 'min', 'max', 'mustBeatBaseline', 'champion', 'calibration', 'latency'];
+
+function parseGate(r: Reader, gate: Record<string, unknown>, metric: string, task: Task): PromotionGate {
+  for (const key of Object.keys(gate)) {
+    if (!GATE_FIELDS.includes(key)) r.fail(`gate.${key}`, `is not a gate field (known: ${GATE_FIELDS.join(', ')})`);
+  }
+  let champion: PromotionGate['champion'];
+  if (gate.champion !== undefined) {
+    const c = r.object(gate.champion, 'gate.champion');
+    if ((c.tolerance === undefined) === (c.margin === undefined)) {
+      r.fail('gate.champion', 'must set exactly one of tolerance (may be this much worse) or margin (must be this much better)');
+    }
+    champion =
+      c.tolerance !== undefined
+        ? { tolerance: r.number(c.tolerance, 'gate.champion.tolerance', 0) }
+        : { margin: r.number(c.margin, 'gate.champion.margin', 0) };
+  }
+  let calibration: PromotionGate['calibration'];
+  if (gate.calibration !== undefined) {
+    if (task === 'regression') r.fail('gate.calibration', 'applies to classification tasks only');
+    const c = r.object(gate.calibration, 'gate.calibration');
+    calibration = {
+      maxEce: r.number(c.maxEce, 'gate.calibration.maxEce', 0, 1),
+      bins: c.bins === undefined ? 10 : r.integer(c.bins, 'gate.calibration.bins', 2, 100),
+    };
+  }
+  const latency = gate.latency === undefined ? undefined : r.object(gate.latency, 'gate.latency');
+  return {
+    metric,
+    min: gate.min === undefined ? undefined : r.number(gate.min, 'gate.min', Number.NEGATIVE_INFINITY),
+    max: gate.max === undefined ? undefined : r.number(gate.max, 'gate.max', Number.NEGATIVE_INFINITY),
+    mustBeatBaseline: gate.mustBeatBaseline !== false,
+    ...(champion ? { champion } : {}),
+    ...(calibration ? { calibration } : {}),
+    ...(latency ? { latency: { p99Ms: r.number(latency.p99Ms, 'gate.latency.p99Ms', 0.001, 60_000) } } : {}),
+  };
+}
+
+/** Three days: long enough for a person to look, short enough that a stale candidate expires. */
+const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 3 * 24 * 3600;
+
+function parseApproval(r: Reader, raw: unknown): ApprovalPolicy {
+  if (raw === undefined) return { required: false, timeoutSeconds: DEFAULT_APPROVAL_TIMEOUT_SECONDS };
+  const a = r.object(raw, 'approval');
+  if (a.required !== undefined && typeof a.required !== 'boolean') r.fail('approval.required', 'must be true or false');
+  return {
+    required: a.required === true,
+    timeoutSeconds:
+      a.timeoutSeconds === undefined ? DEFAULT_APPROVAL_TIMEOUT_SECONDS : r.integer(a.timeoutSeconds, 'approval.timeoutSeconds', 1, 90 * 24 * 3600),
   };
 }
 

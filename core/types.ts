@@ -2,8 +2,9 @@
 // Pure: workflows import this module, so no Node built-ins here.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { FeatureImportance } from '../ml/gbdt/model.js';
-import type { Metrics } from '../ml/metrics.js';
-import type { GateCheck } from './registry.js';
+import type { Baseline, Metrics } from '../ml/metrics.js';
+import type { GateDecision } from './gate.js';
+import type { PromotionOutcome } from './promotion.js';
 
 /** Custom search attributes, registered on the dev server by the launcher and tests. */
 export const MODEL_NAME = defineSearchAttributeKey('ModelName', SearchAttributeType.KEYWORD);
@@ -68,6 +69,8 @@ export interface TrainedModel {
   readonly onnxFile: string;
   readonly trial: TuningTrial | null;
   readonly holdout: Metrics;
+  /** The naive model from the training labels (base rate, class frequencies or mean). */
+  readonly baseline: Baseline;
   /** The validation metric of the final model (what tuning compares), when there is a validation set. */
   readonly validation: { readonly metric: string; readonly value: number } | null;
   readonly iterations: number;
@@ -86,13 +89,6 @@ export interface ParityReport {
 export interface RegisteredVersion {
   readonly model: string;
   readonly version: number;
-  readonly gate: { readonly passed: boolean; readonly checks: readonly GateCheck[] };
-}
-
-export interface PromotionResult {
-  readonly promoted: boolean;
-  readonly previousVersion: number | null;
-  readonly reason: string;
 }
 
 export interface TrainModelResult {
@@ -101,7 +97,8 @@ export interface TrainModelResult {
   readonly promoted: boolean;
   readonly champion: number | null;
   readonly holdout: Metrics;
-  readonly gate: RegisteredVersion['gate'];
+  /** The EvaluateAndPromoteWorkflow child: its id, what it decided and why, check by check. */
+  readonly promotion: { readonly workflowId: string; readonly outcome: PromotionOutcome; readonly gate: GateDecision };
   readonly snapshot: { readonly rows: number; readonly contentHash: string; readonly partitions: number };
   readonly training: {
     readonly iterations: number;

@@ -226,3 +226,46 @@ export function describeMetrics(m: Metrics): string {
       return `RMSE ${f(m.rmse)} (baseline ${f(m.baselineRmse)}), MAE ${f(m.mae)}, R² ${f(m.r2)}`;
   }
 }
+
+/**
+ * Expected calibration error over `bins` equal-width confidence bins: the row-weighted mean
+ * gap between how confident the model is and how often it is right. Binary: the predicted
+ * probability against the positive rate. Multiclass: the top class's probability against
+ * accuracy (top-label ECE). NaN when no row has a label.
+ */
+export function expectedCalibrationError(
+  task: 'binary' | 'multiclass',
+  labels: ArrayLike<number>,
+  predictions: ArrayLike<number>,
+  classes: number,
+  bins = 10,
+): number {
+  const confidence = new Float64Array(bins);
+  const outcome = new Float64Array(bins);
+  const count = new Float64Array(bins);
+  let n = 0;
+  for (let r = 0; r < labels.length; r++) {
+    const y = labels[r]!;
+    if (Number.isNaN(y)) continue;
+    let p: number;
+    let hit: number;
+    if (task === 'binary') {
+      p = predictions[r]!;
+      hit = y;
+    } else {
+      let best = 0;
+      for (let k = 1; k < classes; k++) if (predictions[r * classes + k]! > predictions[r * classes + best]!) best = k;
+      p = predictions[r * classes + best]!;
+      hit = best === y ? 1 : 0;
+    }
+    const b = Math.min(bins - 1, Math.max(0, Math.floor(p * bins)));
+    confidence[b]! += p;
+    outcome[b]! += hit;
+    count[b]!++;
+    n++;
+  }
+  if (n === 0) return Number.NaN;
+  let ece = 0;
+  for (let b = 0; b < bins; b++) if (count[b]! > 0) ece += Math.abs(confidence[b]! - outcome[b]!) / n;
+  return ece;
+}

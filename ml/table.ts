@@ -15,3 +15,13 @@ export interface LabeledTable {
   readonly features: ColumnTable;
   readonly labels: Float32Array;
 }
+
+/** Rows [start, end) of a table, sharing the underlying buffers. */
+export function sliceTable(table: ColumnTable, start: number, end: number): ColumnTable {
+  return {
+    rows: end - start,
+    columns: table.columns.map((c) =>
+      c.kind === 'numeric' ? { ...c, values: c.values.subarray(start, end) } : { ...c, codes: c.codes.subarray(start, end) },
+    ),
+  };
+}

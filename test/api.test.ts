@@ -12,7 +12,8 @@ import { Registry } from '../core/registry.js';
 import { gbdtParams, loadSpec } from '../core/spec.js';
 import { trainGbdt } from '../ml/gbdt/train.js';
 import { exportGbdt } from '../ml/onnx/tree-ensemble.js';
-import { cardDraft, readLakeLabeled, testPaths } from './helpers.js';
+import { cardDraft, testPaths } from './helpers.js';
+import { readLabeledFeatures } from '../core/features.js';
 
 let paths: Paths;
 let app: ReturnType<typeof createApp>;
@@ -24,7 +25,7 @@ beforeAll(async () => {
   // A real model: trained by ml/ on one real week through the model's own feature SQL.
   const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, 'flight_delay');
   const [week] = await listPartitions(paths.lakeDir, 'flights', 'week');
-  const data = await readLakeLabeled(loaded, week!.files);
+  const data = await readLabeledFeatures(loaded, week!.files);
   const model = await trainGbdt(data, gbdtParams(loaded.spec, { numIterations: 5 }));
   onnx = exportGbdt(model, { producerName: 'test', producerVersion: '0' });
   // As api/main.ts reports a Temporal server it cannot connect to.
@@ -89,7 +90,7 @@ describe('API', () => {
   it('serves the champion, and keeps serving it when a newer champion file is corrupt', async () => {
     const registry = new Registry(paths.registryDir);
     const v1 = await registry.register('flight_delay', onnx, cardDraft('flight_delay', 'good'));
-    await registry.setAlias('flight_delay', 'champion', v1.version, { actor: 'test', reason: 'good model' });
+    await registry.moveAlias('flight_delay', 'champion', v1.version, { action: 'promote', actor: 'test', reason: 'good model' });
     const first = await get(`/predict?${new URLSearchParams({ model: 'flight_delay', ...flight })}`);
     expect(first.status).toBe(200);
     expect(first.body.version).toBe(1);
@@ -97,7 +98,7 @@ describe('API', () => {
 
     const v2 = await registry.register('flight_delay', onnx, cardDraft('flight_delay', 'corrupt'));
     await writeFile(registry.modelPath('flight_delay', v2.version), 'this is not an ONNX model');
-    await registry.setAlias('flight_delay', 'champion', v2.version, { actor: 'test', reason: 'corrupt model' });
+    await registry.moveAlias('flight_delay', 'champion', v2.version, { action: 'promote', actor: 'test', reason: 'corrupt model' });
     await new Promise((r) => setTimeout(r, 250)); // past the alias re-read interval
     for (let i = 0; i < 5; i++) {
       const res = await get(`/predict?${new URLSearchParams({ model: 'flight_delay', ...flight })}`);

@@ -5,11 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { PROJECT_ROOT, resolvePaths, type Paths } from '../core/config.js';
-import { openDuckDB, parquetSource, readColumns } from '../core/duckdb.js';
-import { featureColumns, featureQuery, LABEL_COLUMN } from '../core/features.js';
 import type { CardDraft } from '../core/registry.js';
-import type { LoadedSpec } from '../core/spec.js';
-import type { LabeledTable } from '../ml/table.js';
 
 /**
  * Fresh registry, work and models folders; the lake's `flights` dataset is a link to the
@@ -62,9 +58,8 @@ export function cardDraft(model: string, runId: string): CardDraft {
     labelColumn: 'delayed',
     decisionThreshold: 0.5,
     trainer: { type: 'gbdt', params: {} },
-    metrics: { holdout: zeroMetrics, trainRows: 0 },
+    metrics: { holdout: zeroMetrics, trainRows: 0, baseline: { task: 'binary', rate: 0 } },
     onnx: { parity: { rows: 0, maxAbsDiff: 0, labelMismatches: 0 } },
-    gate: { passed: true, checks: [] },
     lineage: {
       dataset: { name: 'flights', snapshotHash: '', trainPartitions: [], holdoutPartitions: [], rows: 0 },
       featureSql: { file: '', sha256: '' },
@@ -74,18 +69,4 @@ export function cardDraft(model: string, runId: string): CardDraft {
       runId,
     },
   };
-}
-
-/** Labelled rows of lake files through a model's own feature SQL (rows without a label left out). */
-export async function readLakeLabeled(loaded: LoadedSpec, files: readonly string[], limit?: number): Promise<LabeledTable> {
-  const db = await openDuckDB({ threads: 2 });
-  try {
-    const sql = `SELECT * FROM (${featureQuery(loaded, parquetSource(files), true)}) WHERE ${LABEL_COLUMN} IS NOT NULL${limit ? ` LIMIT ${limit}` : ''}`;
-    const table = await readColumns(await db.connection.stream(sql), [...featureColumns(loaded.spec), { name: LABEL_COLUMN, kind: 'numeric' }]);
-    const label = table.columns.at(-1)!;
-    if (label.kind !== 'numeric') throw new Error('label column must be numeric');
-    return { features: { rows: table.rows, columns: table.columns.slice(0, -1) }, labels: label.values };
-  } finally {
-    db.close();
-  }
 }

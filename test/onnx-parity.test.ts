@@ -9,7 +9,8 @@ import { gbdtParams, loadSpec } from '../core/spec.js';
 import { predict } from '../ml/gbdt/model.js';
 import { trainGbdt } from '../ml/gbdt/train.js';
 import { exportGbdt, outputName } from '../ml/onnx/tree-ensemble.js';
-import { readLakeLabeled, testPaths } from './helpers.js';
+import { testPaths } from './helpers.js';
+import { readLabeledFeatures } from '../core/features.js';
 
 const ROWS = 100_000;
 let paths: Paths;
@@ -29,8 +30,8 @@ describe('ONNX parity on real rows', () => {
     it(`${model}: onnxruntime equals the trainer on ${ROWS.toLocaleString('en-US')} flights`, async () => {
       const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, model);
       const weeks = await listPartitions(paths.lakeDir, 'flights', 'week');
-      const train = await readLakeLabeled(loaded, weeks.slice(0, 2).flatMap((w) => w.files));
-      const test = await readLakeLabeled(loaded, weeks.at(-1)!.files, ROWS);
+      const train = await readLabeledFeatures(loaded, weeks.slice(0, 2).flatMap((w) => w.files));
+      const test = await readLabeledFeatures(loaded, weeks.at(-1)!.files, ROWS);
       expect(test.features.rows).toBe(ROWS);
       const trained = await trainGbdt(train, gbdtParams(loaded.spec, { numIterations: 40, earlyStoppingRounds: 0 }));
       const session = await loadSession(exportGbdt(trained, { producerName: 'test', producerVersion: '0' }));

@@ -102,7 +102,7 @@ describe('TrainModelWorkflow', () => {
     const { workflowId, result } = await train('flight_delay');
     firstRun = result;
     expect(result.version).toBe(1);
-    expect(result.promoted, JSON.stringify(result.gate)).toBe(true);
+    expect(result.promoted, JSON.stringify(result.promotion)).toBe(true);
     if (result.holdout.task !== 'binary') throw new Error('flight_delay is a binary task');
     expect(result.holdout.auc).toBeGreaterThan(0.6);
     expect(result.training.iterations).toBeGreaterThan(10);
@@ -186,7 +186,7 @@ describe('TrainModelWorkflow', () => {
       spec.dataset.name = 'flights_copy';
     });
     const first = await train('flight_delay_copy');
-    expect(first.result.promoted, JSON.stringify(first.result.gate)).toBe(true);
+    expect(first.result.promoted, JSON.stringify(first.result.promotion)).toBe(true);
 
     const newest = path.join(brokenRoot, path.basename(source.at(-1)!.dir));
     const file = (await listPartitions(paths.lakeDir, 'flights_copy', 'week')).at(-1)!.files[0]!;
@@ -236,7 +236,7 @@ describe('TrainModelWorkflow', () => {
     }
     const [multi, regression] = await Promise.all([train('flight_delay_class_ci'), train('flight_delay_minutes_ci')]);
 
-    expect(multi.result.promoted, JSON.stringify(multi.result.gate)).toBe(true);
+    expect(multi.result.promoted, JSON.stringify(multi.result.promotion)).toBe(true);
     if (multi.result.holdout.task !== 'multiclass') throw new Error('flight_delay_class is multiclass');
     expect(multi.result.holdout.logLoss).toBeLessThan(multi.result.holdout.baselineLogLoss);
     const m = await predict('flight_delay_class_ci', flight);
@@ -246,7 +246,7 @@ describe('TrainModelWorkflow', () => {
     expect(Object.values(probabilities).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     expect(m.body.label).toBe(Object.entries(probabilities).sort((a, b) => b[1] - a[1])[0]![0]);
 
-    expect(regression.result.promoted, JSON.stringify(regression.result.gate)).toBe(true);
+    expect(regression.result.promoted, JSON.stringify(regression.result.promotion)).toBe(true);
     if (regression.result.holdout.task !== 'regression') throw new Error('flight_delay_minutes is a regression');
     expect(regression.result.holdout.rmse).toBeLessThan(regression.result.holdout.baselineRmse);
     const r = await predict('flight_delay_minutes_ci', flight);

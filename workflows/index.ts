@@ -1,2 +1,3 @@
 // Every workflow the worker runs. The worker bundles this file for the workflow sandbox.
 export { TrainModelWorkflow } from './train.js';
+export { EvaluateAndPromoteWorkflow, RollbackChampionWorkflow } from './promote.js';

@@ -1,12 +1,23 @@
 // TrainModelWorkflow: snapshot -> validate -> training set -> train (or tune: N trials in
-// parallel, the best validation metric wins) -> verify ONNX -> register -> promote when the
-// gate passes. Deterministic orchestration only: every side
-// effect is an activity, every activity is idempotent, so a crash anywhere resumes safely.
-import { proxyActivities, upsertSearchAttributes, workflowInfo, log } from '@temporalio/workflow';
+// parallel, the best validation metric wins) -> verify ONNX -> register -> evaluate and
+// promote (EvaluateAndPromoteWorkflow as a child). Deterministic orchestration only: every
+// side effect is an activity, every activity is idempotent, so a crash anywhere resumes safely.
+import {
+  executeChild,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../core/errors.js';
+import { promotionWorkflowId, type EvaluateAndPromoteInput, type EvaluateAndPromoteResult } from '../core/promotion.js';
 import { bestTrial } from '../core/tuning.js';
 import { MODEL_NAME, MODEL_VERSION, TRAIN_REASON, type TrainedModel, type TrainModelInput, type TrainModelResult } from '../core/types.js';
+import { EvaluateAndPromoteWorkflow } from './promote.js';
 
 const retry = {
   initialInterval: '1s',
@@ -71,30 +82,20 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
   });
   upsertSearchAttributes([{ key: MODEL_VERSION, value: registered.version }]);
 
-  let champion = await quick.currentChampion({ model });
-  let promoted = false;
-  if (registered.gate.passed) {
-    await quick.promoteVersion({
-      model,
-      version: registered.version,
-      actor: input.actor ?? 'TrainModelWorkflow',
-      reason: `passed gate: ${registered.gate.checks.map((c) => c.name).join('; ')}`,
-      workflowId,
-    });
-    champion = registered.version;
-    promoted = true;
-  } else {
-    const failed = registered.gate.checks.filter((c) => !c.passed);
-    log.warn('candidate did not pass the gate; champion unchanged', { version: registered.version, failed });
-  }
   await quick.cleanupRun({ model, workflowId, runId });
+  const promotion = await evaluateAndPromote({
+    model,
+    version: registered.version,
+    actor: input.actor ?? 'TrainModelWorkflow',
+    reason: `trained by ${workflowId} (${input.reason ?? 'manual'})`,
+  });
   return {
     model,
     version: registered.version,
-    promoted,
-    champion,
+    promoted: promotion.result.outcome === 'promoted',
+    champion: promotion.result.champion,
     holdout: trained.holdout,
-    gate: registered.gate,
+    promotion: { workflowId: promotion.workflowId, outcome: promotion.result.outcome, gate: promotion.result.gate },
     snapshot: { rows: snapshot.rows, contentHash: snapshot.contentHash, partitions: snapshot.partitions.length },
     training: {
       iterations: trained.iterations,
@@ -104,4 +105,23 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
       ...(trials.length ? { trials: trials.map((t) => ({ trial: t.trial!, validation: t.validation, chosen: t === trained })) } : {}),
     },
   };
+}
+
+/**
+ * Run EvaluateAndPromoteWorkflow as a child under the model's promotion id. Another promotion
+ * of the model (maybe waiting for a person) holds the id: wait for it, backing off, visibly.
+ */
+async function evaluateAndPromote(input: EvaluateAndPromoteInput): Promise<{ workflowId: string; result: EvaluateAndPromoteResult }> {
+  const workflowId = promotionWorkflowId(input.model);
+  for (let waitMs = 5_000; ; waitMs = Math.min(waitMs * 2, 10 * 60_000)) {
+    try {
+      setCurrentDetails(`Evaluating v${input.version} in child workflow ${workflowId}`);
+      return { workflowId, result: await executeChild(EvaluateAndPromoteWorkflow, { workflowId, args: [input] }) };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      log.info('another promotion of this model is running; waiting for it to finish', { workflowId, retryInMs: waitMs });
+      setCurrentDetails(`Waiting for ${workflowId} (another promotion of ${input.model}) to finish before evaluating v${input.version}`);
+      await sleep(waitMs, { summary: `waiting for ${workflowId} to finish` });
+    }
+  }
 }

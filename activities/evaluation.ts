@@ -1,0 +1,172 @@
+// Evaluation activity: score the candidate, the current champion and the naive baseline on the
+// same holdout rows (the candidate's holdout weeks through the model's feature SQL), with the
+// registered ONNX files and onnxruntime, then apply the spec's gate.
+import { Context } from '@temporalio/activity';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Paths } from '../core/config.js';
+import { CorruptModelError, DataContractViolation } from '../core/errors.js';
+import { readLabeledFeatures } from '../core/features.js';
+import { evaluateGate } from '../core/gate.js';
+import { loadSession, runModel, scoreInBatches, type InferenceSession } from '../core/inference.js';
+import { listPartitions } from '../core/lake.js';
+import type { EvaluationResult, LatencyReport } from '../core/promotion.js';
+import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
+import { loadSpec, sha256 } from '../core/spec.js';
+import { evaluate, expectedCalibrationError, type Baseline, type Metrics } from '../ml/metrics.js';
+import { sliceTable, type ColumnTable, type LabeledTable } from '../ml/table.js';
+
+export interface EvaluationDeps {
+  readonly paths: Paths;
+}
+
+const LATENCY_WARMUP_RUNS = 50;
+const LATENCY_RUNS = 1_000;
+
+export function createEvaluationActivities({ paths }: EvaluationDeps) {
+  const registry = new Registry(paths.registryDir);
+
+  async function evaluateVersion(input: { model: string; version: number }): Promise<EvaluationResult> {
+    const ctx = Context.current();
+    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const { spec } = loaded;
+    const card = await registry.readCard(input.model, input.version);
+    // The file is checked before anything else, so a corrupt candidate fails fast and clearly.
+    const candidateSession = await openRegistered(card);
+    try {
+      const championVersion = (await registry.getAlias(input.model, CHAMPION))?.version ?? null;
+      const championCard = championVersion === null ? null : await registry.readCard(input.model, championVersion);
+
+      const partitions = card.lineage.dataset.holdoutPartitions;
+      const available = await listPartitions(paths.lakeDir, spec.dataset.name, spec.dataset.partitionKey);
+      const files = partitions.flatMap((value) => {
+        const found = available.find((p) => p.value === value);
+        if (!found) {
+          throw new DataContractViolation(
+            'empty',
+            `holdout partition ${spec.dataset.partitionKey}=${value} of v${input.version} is no longer in the lake`,
+            path.join(paths.lakeDir, spec.dataset.name),
+          );
+        }
+        return found.files;
+      });
+      ctx.heartbeat({ stage: 'reading holdout', partitions });
+      const holdout = await readLabeledFeatures(loaded, files);
+      if (holdout.features.rows === 0) {
+        throw new DataContractViolation('empty', `holdout partitions ${partitions.join(', ')} have no labelled rows`, spec.features.sql);
+      }
+      const baseline = card.metrics.baseline;
+      const bins = spec.gate.calibration?.bins ?? 10;
+
+      const candidate = await score(candidateSession, card, holdout, baseline, bins, 'candidate');
+      const latency = await measureLatency(candidateSession, holdout.features, card.output);
+      let champion = null;
+      if (championCard) {
+        const session = championCard.version === card.version ? candidateSession : await openRegistered(championCard);
+        try {
+          const scored = await score(session, championCard, holdout, baseline, bins, 'champion');
+          const seen = new Set([...championCard.lineage.dataset.trainPartitions, ...(championCard.lineage.dataset.validationPartitions ?? [])]);
+          champion = { version: championCard.version, ...scored, sawHoldout: partitions.filter((p) => seen.has(p)) };
+        } finally {
+          if (session !== candidateSession) await session.release();
+        }
+      }
+      const baselineMetrics = evaluate(holdout.labels, constantPredictions(baseline, holdout.features.rows), baseline, card.decisionThreshold);
+      const gate = evaluateGate(spec.gate, {
+        candidate: candidate.metrics,
+        champion,
+        calibrationError: candidate.calibrationError,
+        latency,
+      });
+      return {
+        report: {
+          model: input.model,
+          version: input.version,
+          evaluatedAt: new Date().toISOString(),
+          holdout: { partitions, rows: holdout.features.rows },
+          candidate: { ...candidate, latency },
+          champion,
+          baseline: baselineMetrics,
+          gate,
+        },
+        approval: spec.approval,
+      };
+    } finally {
+      await candidateSession.release();
+    }
+  }
+
+  /** The version's model file, checked against its card's hash and loaded by onnxruntime. */
+  async function openRegistered(card: ModelCard): Promise<InferenceSession> {
+    const file = registry.modelPath(card.model, card.version);
+    const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+      throw new CorruptModelError(file, `cannot be read (${err.code ?? err.message})`);
+    });
+    const actual = sha256(bytes);
+    if (actual !== card.onnx.sha256) {
+      throw new CorruptModelError(
+        file,
+        `sha256 ${actual.slice(0, 12)}… does not match the ${card.onnx.sha256.slice(0, 12)}… registered on v${card.version}'s card (${bytes.length} bytes, registered ${card.onnx.bytes}): the file changed after registration`,
+      );
+    }
+    try {
+      return await loadSession(bytes);
+    } catch (err) {
+      throw new CorruptModelError(file, `onnxruntime cannot load it: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  return { evaluateVersion };
+}
+
+async function score(
+  session: InferenceSession,
+  card: ModelCard,
+  holdout: LabeledTable,
+  baseline: Baseline,
+  bins: number,
+  which: string,
+): Promise<{ metrics: Metrics; calibrationError: number | null }> {
+  const width = card.task === 'multiclass' ? (card.classes?.length ?? 1) : 1;
+  const ctx = Context.current();
+  const predictions = await scoreInBatches(session, holdout.features, card.output, width, (rows) =>
+    ctx.heartbeat({ stage: `scoring the ${which} (v${card.version})`, rows, of: holdout.features.rows }),
+  );
+  return {
+    metrics: evaluate(holdout.labels, predictions, baseline, card.decisionThreshold),
+    calibrationError: card.task === 'regression' ? null : expectedCalibrationError(card.task, holdout.labels, predictions, width, bins),
+  };
+}
+
+/** One-row latency as the API sees it (feeds built, session run, output read), on real rows. */
+async function measureLatency(session: InferenceSession, table: ColumnTable, output: string): Promise<LatencyReport> {
+  const times: number[] = [];
+  for (let i = 0; i < LATENCY_WARMUP_RUNS + LATENCY_RUNS; i++) {
+    const r = i % table.rows;
+    const row = sliceTable(table, r, r + 1);
+    const started = performance.now();
+    await runModel(session, row, output);
+    if (i >= LATENCY_WARMUP_RUNS) times.push(performance.now() - started);
+    if (i % 200 === 0) await new Promise((res) => setImmediate(res));
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
+  return { runs: times.length, p50Ms: at(0.5), p99Ms: at(0.99) };
+}
+
+/** What the naive model predicts for every row. */
+function constantPredictions(baseline: Baseline, rows: number): Float32Array {
+  switch (baseline.task) {
+    case 'binary':
+      return new Float32Array(rows).fill(baseline.rate);
+    case 'regression':
+      return new Float32Array(rows).fill(baseline.mean);
+    case 'multiclass': {
+      const K = baseline.priors.length;
+      const out = new Float32Array(rows * K);
+      for (let r = 0; r < rows; r++) out.set(baseline.priors, r * K);
+      return out;
+    }
+  }
+}
