@@ -24,6 +24,7 @@ export interface TrainingDeps {
 /** Parity tolerance between the trainer's scores and onnxruntime's. */
 export const PARITY_TOLERANCE = 1e-5;
 const PARITY_SAMPLE_ROWS = 100_000;
+const PARITY_BATCH_ROWS = 5_000;
 const HEARTBEAT_EVERY_MS = 2_000;
 
 const threadFile = siblingModule(import.meta.url, 'training-thread');
@@ -146,8 +147,16 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
     const output = outputName(model.objective);
     try {
       const sample = sliceTable(holdout.features, 0, Math.min(PARITY_SAMPLE_ROWS, holdout.features.rows));
-      const expected = predict(model, sample);
-      const actual = await scoreInBatches(session, sample, output, K, (rows) => Context.current().heartbeat({ stage: 'verifying ONNX', rows }));
+      const ctx = Context.current();
+      // The trainer's own predictions take seconds for 100,000 rows: batch them, heartbeating.
+      const expected = new Float64Array(sample.rows * K);
+      for (let start = 0; start < sample.rows; start += PARITY_BATCH_ROWS) {
+        const end = Math.min(sample.rows, start + PARITY_BATCH_ROWS);
+        expected.set(predict(model, sliceTable(sample, start, end)), start * K);
+        ctx.heartbeat({ stage: 'verifying ONNX: trainer predictions', rows: end });
+        await new Promise((r) => setImmediate(r));
+      }
+      const actual = await scoreInBatches(session, sample, output, K, (rows) => ctx.heartbeat({ stage: 'verifying ONNX: onnxruntime', rows }));
       let maxAbsDiff = 0;
       let labelMismatches = 0;
       for (let i = 0; i < expected.length; i++) {

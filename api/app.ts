@@ -112,7 +112,9 @@ export function createApp(deps: AppDeps): Hono {
     const { spec } = await deps.predictor.spec(model);
     const { model: _model, ...fields } = query;
     const values = parseRequestFields(spec, fields);
-    return c.json(await deps.predictor.predict(model, values));
+    const prediction = await deps.predictor.predict(model, values);
+    c.header('x-model-version', String(prediction.version)); // also in the body: for proxies and logs
+    return c.json(prediction);
   });
 
   return app;

@@ -1,11 +1,18 @@
 // Shared set-up for tests: temporary state folders that reuse the run's real lake, and
 // model specs declared for a test (a spec is data, so a test may declare its own).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { PROJECT_ROOT, resolvePaths, type Paths } from '../core/config.js';
 import type { CardDraft } from '../core/registry.js';
+import { createWorker, WORKFLOWS_PATH } from '../worker/worker.js';
 
 /**
  * Fresh registry, work and models folders; the lake's `flights` dataset is a link to the
@@ -67,6 +74,64 @@ export function cardDraft(model: string, runId: string): CardDraft {
       codeVersion: 'test',
       workflowId: 'test',
       runId,
+    },
+  };
+}
+
+/** A port nobody listens on right now, on loopback. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Run one of the project's TypeScript entry points (worker/main.ts, api/main.ts) as its own process. */
+export function spawnEntry(entry: string, env: Record<string, string>, stdio: 'ignore' | 'inherit' = 'ignore'): ChildProcess {
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return spawn(process.execPath, ['--import', tsx, path.join(PROJECT_ROOT, entry)], { env: { ...process.env, ...env }, stdio });
+}
+
+/** Stop a child process and wait until it is gone. */
+export async function stopProcess(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await exited;
+}
+
+/** A worker on its own task queue of the run's dev server, with fresh paths and a client. */
+export interface WorkerHarness {
+  readonly address: string;
+  readonly paths: Paths;
+  readonly client: Client;
+  readonly taskQueue: string;
+  readonly bundle: WorkflowBundleWithSourceMap;
+  close(): Promise<void>;
+}
+
+export async function startWorkerHarness(name: string): Promise<WorkerHarness> {
+  const address = inject('temporalAddress');
+  const paths = await testPaths();
+  const connection = await Connection.connect({ address });
+  const nativeConnection = await NativeConnection.connect({ address });
+  const taskQueue = `test-${name}-${process.pid}`;
+  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
+  const worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, paths, codeVersion: 'test', workflowBundle: bundle });
+  const running = worker.run();
+  return {
+    address,
+    paths,
+    client: new Client({ connection }),
+    taskQueue,
+    bundle,
+    async close() {
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
     },
   };
 }

@@ -1,10 +1,9 @@
 // EvaluateAndPromoteWorkflow and rollback on the real Temporal dev server, through the API:
 // approve, reject, expire, roll back, fail the gate, refuse a corrupt model. The alias log is
 // checked after every step: it must tell exactly what happened, and agree with the aliases.
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import { readFile, writeFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import { Predictor } from '../api/predictor.js';
 import type { Paths } from '../core/config.js';
@@ -13,16 +12,12 @@ import { listPartitions } from '../core/lake.js';
 import type { EvaluateAndPromoteResult, PromotionStatus } from '../core/promotion.js';
 import { Registry, type AliasLogEntry, type ModelCard } from '../core/registry.js';
 import type { TrainModelResult } from '../core/types.js';
-import { createWorker, WORKFLOWS_PATH } from '../worker/worker.js';
-import { declareVariant, testPaths } from './helpers.js';
+import { declareVariant, startWorkerHarness, type WorkerHarness } from './helpers.js';
 
 const MODEL = 'flight_delay_promo';
+let harness: WorkerHarness;
 let paths: Paths;
 let client: Client;
-let connection: Connection;
-let nativeConnection: NativeConnection;
-let worker: Worker;
-let workerRun: Promise<void>;
 let predictor: Predictor;
 let app: ReturnType<typeof createApp>;
 let registry: Registry;
@@ -38,19 +33,16 @@ async function declare(timeoutSeconds: number, gate: Record<string, unknown> = {
 }
 
 beforeAll(async () => {
-  const address = inject('temporalAddress');
-  paths = await testPaths();
+  harness = await startWorkerHarness('promote');
+  ({ paths, client } = harness);
   registry = new Registry(paths.registryDir);
-  connection = await Connection.connect({ address });
-  client = new Client({ connection });
-  nativeConnection = await NativeConnection.connect({ address });
-  const taskQueue = `test-promote-${process.pid}`;
-  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
-  worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, paths, codeVersion: 'test', workflowBundle });
-  workerRun = worker.run();
   predictor = await Predictor.create(paths);
-  app = createApp({ paths, temporal: { address, namespace: 'default', taskQueue, uiUrl: 'http://localhost:8233' }, client: async () => client, predictor });
+  app = createApp({
+    paths,
+    temporal: { address: harness.address, namespace: 'default', taskQueue: harness.taskQueue, uiUrl: 'http://localhost:8233' },
+    client: async () => client,
+    predictor,
+  });
   const week = (await listPartitions(paths.lakeDir, 'flights', 'week')).at(-1)!;
   const db = await openDuckDB();
   try {
@@ -62,11 +54,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
   predictor?.close();
-  await nativeConnection?.close();
-  await connection?.close();
+  await harness?.close();
 });
 
 async function call(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON read freely

@@ -3,11 +3,9 @@
 // the worker killed in the middle of training.
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../api/app.js';
@@ -18,7 +16,7 @@ import { listPartitions } from '../core/lake.js';
 import { Registry } from '../core/registry.js';
 import { MODEL_NAME, type TrainModelInput, type TrainModelResult } from '../core/types.js';
 import { createWorker, WORKFLOWS_PATH } from '../worker/worker.js';
-import { declareVariant, pathsEnv, testPaths } from './helpers.js';
+import { declareVariant, pathsEnv, spawnEntry, stopProcess, testPaths } from './helpers.js';
 
 /** Tests that train the shipped flight_delay spec (up to 300 rounds) on two shared cores. */
 const TRAINING_TEST_TIMEOUT_MS = 420_000;
@@ -291,13 +289,8 @@ describe('TrainModelWorkflow', () => {
       spec.trainer.checkpointEvery = 5;
     });
     const queue = `test-kill-${process.pid}`;
-    const startWorker = (): ChildProcess => {
-      const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-      return spawn(process.execPath, ['--import', tsx, path.join(PROJECT_ROOT, 'worker', 'main.ts')], {
-        env: { ...process.env, ...pathsEnv(paths), TEMPORAL_ADDRESS: settings.address, MLOPS_TASK_QUEUE: queue, LOG_LEVEL: 'WARN' },
-        stdio: 'ignore',
-      });
-    };
+    const startWorker = (): ChildProcess =>
+      spawnEntry('worker/main.ts', { ...pathsEnv(paths), TEMPORAL_ADDRESS: settings.address, MLOPS_TASK_QUEUE: queue, LOG_LEVEL: 'WARN' });
     let proc = startWorker();
     try {
       const handle = await client.workflow.start('TrainModelWorkflow', {
@@ -326,10 +319,7 @@ describe('TrainModelWorkflow', () => {
       expect(await registry.listVersions('flight_delay_slow')).toEqual([1]);
       expect((await registry.getAlias('flight_delay_slow', 'champion'))?.version).toBe(1);
     } finally {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        await new Promise((r) => proc.once('exit', r));
-      }
+      await stopProcess(proc);
     }
   });
 

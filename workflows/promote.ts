@@ -51,6 +51,8 @@ export async function EvaluateAndPromoteWorkflow(input: EvaluateAndPromoteInput)
   let status: PromotionStatus = { model, version, stage: 'evaluating', champion: null };
   let decision: (ApprovalDecision & { at: string }) | undefined;
   let approvalWindow: EvaluationRecord['approval'];
+  /** True only while the approval timer runs: a decision arriving as it expires is refused, not half-applied. */
+  let waiting = false;
   setHandler(statusQuery, () => status);
   setHandler(
     decideUpdate,
@@ -61,7 +63,7 @@ export async function EvaluateAndPromoteWorkflow(input: EvaluateAndPromoteInput)
     {
       // Rejected before it reaches history: a decision only counts for the version being waited on.
       validator: (d) => {
-        if (status.stage !== 'awaiting-approval') throw new Error(`v${version} is not waiting for approval (stage: ${status.stage})`);
+        if (status.stage !== 'awaiting-approval' || !waiting) throw new Error(`v${version} is not waiting for approval (stage: ${status.stage})`);
         if (d.version !== version) throw new Error(`this promotion is waiting for v${version}, not v${d.version}`);
         if (decision) throw new Error(`v${version} was already ${decision.approve ? 'approved' : 'rejected'} by ${decision.actor}`);
       },
@@ -114,9 +116,11 @@ export async function EvaluateAndPromoteWorkflow(input: EvaluateAndPromoteInput)
       `Waiting for approval of v${version} (champion: ${previousChampion === null ? 'none' : `v${previousChampion}`}) until ${deadline}.\n` +
         `Approve or reject with POST /models/${model}/versions/${version}/approve|reject {"actor": ..., "reason": ...}.`,
     );
+    waiting = true;
     const decided = await condition(() => decision !== undefined, approval.timeoutSeconds * 1000, {
       summary: `approval of ${model} v${version}, until ${deadline}`,
     });
+    waiting = false;
     const outcome = !decided ? 'expired' : decision!.approve ? null : 'rejected';
     const who = decision?.actor ?? 'EvaluateAndPromoteWorkflow';
     const why = decision
