@@ -109,9 +109,5 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
     await registry.recordEvaluation(input.model, input.version, input.record);
   }
 
-  async function currentChampion(input: { model: string }): Promise<number | null> {
-    return (await registry.getAlias(input.model, CHAMPION))?.version ?? null;
-  }
-
-  return { registerVersion, moveAlias, rollbackChampion, recordEvaluation, currentChampion };
+  return { registerVersion, moveAlias, rollbackChampion, recordEvaluation };
 }

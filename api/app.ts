@@ -5,12 +5,12 @@ import { Hono } from 'hono';
 import { randomUUID } from 'node:crypto';
 import { temporalUiLink, type Paths, type TemporalSettings } from '../core/config.js';
 import { InvalidRequestError, rootCause, UnknownWorkflowError } from '../core/errors.js';
-import { registerModelRoutes } from './models.js';
-import { BodyFields, readJsonBody } from './request.js';
 import { listModels, loadSpec } from '../core/spec.js';
 import { MODEL_NAME, TRAIN_REASON, type TrainModelInput } from '../core/types.js';
 import { errorResponse } from './errors.js';
+import { registerModelRoutes } from './models.js';
 import type { Predictor } from './predictor.js';
+import { BodyFields, readJsonBody } from './request.js';
 import { parseRequestFields } from './validation.js';
 
 export interface AppDeps {

@@ -1,6 +1,7 @@
 // Domain errors: one small class per failure, with readonly context. Whether an error is
 // retryable in Temporal is decided here (NON_RETRYABLE_ERROR_TYPES); its HTTP status is
 // decided in api/errors.ts. This module is pure so workflows may import it.
+import type { RetryPolicy } from '@temporalio/common';
 
 /** Base class: `name` is the class name, which Temporal uses as the failure type. */
 export abstract class MlopsError extends Error {
@@ -134,6 +135,18 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   'CorruptModelError',
   'NoPreviousChampionError',
 ];
+
+/**
+ * How workflows retry activities: a few quick attempts with backoff for transient failures
+ * (a worker restart, a busy disk), none for the failures above.
+ */
+export const ACTIVITY_RETRY: RetryPolicy = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  maximumAttempts: 5,
+  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+};
 
 /**
  * The innermost cause of a failure chain (WorkflowFailedError -> ActivityFailure ->

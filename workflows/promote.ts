@@ -14,7 +14,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { NON_RETRYABLE_ERROR_TYPES } from '../core/errors.js';
+import { CHALLENGER, CHAMPION, type AliasLogEntry } from '../core/aliases.js';
+import { ACTIVITY_RETRY } from '../core/errors.js';
 import {
   decideUpdate,
   statusQuery,
@@ -26,16 +27,9 @@ import {
   type PromotionStatus,
   type RollbackInput,
 } from '../core/promotion.js';
-import { CHALLENGER, CHAMPION, type AliasLogEntry } from '../core/aliases.js';
 import { MODEL_NAME, MODEL_VERSION } from '../core/types.js';
 
-const retry = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '30s',
-  maximumAttempts: 5,
-  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
-};
+const retry = ACTIVITY_RETRY;
 
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
 // Scoring two models on a holdout week heartbeats per batch; a dead worker is noticed quickly.

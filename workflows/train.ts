@@ -13,19 +13,13 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
-import { NON_RETRYABLE_ERROR_TYPES } from '../core/errors.js';
+import { ACTIVITY_RETRY } from '../core/errors.js';
 import { promotionWorkflowId, type EvaluateAndPromoteInput, type EvaluateAndPromoteResult } from '../core/promotion.js';
 import { bestTrial } from '../core/tuning.js';
 import { MODEL_NAME, MODEL_VERSION, TRAIN_REASON, type TrainedModel, type TrainModelInput, type TrainModelResult } from '../core/types.js';
 import { EvaluateAndPromoteWorkflow } from './promote.js';
 
-const retry = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '30s',
-  maximumAttempts: 5,
-  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
-};
+const retry = ACTIVITY_RETRY;
 
 // Short steps: no heartbeat needed.
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
