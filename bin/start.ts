@@ -2,7 +2,7 @@
 // UI on :8233), bootstraps the flights lake when missing, starts the worker and the API,
 // trains the first model when no champion exists, then answers one real /predict. Ctrl-C
 // stops everything.
-import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { Client, Connection, WorkflowIdConflictPolicy, type WorkflowExecutionDescription } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT, resolvePaths, temporalSettings, temporalUiLink } from '../core/config.js';
 import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
 import { rootCause } from '../core/errors.js';
+import { promotionWorkflowId, statusQuery } from '../core/promotion.js';
 import { describeMetrics } from '../ml/metrics.js';
 import { listPartitions } from '../core/lake.js';
 import { CHAMPION, Registry } from '../core/registry.js';
@@ -93,24 +94,40 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
 }
 
 /** Follow a training run, printing each step and the trainer's progress as it changes. */
-async function follow(client: Client, workflowId: string): Promise<TrainModelResult> {
+/** Print a training run's progress (its activities, then its promotion child's) until it ends. */
+async function follow(client: Client, model: string, workflowId: string): Promise<TrainModelResult> {
   const handle = client.workflow.getHandle<(input: TrainModelInput) => Promise<TrainModelResult>>(workflowId);
+  const promotion = client.workflow.getHandle(promotionWorkflowId(model));
   let last = '';
   const result = handle.result();
   let done = false;
   void result.finally(() => (done = true)).catch(() => {});
   while (!done) {
-    const d = await handle.describe().catch(() => undefined);
-    const pending = d?.raw.pendingActivities?.[0];
-    if (pending) {
-      const details = pending.heartbeatDetails?.payloads?.[0]?.data;
-      const line = `${pending.activityType?.name}${details ? ` ${Buffer.from(details).toString()}` : ''}${(pending.attempt ?? 1) > 1 ? ` (attempt ${pending.attempt})` : ''}`;
-      if (line !== last) say(`  ${line}`);
-      last = line;
+    let line = pendingLine(await handle.describe().catch(() => undefined));
+    if (!line) {
+      const child = await promotion.describe().catch(() => undefined);
+      if (child?.status.name === 'RUNNING' && child.type === 'EvaluateAndPromoteWorkflow') {
+        const status = await promotion.query(statusQuery).catch(() => undefined);
+        line =
+          status?.stage === 'awaiting-approval'
+            ? `v${status.version} passed the gate and waits for approval until ${status.approval?.deadline}:\n` +
+              `    curl -X POST ${apiUrl}/models/${model}/versions/${status.version}/approve -H 'content-type: application/json' -d '{"actor":"you","reason":"why"}'`
+            : pendingLine(child);
+      }
     }
+    if (line && line !== last) say(`  ${line}`);
+    last = line ?? last;
     await Promise.race([result.catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
   }
   return result;
+}
+
+/** The first pending activity of a run, with its heartbeat details and attempt. */
+function pendingLine(d: WorkflowExecutionDescription | undefined): string | undefined {
+  const pending = d?.raw.pendingActivities?.[0];
+  if (!pending) return undefined;
+  const details = pending.heartbeatDetails?.payloads?.[0]?.data;
+  return `${pending.activityType?.name}${details ? ` ${Buffer.from(details).toString()}` : ''}${(pending.attempt ?? 1) > 1 ? ` (attempt ${pending.attempt})` : ''}`;
 }
 
 async function exampleFlight(model: string): Promise<URLSearchParams | undefined> {
@@ -184,13 +201,15 @@ async function main(): Promise<void> {
       });
       say(`${model}: no champion yet, training: ${temporalUiLink(temporal, workflowId, handle.firstExecutionRunId)}`);
       try {
-        const result = await follow(client, workflowId);
+        const result = await follow(client, model, workflowId);
         say(
           `${model}: v${result.version} trained on ${result.snapshot.rows.toLocaleString('en-US')} rows in ${result.training.seconds.toFixed(1)} s ` +
             `(${result.training.iterations} rounds), holdout ${describeMetrics(result.holdout)}; ` +
             (result.promoted
               ? 'promoted to champion'
-              : `not promoted (${result.promotion.outcome}): ${result.promotion.gate.checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`).join('; ')}`),
+              : result.promotion.outcome === 'failed-gate'
+                ? `not promoted, failed the gate: ${result.promotion.gate.checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`).join('; ')}`
+                : `not promoted (${result.promotion.outcome}; see ${result.promotion.workflowId} in the Temporal UI)`),
         );
       } catch (err) {
         say(`${model}: training failed: ${rootCause(err).message}`);
