@@ -53,6 +53,7 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
       });
       ctx.heartbeat({ stage: 'reading holdout', partitions });
       const holdout = await readLabeledFeatures(loaded, files);
+      ctx.heartbeat({ stage: 'read holdout', rows: holdout.features.rows });
       if (holdout.features.rows === 0) {
         throw new DataContractViolation('empty', `holdout partitions ${partitions.join(', ')} have no labelled rows`, spec.features.sql);
       }
@@ -148,7 +149,10 @@ async function measureLatency(session: InferenceSession, table: ColumnTable, out
     const started = performance.now();
     await runModel(session, row, output);
     if (i >= LATENCY_WARMUP_RUNS) times.push(performance.now() - started);
-    if (i % 200 === 0) await new Promise((res) => setImmediate(res));
+    if (i % 200 === 0) {
+      Context.current().heartbeat({ stage: 'measuring one-row latency', runs: i });
+      await new Promise((res) => setImmediate(res));
+    }
   }
   times.sort((a, b) => a - b);
   const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;

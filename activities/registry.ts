@@ -1,6 +1,7 @@
 // Registry activities: register an immutable version with its lineage, move aliases with an
 // audit trail, roll champion back, and record evaluations on cards. Every one is idempotent
 // per workflow run, so a retry never logs a move twice.
+import { Context } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
 import type { Paths } from '../core/config.js';
 import { NoPreviousChampionError } from '../core/errors.js';
@@ -109,5 +110,16 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
     await registry.recordEvaluation(input.model, input.version, input.record);
   }
 
-  return { registerVersion, moveAlias, rollbackChampion, recordEvaluation };
+  // ---- for TrainModelWorkflow runs that started before EvaluateAndPromoteWorkflow existed ----
+
+  async function currentChampion(input: { model: string }): Promise<number | null> {
+    return (await registry.getAlias(input.model, CHAMPION))?.version ?? null;
+  }
+
+  async function promoteVersion(input: { model: string; version: number; actor: string; reason: string; workflowId: string }): Promise<void> {
+    const runId = Context.current().info.workflowExecution?.runId ?? null;
+    await registry.moveAlias(input.model, CHAMPION, input.version, { ...input, action: 'promote', runId });
+  }
+
+  return { registerVersion, moveAlias, rollbackChampion, recordEvaluation, currentChampion, promoteVersion };
 }

@@ -12,13 +12,21 @@ import {
   UnknownModelError,
   UnknownVersionError,
   UnknownWorkflowError,
+  WorkflowNotAnsweringError,
 } from '../core/errors.js';
 
 export function statusOf(err: MlopsError): ContentfulStatusCode {
   if (err instanceof InvalidRequestError) return 400;
   if (err instanceof UnknownModelError || err instanceof UnknownVersionError || err instanceof UnknownWorkflowError) return 404;
   if (err instanceof ConflictError) return 409;
-  if (err instanceof NoChampionError || err instanceof ModelUnavailableError || err instanceof TemporalUnavailableError) return 503;
+  if (
+    err instanceof NoChampionError ||
+    err instanceof ModelUnavailableError ||
+    err instanceof TemporalUnavailableError ||
+    err instanceof WorkflowNotAnsweringError
+  ) {
+    return 503;
+  }
   return 500;
 }
 

@@ -1,10 +1,20 @@
 // Registry and promotion routes: read models, versions and the alias log; start an
 // evaluation, approve or reject the version it waits on, roll champion back. Every alias move
 // runs in the model's promotion workflow (one at a time per model), never in the API.
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  isGrpcDeadlineError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import type { Hono } from 'hono';
 import { temporalUiLink, type TemporalSettings } from '../core/config.js';
-import { NoPendingApprovalError, NoPreviousChampionError, PromotionInProgressError, rootCause } from '../core/errors.js';
+import { NoPendingApprovalError, NoPreviousChampionError, PromotionInProgressError, rootCause, WorkflowNotAnsweringError } from '../core/errors.js';
 import {
   decideUpdate,
   promotionWorkflowId,
@@ -86,7 +96,7 @@ export function registerModelRoutes(app: Hono, deps: AppDeps): void {
     const running = await runningPromotion(await deps.client(), name);
     if (!running) return c.json({ model: name, running: false }, 200);
     const { handle, runId, type } = running;
-    const status = type === 'EvaluateAndPromoteWorkflow' ? await handle.query(statusQuery) : null;
+    const status = type === 'EvaluateAndPromoteWorkflow' ? await answered(await deps.client(), handle.workflowId, () => handle.query(statusQuery)) : null;
     return c.json({ model: name, running: true, workflowId: handle.workflowId, type, status, temporalUi: temporalUiLink(deps.temporal, handle.workflowId, runId) });
   });
 
@@ -124,19 +134,24 @@ export function registerModelRoutes(app: Hono, deps: AppDeps): void {
       fields.done();
       await spec(name);
       await registry.readCard(name, version);
-      const running = await runningPromotion(await deps.client(), name);
+      const client = await deps.client();
+      const running = await runningPromotion(client, name);
       if (!running || running.type !== 'EvaluateAndPromoteWorkflow') {
         throw new NoPendingApprovalError(name, version, running ? `a ${running.type} is running` : 'no promotion is running');
       }
       try {
-        await running.handle.executeUpdate(decideUpdate, { args: [{ version, approve: action === 'approve', actor, reason }] });
+        await answered(client, running.handle.workflowId, () =>
+          running.handle.executeUpdate(decideUpdate, { args: [{ version, approve: action === 'approve', actor, reason }] }),
+        );
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
           throw new NoPendingApprovalError(name, version, rootCause(err).message);
         }
         throw err;
       }
-      const result = await settle(running.handle);
+      // The decision is recorded; what follows it (the alias move) is reported, not re-thrown:
+      // a client that retried after an error here would only be told nothing waits any more.
+      const result = await settle(running.handle).catch((err: unknown) => ({ failed: rootCause(err) }));
       return c.json({ model: name, version, decision: action, workflowId: running.handle.workflowId, result });
     });
   }
@@ -190,10 +205,10 @@ function versionSummary(card: ModelCard) {
 }
 
 async function runningPromotion(client: Client, model: string): Promise<{ handle: WorkflowHandle; runId: string; type: string } | undefined> {
-  const handle = client.workflow.getHandle(promotionWorkflowId(model));
   try {
-    const d = await handle.describe();
-    return d.status.name === 'RUNNING' ? { handle, runId: d.runId, type: d.type } : undefined;
+    const d = await client.workflow.getHandle(promotionWorkflowId(model)).describe();
+    // Pinned to the run described, so an update or result never reaches a newer run by accident.
+    return d.status.name === 'RUNNING' ? { handle: client.workflow.getHandle(d.workflowId, d.runId), runId: d.runId, type: d.type } : undefined;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
@@ -222,10 +237,20 @@ async function startPromotionWorkflow(
     const running = await runningPromotion(client, model);
     let doing = running?.type ?? 'finishing';
     if (running?.type === 'EvaluateAndPromoteWorkflow') {
-      const s: PromotionStatus = await running.handle.query(statusQuery);
-      doing = s.stage === 'awaiting-approval' ? `v${s.version} is waiting for approval until ${s.approval?.deadline}` : `${s.stage} v${s.version}`;
+      const s = await answered(client, workflowId, () => running.handle.query(statusQuery)).catch(() => undefined);
+      if (s) doing = s.stage === 'awaiting-approval' ? `v${s.version} is waiting for approval until ${s.approval?.deadline}` : `${s.stage} v${s.version}`;
     }
     throw new PromotionInProgressError(model, workflowId, doing);
+  }
+}
+
+/** A query or update, which needs a worker to answer: bounded, so a request never hangs on a stopped worker. */
+async function answered<T>(client: Client, workflowId: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await client.withDeadline(Date.now() + MOVE_WAIT_MS, call);
+  } catch (err) {
+    if (isGrpcDeadlineError(err) || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw new WorkflowNotAnsweringError(workflowId, MOVE_WAIT_MS / 1000);
+    throw err;
   }
 }
 

@@ -115,6 +115,13 @@ export class NoPendingApprovalError extends ConflictError {
   }
 }
 
+/** A running workflow that no worker answered in time (a query or an update needs one). */
+export class WorkflowNotAnsweringError extends MlopsError {
+  constructor(readonly workflowId: string, readonly seconds: number) {
+    super(`workflow ${workflowId} did not answer within ${seconds} s: is a worker running? (see GET /workflows/${workflowId})`);
+  }
+}
+
 /** A rollback with no earlier champion to return to. */
 export class NoPreviousChampionError extends ConflictError {
   constructor(readonly model: string) {

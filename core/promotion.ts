@@ -68,7 +68,7 @@ export interface EvaluationRecord {
   readonly workflowId: string;
   readonly runId: string;
   readonly report: EvaluationReport;
-  readonly outcome: PromotionOutcome | 'awaiting-approval';
+  readonly outcome: PromotionOutcome | 'awaiting-approval' | 'cancelled';
   readonly decision?: ApprovalDecision & { readonly at: string };
   readonly approval?: { readonly required: boolean; readonly deadline: string };
 }

@@ -15,7 +15,7 @@
 // Moves of one model are serialized: by the promotion workflow's id across processes, and by
 // a lock here within one.
 import { randomUUID } from 'node:crypto';
-import { appendFile, mkdir, readFile, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Baseline, Metrics, Task } from '../ml/metrics.js';
 import { UnknownVersionError } from './errors.js';
@@ -222,8 +222,7 @@ export class Registry {
         await rm(file, { force: true });
       } else {
         const temp = path.join(path.dirname(file), `.${alias}.${randomUUID()}.tmp`);
-        await writeFile(temp, JSON.stringify(entry, null, 2));
-        await rename(temp, file);
+        await replaceDurably(file, temp, JSON.stringify(entry, null, 2));
       }
       return entry;
     });
@@ -243,7 +242,14 @@ export class Registry {
     // A line a crash left unfinished was never a move (its move is retried in full): cut it off.
     const existing = await readFile(file).catch(() => Buffer.alloc(0));
     if (existing.length > 0 && existing[existing.length - 1] !== 0x0a) await truncate(file, existing.lastIndexOf(0x0a) + 1);
-    await appendFile(file, `${JSON.stringify(entry)}\n`);
+    // On disk before the alias file moves: after a power loss the log is never behind it.
+    const handle = await open(file, 'a');
+    try {
+      await handle.appendFile(`${JSON.stringify(entry)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
   }
 
   private historyFile(model: string): string {
@@ -258,13 +264,30 @@ export class Registry {
       const updated: ModelCard = { ...card, evaluations: [...others, record] };
       const file = path.join(this.versionDir(model, version), CARD_FILE);
       const temp = `${file}.${randomUUID()}.tmp`;
-      await writeFile(temp, JSON.stringify(updated, null, 2));
-      await rename(temp, file);
+      await replaceDurably(file, temp, JSON.stringify(updated, null, 2));
       return updated;
     });
   }
 
   private aliasFile(model: string, alias: string): string {
     return path.join(this.modelDir(model), 'aliases', `${alias}.json`);
+  }
+}
+
+/** Write `temp`, flush it, rename it over `file` and flush the folder: the new content or the old, even after a power loss. */
+async function replaceDurably(file: string, temp: string, data: string): Promise<void> {
+  const handle = await open(temp, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, file);
+  const dir = await open(path.dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }

@@ -315,6 +315,12 @@ function parseGate(r: Reader, gate: Record<string, unknown>, metric: string, tas
 
 /** Three days: long enough for a person to look, short enough that a stale candidate expires. */
 const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 3 * 24 * 3600;
+/**
+ * Two weeks: a retrained version waits behind a pending approval, and its wait (a timer every
+ * 30 minutes at most) must stay far inside Temporal's history limit; a candidate older than
+ * two weekly retrains is stale anyway.
+ */
+const MAX_APPROVAL_TIMEOUT_SECONDS = 14 * 24 * 3600;
 
 function parseApproval(r: Reader, raw: unknown): ApprovalPolicy {
   if (raw === undefined) return { required: false, timeoutSeconds: DEFAULT_APPROVAL_TIMEOUT_SECONDS };
@@ -323,7 +329,7 @@ function parseApproval(r: Reader, raw: unknown): ApprovalPolicy {
   return {
     required: a.required === true,
     timeoutSeconds:
-      a.timeoutSeconds === undefined ? DEFAULT_APPROVAL_TIMEOUT_SECONDS : r.integer(a.timeoutSeconds, 'approval.timeoutSeconds', 1, 90 * 24 * 3600),
+      a.timeoutSeconds === undefined ? DEFAULT_APPROVAL_TIMEOUT_SECONDS : r.integer(a.timeoutSeconds, 'approval.timeoutSeconds', 1, MAX_APPROVAL_TIMEOUT_SECONDS),
   };
 }
 

@@ -5,7 +5,9 @@
 // overlap; every move goes through the logged moveAlias activity.
 import {
   allHandlersFinished,
+  CancellationScope,
   condition,
+  isCancellation,
   log,
   proxyActivities,
   setCurrentDetails,
@@ -32,6 +34,9 @@ import { MODEL_NAME, MODEL_VERSION } from '../core/types.js';
 const retry = ACTIVITY_RETRY;
 
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+// An alias move may have logged its line before failing: it is retried until it completes
+// (it is idempotent), so the log and the alias file never stay apart.
+const moves = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: Number.POSITIVE_INFINITY, maximumInterval: '1 minute' } });
 // Scoring two models on a holdout week heartbeats per batch; a dead worker is noticed quickly.
 const scoring = proxyActivities<Activities>({ startToCloseTimeout: '30 minutes', heartbeatTimeout: '30 seconds', retry });
 
@@ -82,7 +87,7 @@ export async function EvaluateAndPromoteWorkflow(input: EvaluateAndPromoteInput)
     return { model, version, outcome, champion, previousChampion, gate: report.gate, report, ...(decision ? { decision } : {}) };
   };
   const move = (alias: string, to: number | null, action: AliasLogEntry['action'], actor: string, reason: string) =>
-    quick.moveAlias({ model, alias, version: to, action, actor, reason, workflowId, runId });
+    moves.moveAlias({ model, alias, version: to, action, actor, reason, workflowId, runId });
 
   if (!report.gate.passed) {
     log.warn('candidate did not pass the gate; champion unchanged', { version, failed: report.gate.checks.filter((c) => !c.passed) });
@@ -111,11 +116,26 @@ export async function EvaluateAndPromoteWorkflow(input: EvaluateAndPromoteInput)
         `Approve or reject with POST /models/${model}/versions/${version}/approve|reject {"actor": ..., "reason": ...}.`,
     );
     waiting = true;
-    const decided = await condition(() => decision !== undefined, approval.timeoutSeconds * 1000, {
-      summary: `approval of ${model} v${version}, until ${deadline}`,
-    });
-    waiting = false;
-    const outcome = !decided ? 'expired' : decision!.approve ? null : 'rejected';
+    try {
+      await condition(() => decision !== undefined, approval.timeoutSeconds * 1000, {
+        summary: `approval of ${model} v${version}, until ${deadline}`,
+      });
+    } catch (err) {
+      // Cancelled while waiting (directly, or with the training run that started it): take
+      // the challenger back and say so on the card before the cancellation ends the run.
+      if (isCancellation(err)) {
+        await CancellationScope.nonCancellable(async () => {
+          await move(CHALLENGER, null, 'clear', 'EvaluateAndPromoteWorkflow', 'promotion cancelled while waiting for approval');
+          await record('cancelled');
+        });
+      }
+      throw err;
+    } finally {
+      waiting = false;
+    }
+    // The decision, not the timer, says what happened: an update accepted in the same
+    // activation as the timer's expiry still counts.
+    const outcome = decision === undefined ? 'expired' : decision.approve ? null : 'rejected';
     const who = decision?.actor ?? 'EvaluateAndPromoteWorkflow';
     const why = decision
       ? `${decision.approve ? 'approved' : 'rejected'} by ${decision.actor}: ${decision.reason}`
@@ -132,7 +152,7 @@ export async function EvaluateAndPromoteWorkflow(input: EvaluateAndPromoteInput)
 export async function RollbackChampionWorkflow(input: RollbackInput): Promise<AliasLogEntry> {
   const { workflowId, runId } = workflowInfo();
   upsertSearchAttributes([{ key: MODEL_NAME, value: input.model }]);
-  const moved = await quick.rollbackChampion({ ...input, workflowId, runId });
+  const moved = await moves.rollbackChampion({ ...input, workflowId, runId });
   setCurrentDetails(`Champion of ${input.model} rolled back from v${moved.previousVersion} to v${moved.version} by ${input.actor}`);
   return moved;
 }

@@ -5,6 +5,7 @@
 import {
   executeChild,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   sleep,
@@ -16,7 +17,16 @@ import type { Activities } from '../activities/index.js';
 import { ACTIVITY_RETRY } from '../core/errors.js';
 import { promotionWorkflowId, type EvaluateAndPromoteInput, type EvaluateAndPromoteResult } from '../core/promotion.js';
 import { bestTrial } from '../core/tuning.js';
-import { MODEL_NAME, MODEL_VERSION, TRAIN_REASON, type TrainedModel, type TrainModelInput, type TrainModelResult } from '../core/types.js';
+import type { GateDecision } from '../core/gate.js';
+import {
+  MODEL_NAME,
+  MODEL_VERSION,
+  TRAIN_REASON,
+  type RegisteredVersion,
+  type TrainedModel,
+  type TrainModelInput,
+  type TrainModelResult,
+} from '../core/types.js';
 import { EvaluateAndPromoteWorkflow } from './promote.js';
 
 const retry = ACTIVITY_RETRY;
@@ -76,20 +86,10 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
   });
   upsertSearchAttributes([{ key: MODEL_VERSION, value: registered.version }]);
 
-  await quick.cleanupRun({ model, workflowId, runId });
-  const promotion = await evaluateAndPromote({
+  const base = {
     model,
     version: registered.version,
-    actor: input.actor ?? 'TrainModelWorkflow',
-    reason: `trained by ${workflowId} (${input.reason ?? 'manual'})`,
-  });
-  return {
-    model,
-    version: registered.version,
-    promoted: promotion.result.outcome === 'promoted',
-    champion: promotion.result.champion,
     holdout: trained.holdout,
-    promotion: { workflowId: promotion.workflowId, outcome: promotion.result.outcome, gate: promotion.result.gate },
     snapshot: { rows: snapshot.rows, contentHash: snapshot.contentHash, partitions: snapshot.partitions.length },
     training: {
       iterations: trained.iterations,
@@ -99,6 +99,48 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
       ...(trials.length ? { trials: trials.map((t) => ({ trial: t.trial!, validation: t.validation, chosen: t === trained })) } : {}),
     },
   };
+  // Runs that passed this point before promotion became a child workflow moved champion in
+  // place; their histories must replay the same steps (patched() is false only for them).
+  if (!patched(PROMOTION_CHILD_PATCH)) return promoteInPlace(input, registered, base);
+
+  await quick.cleanupRun({ model, workflowId, runId });
+  const promotion = await evaluateAndPromote({
+    model,
+    version: registered.version,
+    actor: input.actor ?? 'TrainModelWorkflow',
+    reason: `trained by ${workflowId} (${input.reason ?? 'manual'})`,
+  });
+  return {
+    ...base,
+    promoted: promotion.result.outcome === 'promoted',
+    champion: promotion.result.champion,
+    promotion: { workflowId: promotion.workflowId, outcome: promotion.result.outcome, gate: promotion.result.gate },
+  };
+}
+
+const PROMOTION_CHILD_PATCH = 'evaluate-and-promote-child';
+
+/** The steps of runs started before EvaluateAndPromoteWorkflow: the gate decided at registration. */
+async function promoteInPlace(
+  input: TrainModelInput,
+  registered: RegisteredVersion,
+  base: Omit<TrainModelResult, 'promoted' | 'champion' | 'promotion'>,
+): Promise<TrainModelResult> {
+  const { workflowId, runId } = workflowInfo();
+  const gate = (registered as RegisteredVersion & { gate?: GateDecision }).gate ?? { passed: false, checks: [] };
+  let champion = await quick.currentChampion({ model: input.model });
+  if (gate.passed) {
+    await quick.promoteVersion({
+      model: input.model,
+      version: registered.version,
+      actor: input.actor ?? 'TrainModelWorkflow',
+      reason: `passed gate: ${gate.checks.map((c) => c.name).join('; ')}`,
+      workflowId,
+    });
+    champion = registered.version;
+  }
+  await quick.cleanupRun({ model: input.model, workflowId, runId });
+  return { ...base, promoted: gate.passed, champion, promotion: { workflowId, outcome: gate.passed ? 'promoted' : 'failed-gate', gate } };
 }
 
 /**
@@ -107,7 +149,7 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
  */
 async function evaluateAndPromote(input: EvaluateAndPromoteInput): Promise<{ workflowId: string; result: EvaluateAndPromoteResult }> {
   const workflowId = promotionWorkflowId(input.model);
-  for (let waitMs = 5_000; ; waitMs = Math.min(waitMs * 2, 10 * 60_000)) {
+  for (let waitMs = 5_000; ; waitMs = Math.min(waitMs * 2, 30 * 60_000)) {
     try {
       setCurrentDetails(`Evaluating v${input.version} in child workflow ${workflowId}`);
       return { workflowId, result: await executeChild(EvaluateAndPromoteWorkflow, { workflowId, args: [input] }) };
