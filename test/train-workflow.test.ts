@@ -165,7 +165,10 @@ describe('TrainModelWorkflow', () => {
     // Same snapshot, same spec and seed: the retrained model scores exactly like the first.
     expect(result.snapshot.contentHash).toBe(firstRun?.snapshot.contentHash);
     expect(result.holdout).toEqual(firstRun?.holdout);
-    const deadline = Date.now() + 5_000;
+    // The new session loads in the background; on 2 cores shared with the other suites (the
+    // swap load test among them) that took over 5 s once. The pick-up time itself is measured
+    // by test/swap-load.test.ts.
+    const deadline = Date.now() + 20_000;
     let latest: unknown;
     while (Date.now() < deadline && latest !== 2) latest = (await predict('flight_delay', flight)).body.version;
     stop = true;
