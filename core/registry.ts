@@ -195,7 +195,8 @@ export class Registry {
     if (!isValidName(alias)) throw new Error(`invalid alias name '${alias}'`);
     return this.exclusive(model, async () => {
       if (version !== null) await this.readCard(model, version); // the version must exist
-      const history = await this.aliasHistory(model);
+      const log = await this.readLog(model);
+      const history = log.entries;
       const last = history.findLast((e) => e.alias === alias);
       const runId = move.runId ?? null;
       const workflowId = move.workflowId ?? null;
@@ -215,33 +216,39 @@ export class Registry {
           workflowId,
           runId,
         };
-        await this.appendLog(model, entry);
+        await this.appendLog(model, entry, log);
       }
       const file = this.aliasFile(model, alias);
-      if (entry.version === null) {
-        await rm(file, { force: true });
-      } else {
-        const temp = path.join(path.dirname(file), `.${alias}.${randomUUID()}.tmp`);
-        await replaceDurably(file, temp, JSON.stringify(entry, null, 2));
-      }
+      if (entry.version === null) await rm(file, { force: true });
+      else await replaceDurably(file, JSON.stringify(entry, null, 2));
       return entry;
     });
   }
 
   /** The audit log, oldest first. A last line cut short by a crash is not a move and is skipped. */
   async aliasHistory(model: string): Promise<AliasLogEntry[]> {
-    const text = await readFile(this.historyFile(model), 'utf8').catch(() => '');
-    const lines = text.split('\n');
-    lines.pop(); // after the last newline: empty, or a line whose write never finished
-    return lines.filter((l) => l.trim()).map((l) => JSON.parse(l) as AliasLogEntry);
+    return (await this.readLog(model)).entries;
   }
 
-  private async appendLog(model: string, entry: AliasLogEntry): Promise<void> {
+  /** The log's entries, the byte length of its complete lines, and whether a torn line follows them. */
+  private async readLog(model: string): Promise<{ entries: AliasLogEntry[]; completeBytes: number; torn: boolean }> {
+    const bytes = await readFile(this.historyFile(model)).catch(() => Buffer.alloc(0));
+    const completeBytes = bytes.lastIndexOf(0x0a) + 1; // after the last newline: a write that never finished
+    const entries = bytes
+      .subarray(0, completeBytes)
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as AliasLogEntry);
+    return { entries, completeBytes, torn: completeBytes < bytes.length };
+  }
+
+  /** Append one line to the log as read, first cutting off a line a crash left unfinished. */
+  private async appendLog(model: string, entry: AliasLogEntry, read: { completeBytes: number; torn: boolean }): Promise<void> {
     const file = this.historyFile(model);
     await mkdir(path.dirname(file), { recursive: true });
-    // A line a crash left unfinished was never a move (its move is retried in full): cut it off.
-    const existing = await readFile(file).catch(() => Buffer.alloc(0));
-    if (existing.length > 0 && existing[existing.length - 1] !== 0x0a) await truncate(file, existing.lastIndexOf(0x0a) + 1);
+    // A torn line was never a move (its move is retried in full): it goes.
+    if (read.torn) await truncate(file, read.completeBytes);
     // On disk before the alias file moves: after a power loss the log is never behind it.
     const handle = await open(file, 'a');
     try {
@@ -262,9 +269,7 @@ export class Registry {
       const card = await this.readCard(model, version);
       const others = (card.evaluations ?? []).filter((e) => e.runId !== record.runId || e.workflowId !== record.workflowId);
       const updated: ModelCard = { ...card, evaluations: [...others, record] };
-      const file = path.join(this.versionDir(model, version), CARD_FILE);
-      const temp = `${file}.${randomUUID()}.tmp`;
-      await replaceDurably(file, temp, JSON.stringify(updated, null, 2));
+      await replaceDurably(path.join(this.versionDir(model, version), CARD_FILE), JSON.stringify(updated, null, 2));
       return updated;
     });
   }
@@ -274,8 +279,12 @@ export class Registry {
   }
 }
 
-/** Write `temp`, flush it, rename it over `file` and flush the folder: the new content or the old, even after a power loss. */
-async function replaceDurably(file: string, temp: string, data: string): Promise<void> {
+/**
+ * Write a dot-named temporary file beside `file`, flush it, rename it over `file` and flush
+ * the folder: readers see the new content or the old, even after a power loss.
+ */
+async function replaceDurably(file: string, data: string): Promise<void> {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID()}.tmp`);
   const handle = await open(temp, 'w');
   try {
     await handle.writeFile(data);
