@@ -5,7 +5,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { OnnxParityError } from '../core/errors.js';
-import { loadSession, scoreInBatches } from '../core/inference.js';
+import { inBatches, loadSession, scoreInBatches } from '../core/inference.js';
 import { gbdtParams, loadSpec } from '../core/spec.js';
 import { planTrials } from '../core/tuning.js';
 import type { ParityReport, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
@@ -24,7 +24,6 @@ export interface TrainingDeps {
 /** Parity tolerance between the trainer's scores and onnxruntime's. */
 export const PARITY_TOLERANCE = 1e-5;
 const PARITY_SAMPLE_ROWS = 100_000;
-const PARITY_BATCH_ROWS = 5_000;
 const HEARTBEAT_EVERY_MS = 2_000;
 
 const threadFile = siblingModule(import.meta.url, 'training-thread');
@@ -148,14 +147,10 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
     try {
       const sample = sliceTable(holdout.features, 0, Math.min(PARITY_SAMPLE_ROWS, holdout.features.rows));
       const ctx = Context.current();
-      // The trainer's own predictions take seconds for 100,000 rows: batch them, heartbeating.
-      const expected = new Float64Array(sample.rows * K);
-      for (let start = 0; start < sample.rows; start += PARITY_BATCH_ROWS) {
-        const end = Math.min(sample.rows, start + PARITY_BATCH_ROWS);
-        expected.set(predict(model, sliceTable(sample, start, end)), start * K);
-        ctx.heartbeat({ stage: 'verifying ONNX: trainer predictions', rows: end });
-        await new Promise((r) => setImmediate(r));
-      }
+      // The trainer's own predictions take seconds for 100,000 rows: batched too, heartbeating.
+      const expected = await inBatches(sample, K, (batch) => predict(model, batch), (rows) =>
+        ctx.heartbeat({ stage: 'verifying ONNX: trainer predictions', rows }),
+      );
       const actual = await scoreInBatches(session, sample, output, K, (rows) => ctx.heartbeat({ stage: 'verifying ONNX: onnxruntime', rows }));
       let maxAbsDiff = 0;
       let labelMismatches = 0;

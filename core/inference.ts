@@ -45,23 +45,34 @@ export async function runModel(session: ort.InferenceSession, table: ColumnTable
 }
 
 /**
- * Score a whole table in bounded batches, yielding to the event loop between them (so
- * heartbeats and polls go through) and reporting rows done: row-major [rows x width].
+ * Score a whole table in bounded batches with `score` (the trainer's predict, or a session),
+ * yielding to the event loop between them (so heartbeats and polls go through) and reporting
+ * rows done: row-major [rows x width].
  */
-export async function scoreInBatches(
+export async function inBatches(
+  table: ColumnTable,
+  width: number,
+  score: (batch: ColumnTable) => ArrayLike<number> | Promise<ArrayLike<number>>,
+  onRows?: (rowsDone: number) => void,
+  batchRows = 5_000,
+): Promise<Float64Array> {
+  const scores = new Float64Array(table.rows * width);
+  for (let start = 0; start < table.rows; start += batchRows) {
+    const end = Math.min(table.rows, start + batchRows);
+    scores.set(await score(sliceTable(table, start, end)), start * width);
+    onRows?.(end);
+    await new Promise((r) => setImmediate(r));
+  }
+  return scores;
+}
+
+/** The model's `output` for every row of a table of any size, through `inBatches`. */
+export function scoreInBatches(
   session: ort.InferenceSession,
   table: ColumnTable,
   output: string,
   width: number,
   onRows?: (rowsDone: number) => void,
-  batchRows = 5_000,
-): Promise<Float32Array> {
-  const scores = new Float32Array(table.rows * width);
-  for (let start = 0; start < table.rows; start += batchRows) {
-    const end = Math.min(table.rows, start + batchRows);
-    scores.set(await runModel(session, sliceTable(table, start, end), output), start * width);
-    onRows?.(end);
-    await new Promise((r) => setImmediate(r));
-  }
-  return scores;
+): Promise<Float64Array> {
+  return inBatches(table, width, (batch) => runModel(session, batch, output), onRows);
 }
