@@ -32,7 +32,14 @@ import { BodyFields, parseVersion, readJsonBody } from './request.js';
 /** How long approve, reject and rollback wait for the workflow to finish the move they asked for. */
 const MOVE_WAIT_MS = 30_000;
 
-const WHO_AND_WHY = '{"actor": "alice", "reason": "checked the gate results"}';
+/** The body of every alias-moving request: who asks, and why (both go into the alias log). */
+async function readWhoAndWhy(req: Request, who: string): Promise<{ actor: string; reason: string }> {
+  const fields = new BodyFields(await readJsonBody(req, '{"actor": "alice", "reason": "checked the gate results"}'), ['actor', 'reason']);
+  const actor = fields.string('actor', { required: true, max: 100, hint: who });
+  const reason = fields.string('reason', { required: true, max: 500, hint: 'why, recorded in the alias log' });
+  fields.done();
+  return { actor, reason };
+}
 
 export function registerModelRoutes(app: Hono, deps: AppDeps): void {
   const registry = new Registry(deps.paths.registryDir);
@@ -128,10 +135,7 @@ export function registerModelRoutes(app: Hono, deps: AppDeps): void {
     app.post(`/models/:name/versions/:version/${action}`, async (c) => {
       const name = c.req.param('name');
       const version = parseVersion(c.req.param('version'));
-      const fields = new BodyFields(await readJsonBody(c.req.raw, WHO_AND_WHY), ['actor', 'reason']);
-      const actor = fields.string('actor', { required: true, max: 100, hint: `who ${action}s` });
-      const reason = fields.string('reason', { required: true, max: 500, hint: `why, recorded in the alias log` });
-      fields.done();
+      const { actor, reason } = await readWhoAndWhy(c.req.raw, `who ${action}s`);
       await spec(name);
       await registry.readCard(name, version);
       const client = await deps.client();
@@ -158,10 +162,7 @@ export function registerModelRoutes(app: Hono, deps: AppDeps): void {
 
   app.post('/models/:name/rollback', async (c) => {
     const name = c.req.param('name');
-    const fields = new BodyFields(await readJsonBody(c.req.raw, WHO_AND_WHY), ['actor', 'reason']);
-    const actor = fields.string('actor', { required: true, max: 100, hint: 'who rolls back' });
-    const reason = fields.string('reason', { required: true, max: 500, hint: 'why, recorded in the alias log' });
-    fields.done();
+    const { actor, reason } = await readWhoAndWhy(c.req.raw, 'who rolls back');
     await spec(name);
     // Answered here when plainly impossible; the workflow decides again under the model's lock.
     if (rollbackTarget(await registry.aliasHistory(name)) === null) throw new NoPreviousChampionError(name);

@@ -31,14 +31,12 @@ import {
 } from '../core/promotion.js';
 import { MODEL_NAME, MODEL_VERSION } from '../core/types.js';
 
-const retry = ACTIVITY_RETRY;
-
-const quick = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+const quick = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: ACTIVITY_RETRY });
 // An alias move may have logged its line before failing: it is retried until it completes
 // (it is idempotent), so the log and the alias file never stay apart.
-const moves = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: Number.POSITIVE_INFINITY, maximumInterval: '1 minute' } });
+const moves = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { ...ACTIVITY_RETRY, maximumAttempts: Number.POSITIVE_INFINITY, maximumInterval: '1 minute' } });
 // Scoring two models on a holdout week heartbeats per batch; a dead worker is noticed quickly.
-const scoring = proxyActivities<Activities>({ startToCloseTimeout: '30 minutes', heartbeatTimeout: '30 seconds', retry });
+const scoring = proxyActivities<Activities>({ startToCloseTimeout: '30 minutes', heartbeatTimeout: '30 seconds', retry: ACTIVITY_RETRY });
 
 export async function EvaluateAndPromoteWorkflow(input: EvaluateAndPromoteInput): Promise<EvaluateAndPromoteResult> {
   const { workflowId, runId } = workflowInfo();

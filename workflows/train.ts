@@ -29,17 +29,15 @@ import {
 } from '../core/types.js';
 import { EvaluateAndPromoteWorkflow } from './promote.js';
 
-const retry = ACTIVITY_RETRY;
-
 // Short steps: no heartbeat needed.
-const quick = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
+const quick = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry: ACTIVITY_RETRY });
 
 // Long steps heartbeat: a dead worker is noticed within heartbeatTimeout and the step is
 // retried on another (or the restarted) worker, resuming from its checkpoint.
 const long = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '20 seconds',
-  retry,
+  retry: ACTIVITY_RETRY,
 });
 
 export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainModelResult> {
