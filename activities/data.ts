@@ -4,7 +4,7 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Paths } from '../core/config.js';
-import { openDuckDB, parquetSource, quoteIdent, quoteLiteral, queryRows } from '../core/duckdb.js';
+import { openDuckDB, parquetRowCounts, parquetSource, quoteIdent, quoteLiteral, queryRows } from '../core/duckdb.js';
 import { DataContractViolation } from '../core/errors.js';
 import { featureQuery, LABEL_COLUMN, rawFeatureQuery } from '../core/features.js';
 import { hashFile, listPartitions } from '../core/lake.js';
@@ -48,11 +48,7 @@ export function createDataActivities({ paths }: DataDeps) {
     const db = await openDuckDB();
     let rowsByFile: Map<string, number>;
     try {
-      const rows = await queryRows(
-        db.connection,
-        `SELECT file_name, sum(num_rows)::BIGINT AS n FROM parquet_file_metadata([${files.map(quoteLiteral).join(', ')}]) GROUP BY file_name`,
-      );
-      rowsByFile = new Map(rows.map((r) => [String(r.file_name), Number(r.n)]));
+      rowsByFile = await parquetRowCounts(db.connection, files);
     } finally {
       db.close();
     }

@@ -2,7 +2,6 @@
 // same holdout rows (the candidate's holdout weeks through the model's feature SQL), with the
 // registered ONNX files and onnxruntime, then apply the spec's gate.
 import { Context } from '@temporalio/activity';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Paths } from '../core/config.js';
@@ -13,7 +12,7 @@ import { loadSession, runModel, scoreInBatches, type InferenceSession } from '..
 import { listPartitions } from '../core/lake.js';
 import type { EvaluationResult, LatencyReport } from '../core/promotion.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
-import { loadSpec, sha256 } from '../core/spec.js';
+import { loadSpec } from '../core/spec.js';
 import { evaluate, expectedCalibrationError, type Baseline, type Metrics } from '../ml/metrics.js';
 import { sliceTable, type ColumnTable, type LabeledTable } from '../ml/table.js';
 
@@ -100,21 +99,11 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
 
   /** The version's model file, checked against its card's hash and loaded by onnxruntime. */
   async function openRegistered(card: ModelCard): Promise<InferenceSession> {
-    const file = registry.modelPath(card.model, card.version);
-    const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
-      throw new CorruptModelError(file, `cannot be read (${err.code ?? err.message})`);
-    });
-    const actual = sha256(bytes);
-    if (actual !== card.onnx.sha256) {
-      throw new CorruptModelError(
-        file,
-        `sha256 ${actual.slice(0, 12)}… does not match the ${card.onnx.sha256.slice(0, 12)}… registered on v${card.version}'s card (${bytes.length} bytes, registered ${card.onnx.bytes}): the file changed after registration`,
-      );
-    }
+    const bytes = await registry.readVerifiedModel(card);
     try {
       return await loadSession(bytes);
     } catch (err) {
-      throw new CorruptModelError(file, `onnxruntime cannot load it: ${err instanceof Error ? err.message : String(err)}`);
+      throw new CorruptModelError(registry.modelPath(card.model, card.version), `onnxruntime cannot load it: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 

@@ -3,6 +3,7 @@ import type { Paths } from '../core/config.js';
 import { createDataActivities } from './data.js';
 import { createEvaluationActivities } from './evaluation.js';
 import { createRegistryActivities } from './registry.js';
+import { createScoringActivities } from './scoring.js';
 import { createTrainingActivities } from './training.js';
 
 export interface ActivityDeps {
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTrainingActivities(deps),
     ...createRegistryActivities(deps),
     ...createEvaluationActivities(deps),
+    ...createScoringActivities(deps),
   };
 }
 

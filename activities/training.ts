@@ -12,7 +12,8 @@ import type { ParityReport, TrainedModel, TrainingSet, TuningTrial } from '../co
 import { predict, type GbdtModel } from '../ml/gbdt/model.js';
 import { outputName } from '../ml/onnx/tree-ensemble.js';
 import { sliceTable } from '../ml/table.js';
-import { siblingModule, startThread } from '../ml/threads.js';
+import { siblingModule } from '../ml/threads.js';
+import { runInThread } from './thread-activity.js';
 import { readLabeled, type TrainingJob, type TrainingMessage } from './training-thread.js';
 
 export interface TrainingDeps {
@@ -24,7 +25,6 @@ export interface TrainingDeps {
 /** Parity tolerance between the trainer's scores and onnxruntime's. */
 export const PARITY_TOLERANCE = 1e-5;
 const PARITY_SAMPLE_ROWS = 100_000;
-const HEARTBEAT_EVERY_MS = 2_000;
 
 const threadFile = siblingModule(import.meta.url, 'training-thread');
 
@@ -70,67 +70,50 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
     const base = { attempt: ctx.info.attempt, ...(trial ? { trial: trial.index, trialParams: trial.params } : {}) };
     let details: Record<string, unknown> = { stage: 'starting', ...base };
     let lastCheckpoint: number | null = null;
-    const worker = startThread(threadFile, job);
-    const beat = setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
-    const onCancel = () => void worker.terminate();
-    ctx.cancellationSignal.addEventListener('abort', onCancel);
-    try {
-      const done = await new Promise<Extract<TrainingMessage, { type: 'done' }>>((resolve, reject) => {
-        worker.on('message', (m: TrainingMessage) => {
-          switch (m.type) {
-            case 'status':
-              details = { stage: m.stage, rows: m.rows, ...base };
-              break;
-            case 'resumed':
-              details = { stage: 'resumed from checkpoint', iteration: m.iteration, ...base };
-              ctx.log.info('resumed from checkpoint', details);
-              break;
-            case 'checkpoint':
-              lastCheckpoint = m.iteration;
-              return;
-            case 'iteration':
-              details = {
-                stage: 'training',
-                iteration: m.iteration,
-                numIterations: m.numIterations,
-                metric: m.metric,
-                ...(m.trainMetric !== null ? { trainMetric: round(m.trainMetric) } : {}),
-                ...(m.validMetric !== null ? { validMetric: round(m.validMetric), bestIteration: m.bestIteration } : {}),
-                checkpointIteration: lastCheckpoint,
-                ...base,
-              };
-              // The heartbeat timer sends these; heartbeats are throttled by the SDK anyway.
-              return;
-            case 'done':
-              resolve(m);
-              return;
-          }
-          ctx.heartbeat(details);
-        });
-        worker.on('error', reject);
-        worker.on('exit', (code) => {
-          if (ctx.cancellationSignal.aborted) reject(ctx.cancellationSignal.reason);
-          else reject(new Error(`training thread exited with code ${code} before finishing`));
-        });
-      });
-      return {
-        modelFile: job.modelFile,
-        onnxFile: job.onnxFile,
-        trial,
-        holdout: done.holdout,
-        baseline: done.baseline,
-        validation: done.validation,
-        iterations: done.iterations,
-        bestIteration: done.bestIteration,
-        resumedFromIteration: done.resumedFromIteration,
-        importance: done.importance,
-        seconds: (Date.now() - started) / 1000,
-      };
-    } finally {
-      clearInterval(beat);
-      ctx.cancellationSignal.removeEventListener('abort', onCancel);
-      await worker.terminate();
-    }
+    const done = await runInThread<TrainingMessage>(threadFile, job, {
+      details: () => details,
+      onMessage(m) {
+        switch (m.type) {
+          case 'status':
+            details = { stage: m.stage, rows: m.rows, ...base };
+            break;
+          case 'resumed':
+            details = { stage: 'resumed from checkpoint', iteration: m.iteration, ...base };
+            ctx.log.info('resumed from checkpoint', details);
+            break;
+          case 'checkpoint':
+            lastCheckpoint = m.iteration;
+            return;
+          case 'iteration':
+            details = {
+              stage: 'training',
+              iteration: m.iteration,
+              numIterations: m.numIterations,
+              metric: m.metric,
+              ...(m.trainMetric !== null ? { trainMetric: round(m.trainMetric) } : {}),
+              ...(m.validMetric !== null ? { validMetric: round(m.validMetric), bestIteration: m.bestIteration } : {}),
+              checkpointIteration: lastCheckpoint,
+              ...base,
+            };
+            // The heartbeat timer sends these; heartbeats are throttled by the SDK anyway.
+            return;
+        }
+        ctx.heartbeat(details);
+      },
+    });
+    return {
+      modelFile: job.modelFile,
+      onnxFile: job.onnxFile,
+      trial,
+      holdout: done.holdout,
+      baseline: done.baseline,
+      validation: done.validation,
+      iterations: done.iterations,
+      bestIteration: done.bestIteration,
+      resumedFromIteration: done.resumedFromIteration,
+      importance: done.importance,
+      seconds: (Date.now() - started) / 1000,
+    };
   }
 
   /**

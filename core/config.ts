@@ -17,6 +17,10 @@ export interface Paths {
   readonly registryDir: string;
   /** Scratch space for runs in progress (training sets, checkpoints), keyed by workflow run. */
   readonly workDir: string;
+  /** Batch predictions, partitioned like the lake: `<predictions>/<model>/<key>=<value>/v<version>.parquet`. */
+  readonly predictionsDir: string;
+  /** Monitoring reports: `<reports>/<model>/<run>/{report.json, report.html}`. */
+  readonly reportsDir: string;
   /** Model specs (`<name>.json`). */
   readonly modelsDir: string;
   /** SQL files, loaded by name. */
@@ -31,6 +35,8 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
     arrivalsDir: path.resolve(env.MLOPS_ARRIVALS_DIR ?? path.join(stateDir, 'arrivals')),
     registryDir: path.resolve(env.MLOPS_REGISTRY_DIR ?? path.join(stateDir, 'registry')),
     workDir: path.resolve(env.MLOPS_WORK_DIR ?? path.join(stateDir, 'work')),
+    predictionsDir: path.resolve(env.MLOPS_PREDICTIONS_DIR ?? path.join(stateDir, 'predictions')),
+    reportsDir: path.resolve(env.MLOPS_REPORTS_DIR ?? path.join(stateDir, 'reports')),
     modelsDir: path.resolve(env.MLOPS_MODELS_DIR ?? path.join(PROJECT_ROOT, 'models')),
     sqlDir: path.resolve(env.MLOPS_SQL_DIR ?? path.join(PROJECT_ROOT, 'sql')),
   };

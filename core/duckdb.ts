@@ -50,6 +50,16 @@ export async function queryRows(
   return reader.getRowObjectsJS() as Record<string, unknown>[];
 }
 
+/** Rows per Parquet file, from the files' metadata (no data is read). */
+export async function parquetRowCounts(connection: DuckDBConnection, files: readonly string[]): Promise<Map<string, number>> {
+  if (files.length === 0) return new Map();
+  const rows = await queryRows(
+    connection,
+    `SELECT file_name, sum(num_rows)::BIGINT AS n FROM parquet_file_metadata([${files.map(quoteLiteral).join(', ')}]) GROUP BY file_name`,
+  );
+  return new Map(rows.map((r) => [String(r.file_name), Number(r.n)]));
+}
+
 export interface ColumnRequest {
   readonly name: string;
   readonly kind: 'numeric' | 'categorical';

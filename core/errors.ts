@@ -98,6 +98,26 @@ export class CorruptModelError extends MlopsError {
   }
 }
 
+/** A partition that is not in the lake (or not released yet). */
+export class UnknownPartitionError extends MlopsError {
+  constructor(readonly dataset: string, readonly partition: string, readonly available: readonly string[]) {
+    super(
+      `dataset '${dataset}' has no partition '${partition}'` +
+        (available.length ? ` (it has ${available.length}: ${available[0]} .. ${available.at(-1)})` : ' (it has none yet)'),
+    );
+  }
+}
+
+/** Batch scoring needs one feature row per input row; the model's feature SQL gave another count. */
+export class FeatureRowCountError extends MlopsError {
+  constructor(readonly sqlFile: string, readonly partition: string, readonly inputRows: number, readonly featureRows: number) {
+    super(
+      `${sqlFile}: returned ${featureRows} feature rows for the ${inputRows} rows of partition ${partition}; ` +
+        'batch scoring needs exactly one feature row per input row (no filters, joins that add rows, or aggregates)',
+    );
+  }
+}
+
 /** The request is valid but conflicts with what is happening now (HTTP 409). */
 export abstract class ConflictError extends MlopsError {}
 
@@ -141,6 +161,9 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   'UnknownVersionError',
   'CorruptModelError',
   'NoPreviousChampionError',
+  'NoChampionError',
+  'UnknownPartitionError',
+  'FeatureRowCountError',
 ];
 
 /**

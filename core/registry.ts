@@ -16,9 +16,10 @@
 // a lock here within one.
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import { replaceDurably } from './durable.js';
 import path from 'node:path';
 import type { Baseline, Metrics, Task } from '../ml/metrics.js';
-import { UnknownVersionError } from './errors.js';
+import { CorruptModelError, UnknownVersionError } from './errors.js';
 import type { AliasLogEntry, AliasMove, AliasRecord } from './aliases.js';
 import type { EvaluationRecord } from './promotion.js';
 
@@ -178,6 +179,25 @@ export class Registry {
     }
   }
 
+  /**
+   * A version's model file, checked against the sha256 on its card: a file that changed after
+   * registration, or cannot be read, is a CorruptModelError naming it.
+   */
+  async readVerifiedModel(card: Pick<ModelCard, 'model' | 'version' | 'onnx'>): Promise<Uint8Array> {
+    const file = this.modelPath(card.model, card.version);
+    const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+      throw new CorruptModelError(file, `cannot be read (${err.code ?? err.message})`);
+    });
+    const actual = sha256(bytes);
+    if (actual !== card.onnx.sha256) {
+      throw new CorruptModelError(
+        file,
+        `sha256 ${actual.slice(0, 12)}… does not match the ${card.onnx.sha256.slice(0, 12)}… registered on v${card.version}'s card (${bytes.length} bytes, registered ${card.onnx.bytes}): the file changed after registration`,
+      );
+    }
+    return bytes;
+  }
+
   async getAlias(model: string, alias: string): Promise<AliasRecord | undefined> {
     try {
       return JSON.parse(await readFile(this.aliasFile(model, alias), 'utf8')) as AliasRecord;
@@ -276,27 +296,5 @@ export class Registry {
 
   private aliasFile(model: string, alias: string): string {
     return path.join(this.modelDir(model), 'aliases', `${alias}.json`);
-  }
-}
-
-/**
- * Write a dot-named temporary file beside `file`, flush it, rename it over `file` and flush
- * the folder: readers see the new content or the old, even after a power loss.
- */
-async function replaceDurably(file: string, data: string): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID()}.tmp`);
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, file);
-  const dir = await open(path.dirname(file), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
   }
 }

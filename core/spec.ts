@@ -6,6 +6,8 @@ import path from 'node:path';
 import { GBDT_PARAM_BOUNDS, resolveParams, type GbdtParams } from '../ml/gbdt/params.js';
 import { TASK_METRICS, type Task } from '../ml/metrics.js';
 import { InvalidSpecError, UnknownModelError } from './errors.js';
+import { parseBatch, parseMonitoring, parseSchedules, type BatchPolicy, type MonitoringPolicy, type SchedulePolicy } from './spec-operations.js';
+import { Reader } from './spec-reader.js';
 
 /** DuckDB column types a dataset may declare (what the lake's Parquet files hold). */
 export const COLUMN_TYPES = ['TIMESTAMP', 'DATE', 'BIGINT', 'INTEGER', 'DOUBLE', 'FLOAT', 'VARCHAR', 'BOOLEAN'] as const;
@@ -102,6 +104,9 @@ export interface ModelSpec {
   readonly approval: ApprovalPolicy;
   /** Binary only: probability at or above which the predicted label is true. */
   readonly decisionThreshold: number;
+  readonly batch: BatchPolicy;
+  readonly monitoring: MonitoringPolicy;
+  readonly schedules: SchedulePolicy;
 }
 
 /** A spec with its feature SQL loaded and both fingerprinted, as recorded in lineage. */
@@ -161,42 +166,6 @@ export function requestColumns(spec: ModelSpec): DatasetColumn[] {
   return spec.dataset.columns.filter((c) => c.knownAtPrediction);
 }
 
-// ---- validation: small readers that name the field they reject ----------------------------
-
-class Reader {
-  constructor(readonly file: string) {}
-  fail(field: string, problem: string): never {
-    throw new InvalidSpecError(this.file, field, problem);
-  }
-  object(v: unknown, field: string): Record<string, unknown> {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(field, 'must be an object');
-    return v as Record<string, unknown>;
-  }
-  string(v: unknown, field: string): string {
-    if (typeof v !== 'string' || v.length === 0) this.fail(field, 'must be a non-empty string');
-    return v;
-  }
-  number(v: unknown, field: string, min: number, max = Number.POSITIVE_INFINITY): number {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-      this.fail(field, `must be a number in [${min}, ${max}]`);
-    }
-    return v;
-  }
-  integer(v: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-    const n = this.number(v, field, min, max);
-    if (!Number.isInteger(n)) this.fail(field, 'must be an integer');
-    return n;
-  }
-  oneOf<T extends string>(v: unknown, field: string, options: readonly T[]): T {
-    if (typeof v !== 'string' || !options.includes(v as T)) this.fail(field, `must be one of ${options.join(', ')}`);
-    return v as T;
-  }
-  array(v: unknown, field: string): unknown[] {
-    if (!Array.isArray(v) || v.length === 0) this.fail(field, 'must be a non-empty array');
-    return v;
-  }
-}
-
 export function parseSpec(raw: unknown, file: string): ModelSpec {
   const r = new Reader(file);
   const o = r.object(raw, '(root)');
@@ -249,6 +218,7 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
   if (task !== 'multiclass' && classes) r.fail('label.classes', 'is only for multiclass tasks');
   if (classes && new Set(classes).size !== classes.length) r.fail('label.classes', 'must not repeat a class');
   const gateMetric = r.oneOf(gate.metric, 'gate.metric', Object.keys(TASK_METRICS[task]));
+  const parsedGate = parseGate(r, gate, gateMetric, task);
 
   return {
     name,
@@ -269,9 +239,12 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
       checkpointEvery: trainer.checkpointEvery === undefined ? 10 : r.integer(trainer.checkpointEvery, 'trainer.checkpointEvery', 1),
       ...(trainer.tuning === undefined ? {} : { tuning: parseTuning(r, r.object(trainer.tuning, 'trainer.tuning'), p, task, classes?.length ?? 1) }),
     },
-    gate: parseGate(r, gate, gateMetric, task),
+    gate: parsedGate,
     approval: parseApproval(r, o.approval),
     decisionThreshold: o.decisionThreshold === undefined ? 0.5 : r.number(o.decisionThreshold, 'decisionThreshold', 0, 1),
+    batch: parseBatch(r, o.batch),
+    monitoring: parseMonitoring(r, o.monitoring, task, gateMetric, parsedGate.calibration?.maxEce),
+    schedules: parseSchedules(r, o.schedules),
   };
 }
 

@@ -109,3 +109,54 @@ export interface TrainModelResult {
     readonly trials?: readonly { readonly trial: TuningTrial; readonly validation: TrainedModel['validation']; readonly chosen: boolean }[];
   };
 }
+
+// ---- batch scoring --------------------------------------------------------------------------
+
+export interface BatchInferenceInput {
+  readonly model: string;
+  /** Partition values to score, or "new": those the version has not scored yet. */
+  readonly partitions: readonly string[] | 'new';
+  /** A registered version; the champion when left out (pinned when the run starts). */
+  readonly version?: number;
+  /** Partitions scored at once; the spec's batch.concurrency when left out. */
+  readonly concurrency?: number;
+  /** onnxruntime threads per partition; the spec's batch.threads when left out. */
+  readonly threads?: number;
+  /** Why this run started (schedule, api, monitor ...), shown in the UI. */
+  readonly reason?: string;
+}
+
+/** One partition to score: its lake files and how many rows they hold. */
+export interface PartitionToScore {
+  readonly value: string;
+  readonly files: readonly string[];
+  readonly rows: number;
+}
+
+export interface BatchPlan {
+  readonly model: string;
+  readonly version: number;
+  readonly partitionKey: string;
+  readonly partitions: readonly PartitionToScore[];
+  readonly concurrency: number;
+  readonly threads: number;
+}
+
+export interface ScoredPartition {
+  readonly partition: string;
+  readonly rowsIn: number;
+  readonly rowsOut: number;
+  readonly file: string;
+  /** True when the output for this version and partition was already complete: nothing rewritten. */
+  readonly skipped: boolean;
+  readonly seconds: number;
+}
+
+export interface BatchInferenceResult {
+  readonly model: string;
+  readonly version: number;
+  readonly partitions: readonly ScoredPartition[];
+  readonly rowsIn: number;
+  readonly rowsOut: number;
+  readonly manifest: string;
+}

@@ -35,6 +35,8 @@ export function pathsEnv(paths: Paths): Record<string, string> {
     MLOPS_LAKE_DIR: paths.lakeDir,
     MLOPS_REGISTRY_DIR: paths.registryDir,
     MLOPS_WORK_DIR: paths.workDir,
+    MLOPS_PREDICTIONS_DIR: paths.predictionsDir,
+    MLOPS_REPORTS_DIR: paths.reportsDir,
     MLOPS_MODELS_DIR: paths.modelsDir,
   };
 }

@@ -1,0 +1,101 @@
+// Runs in a worker thread: scores one lake partition and writes its predictions. Everything
+// heavy is here (DuckDB's feature query, onnxruntime's synchronous run(), the Parquet write),
+// so the worker's event loop stays free for heartbeats while a big partition is scored.
+//
+// The output is written under a temporary dot-name and renamed into place only when it holds
+// exactly as many rows as the input: a crash or a retry never leaves a half-written file
+// where readers look, and the same (version, partition) always lands in the same file.
+import { DuckDBDataChunk, FLOAT, type DuckDBFloatVector } from '@duckdb/node-api';
+import { rm } from 'node:fs/promises';
+import { parentPort, workerData } from 'node:worker_threads';
+import { publishDurably } from '../core/durable.js';
+import { openDuckDB, queryRows, quoteLiteral, readColumns, type ColumnRequest } from '../core/duckdb.js';
+import { inBatches, loadSession, runModel } from '../core/inference.js';
+
+export interface ScoringJob {
+  /** The registered ONNX file's bytes, already checked against its card. */
+  readonly modelBytes: Uint8Array;
+  /** The ONNX output to read, and how many values it has per row. */
+  readonly output: string;
+  readonly width: number;
+  /** onnxruntime intra-op threads. */
+  readonly threads: number;
+  /** The model's features over the partition's files, one row per input row, in file order. */
+  readonly featuresSql: string;
+  readonly features: readonly ColumnRequest[];
+  /** SELECT of the output rows: the source rows POSITIONAL JOIN the `scores` table (s0..s{width-1}). */
+  readonly outputSql: string;
+  readonly expectedRows: number;
+  readonly tempFile: string;
+  readonly targetFile: string;
+  readonly batchRows: number;
+}
+
+export type ScoringMessage =
+  | { readonly type: 'progress'; readonly stage: string; readonly rows: number }
+  | { readonly type: 'done'; readonly rowsOut: number }
+  /** The feature SQL is not one row per input row: nothing written, and retrying cannot help. */
+  | { readonly type: 'done'; readonly rowsOut: null; readonly featureRows: number };
+
+/** Rows per DuckDB data chunk when appending scores (DuckDB's vector size). */
+const CHUNK_ROWS = 2048;
+
+async function run(job: ScoringJob, post: (m: ScoringMessage) => void): Promise<void> {
+  const db = await openDuckDB({ threads: 1 });
+  const session = await loadSession(job.modelBytes, job.threads);
+  try {
+    post({ type: 'progress', stage: 'computing features', rows: 0 });
+    const table = await readColumns(await db.connection.stream(job.featuresSql), job.features);
+    if (table.rows !== job.expectedRows) {
+      post({ type: 'done', rowsOut: null, featureRows: table.rows });
+      return;
+    }
+    const scores = await inBatches(
+      table,
+      job.width,
+      (batch) => runModel(session, batch, job.output),
+      (rows) => post({ type: 'progress', stage: 'scoring', rows }),
+      job.batchRows,
+    );
+
+    post({ type: 'progress', stage: 'writing', rows: table.rows });
+    const columns = Array.from({ length: job.width }, (_, k) => `s${k}`);
+    await db.connection.run(`CREATE TABLE scores (${columns.map((c) => `${c} FLOAT`).join(', ')})`);
+    const appender = await db.connection.createAppender('scores');
+    for (let start = 0; start < table.rows; start += CHUNK_ROWS) {
+      const n = Math.min(CHUNK_ROWS, table.rows - start);
+      const chunk = DuckDBDataChunk.create(columns.map(() => FLOAT), n);
+      for (let k = 0; k < job.width; k++) {
+        const vector = chunk.getColumnVector(k) as DuckDBFloatVector;
+        for (let i = 0; i < n; i++) vector.setItem(i, scores[(start + i) * job.width + k]!);
+        vector.flush();
+      }
+      appender.appendDataChunk(chunk);
+    }
+    appender.closeSync();
+
+    await rm(job.tempFile, { force: true });
+    await db.connection.run(`COPY (${job.outputSql}) TO ${quoteLiteral(job.tempFile)} (FORMAT parquet, COMPRESSION zstd)`);
+    const [written] = await queryRows(db.connection, `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(job.tempFile)})`);
+    const rowsOut = Number(written?.n);
+    if (rowsOut !== job.expectedRows) {
+      await rm(job.tempFile, { force: true });
+      throw new Error(`wrote ${rowsOut} prediction rows for ${job.expectedRows} input rows; nothing was published`);
+    }
+    await publishDurably(job.tempFile, job.targetFile);
+    post({ type: 'done', rowsOut });
+  } finally {
+    await session.release();
+    db.close();
+  }
+}
+
+if (parentPort) {
+  const port = parentPort;
+  run((workerData as { input: ScoringJob }).input, (m) => port.postMessage(m)).catch((err: unknown) => {
+    // Rethrown in the thread so the parent's 'error' event carries the original message.
+    setImmediate(() => {
+      throw err;
+    });
+  });
+}

@@ -1,0 +1,198 @@
+// Batch scoring activities: plan which lake partitions a version scores, score one partition
+// in a worker thread (heartbeating rows done), and record what a run did in its manifest.
+// Scoring is idempotent per (version, partition): the output has one fixed name, is written
+// whole under a temporary name and renamed, and a complete output is never rewritten.
+import { Context } from '@temporalio/activity';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import type { Paths } from '../core/config.js';
+import { replaceDurably } from '../core/durable.js';
+import { openDuckDB, parquetRowCounts, parquetSource, quoteIdent, quoteLiteral } from '../core/duckdb.js';
+import { FeatureRowCountError, InvalidSpecError, NoChampionError, UnknownPartitionError } from '../core/errors.js';
+import { featureColumns, featureQuery } from '../core/features.js';
+import { exists, listPartitions } from '../core/lake.js';
+import {
+  manifestDir,
+  MODEL_VERSION_COLUMN,
+  outputWidth,
+  predictionColumns,
+  predictionExpressions,
+  predictionFile,
+  scoredPartitions,
+  SOURCE_FILE,
+  SOURCE_ROW,
+} from '../core/predictions.js';
+import { CHAMPION, Registry } from '../core/registry.js';
+import { loadSpec, requestColumns } from '../core/spec.js';
+import type { BatchInferenceInput, BatchPlan, PartitionToScore, ScoredPartition } from '../core/types.js';
+import { siblingModule } from '../ml/threads.js';
+import type { ScoringJob, ScoringMessage } from './scoring-thread.js';
+import { runInThread } from './thread-activity.js';
+
+export interface ScoringDeps {
+  readonly paths: Paths;
+}
+
+/** Rows per onnxruntime call: large enough to amortise the call, small enough for steady progress. */
+const BATCH_ROWS = 32_768;
+
+const threadFile = siblingModule(import.meta.url, 'scoring-thread');
+
+export function createScoringActivities({ paths }: ScoringDeps) {
+  const registry = new Registry(paths.registryDir);
+
+  /** The version to use (the champion unless named) and the partitions it will score, with their files and rows. */
+  async function planBatch(input: BatchInferenceInput): Promise<BatchPlan> {
+    const { spec, file } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const version = input.version ?? (await registry.getAlias(input.model, CHAMPION))?.version;
+    if (version === undefined) throw new NoChampionError(input.model);
+    const card = await registry.readCard(input.model, version); // UnknownVersionError when it is not registered
+    const reserved = new Set([SOURCE_FILE, SOURCE_ROW, MODEL_VERSION_COLUMN, ...predictionColumns(card)]);
+    const clash = requestColumns(spec).find((c) => reserved.has(c.name));
+    if (clash) throw new InvalidSpecError(file, 'dataset.columns', `column '${clash.name}' has the name of a prediction output column`);
+
+    const { name: dataset, partitionKey } = spec.dataset;
+    const lake = await listPartitions(paths.lakeDir, dataset, partitionKey);
+    let chosen = lake;
+    if (input.partitions === 'new') {
+      const scored = await scoredPartitions(paths, input.model, partitionKey, version);
+      chosen = lake.filter((p) => !scored.has(p.value));
+    } else {
+      chosen = [...new Set(input.partitions)].map((value) => {
+        const found = lake.find((p) => p.value === value);
+        if (!found) throw new UnknownPartitionError(dataset, `${partitionKey}=${value}`, lake.map((p) => p.value));
+        return found;
+      });
+    }
+    const rows = await rowCounts(chosen.flatMap((p) => p.files));
+    return {
+      model: input.model,
+      version,
+      partitionKey,
+      partitions: chosen.map((p) => ({ value: p.value, files: p.files, rows: p.files.reduce((s, f) => s + (rows.get(f) ?? 0), 0) })),
+      concurrency: input.concurrency ?? spec.batch.concurrency,
+      threads: input.threads ?? spec.batch.threads,
+    };
+  }
+
+  /** Score one partition with one version into its predictions file; a complete file is left as it is. */
+  async function scorePartition(input: {
+    model: string;
+    version: number;
+    partitionKey: string;
+    partition: PartitionToScore;
+    threads: number;
+  }): Promise<ScoredPartition> {
+    const ctx = Context.current();
+    const started = Date.now();
+    const { model, version, partitionKey, partition } = input;
+    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, model);
+    const { spec } = loaded;
+    const card = await registry.readCard(model, version);
+    const target = predictionFile(paths, model, partitionKey, partition.value, version);
+    const dir = path.dirname(target);
+    await mkdir(dir, { recursive: true });
+
+    // Same version, same partition, same file: an earlier run or attempt already wrote it whole.
+    if (await exists(target)) {
+      const rowsOut = (await rowCounts([target])).get(target) ?? 0;
+      if (rowsOut === partition.rows) {
+        return { partition: partition.value, rowsIn: partition.rows, rowsOut, file: target, skipped: true, seconds: (Date.now() - started) / 1000 };
+      }
+    }
+    await removeAbandonedTemps(dir, version);
+
+    const datasetDir = path.join(paths.lakeDir, spec.dataset.name);
+    const files = partition.files.map(quoteLiteral).join(', ');
+    const raw = requestColumns(spec).map((c) => quoteIdent(c.name));
+    const job: ScoringJob = {
+      modelBytes: await registry.readVerifiedModel(card),
+      output: card.output,
+      width: outputWidth(card),
+      threads: input.threads,
+      featuresSql: featureQuery(loaded, parquetSource(partition.files), false),
+      features: featureColumns(spec),
+      outputSql:
+        `SELECT substr(filename, ${datasetDir.length + 2}) AS ${SOURCE_FILE}, file_row_number AS ${SOURCE_ROW}, ${raw.join(', ')}, ` +
+        `CAST(${version} AS INTEGER) AS ${MODEL_VERSION_COLUMN}, ${predictionExpressions(card).join(', ')}\n` +
+        `FROM read_parquet([${files}], filename = true, file_row_number = true, hive_partitioning = false) POSITIONAL JOIN scores`,
+      expectedRows: partition.rows,
+      tempFile: path.join(dir, `.v${version}.${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}.tmp`),
+      targetFile: target,
+      batchRows: BATCH_ROWS,
+    };
+    let details: Record<string, unknown> = { stage: 'starting', partition: partition.value, rows: 0, of: partition.rows, attempt: ctx.info.attempt };
+    const done = await runInThread<ScoringMessage>(threadFile, job, {
+      details: () => details,
+      onMessage(m) {
+        details = { ...details, stage: m.stage, rows: m.rows };
+      },
+    });
+    if (done.rowsOut === null) throw new FeatureRowCountError(spec.features.sql, partition.value, partition.rows, done.featureRows);
+    return { partition: partition.value, rowsIn: partition.rows, rowsOut: done.rowsOut, file: target, skipped: false, seconds: (Date.now() - started) / 1000 };
+  }
+
+  /** What a batch run did, in one JSON file per run beside the predictions. */
+  async function writeBatchManifest(input: {
+    plan: BatchPlan;
+    requested: BatchInferenceInput['partitions'];
+    results: readonly ScoredPartition[];
+    workflowId: string;
+    runId: string;
+    startedAt: string;
+  }): Promise<string> {
+    const dir = manifestDir(paths, input.plan.model);
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${input.workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+    const manifest = {
+      model: input.plan.model,
+      version: input.plan.version,
+      workflowId: input.workflowId,
+      runId: input.runId,
+      requested: input.requested,
+      startedAt: input.startedAt,
+      finishedAt: new Date().toISOString(),
+      rowsIn: input.results.reduce((s, r) => s + r.rowsIn, 0),
+      rowsOut: input.results.reduce((s, r) => s + r.rowsOut, 0),
+      partitions: input.results.map((r) => ({ ...r, file: path.relative(paths.predictionsDir, r.file) })),
+    };
+    await replaceDurably(file, JSON.stringify(manifest, null, 2));
+    return file;
+  }
+
+  return { planBatch, scorePartition, writeBatchManifest };
+}
+
+/** Rows per Parquet file, read from the files' metadata. */
+async function rowCounts(files: readonly string[]): Promise<Map<string, number>> {
+  const db = await openDuckDB({ threads: 1 });
+  try {
+    return await parquetRowCounts(db.connection, files);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Temporary files of writers on this host that are gone (a killed worker): never read (they
+ * are dot-named), removed so they do not pile up. A live writer's file is left alone.
+ */
+async function removeAbandonedTemps(dir: string, version: number): Promise<void> {
+  const prefix = `.v${version}.${hostname()}-`;
+  for (const name of await readdir(dir)) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (Number.isInteger(pid) && !isAlive(pid)) await rm(path.join(dir, name), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

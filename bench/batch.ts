@@ -1,0 +1,143 @@
+// `npm run bench:batch`: BatchInferenceWorkflow scoring all 3,000,000 flights against
+// onnxruntime's own throughput on the same model with the same threads, in one run.
+//
+//   onnxruntime alone: C threads, each with a session of T intra-op threads, run() over
+//     input tensors built before the clock starts (the partitions split between them);
+//   this project: BatchInferenceWorkflow on a real Temporal dev server and worker, every
+//     partition through the model's feature SQL in DuckDB, onnxruntime and a Parquet write,
+//     C partitions at a time with T threads each, timed from start to result.
+//
+// Options: --concurrency C (2)  --threads T (1)  --repeat N (2: the two alternate)
+// The lake (all 26 weeks) and a trained flight_delay champion live in .state/bench/batch.
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { execFileSync } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { resolvePaths } from '../core/config.js';
+import { openDuckDB, parquetRowCounts, parquetSource } from '../core/duckdb.js';
+import { featureColumns, featureQuery } from '../core/features.js';
+import { listPartitions } from '../core/lake.js';
+import { CHAMPION, Registry } from '../core/registry.js';
+import { loadSpec } from '../core/spec.js';
+import type { BatchInferenceInput, BatchInferenceResult, TrainModelInput, TrainModelResult } from '../core/types.js';
+import { bootstrapFlights, FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY, releaseWeeks } from '../data/flights.js';
+import { startThread } from '../ml/threads.js';
+import { startDevServer } from '../worker/dev-server.js';
+import { ensureTemporalCli } from '../worker/temporal-cli.js';
+import { createWorker } from '../worker/worker.js';
+import type { OrtOwnJob, OrtOwnMessage } from './ort-own-thread.js';
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+const MODEL = 'flight_delay';
+const concurrency = Number(option('concurrency', '2'));
+const threads = Number(option('threads', '1'));
+const repeat = Number(option('repeat', '2'));
+const main = resolvePaths();
+const stateDir = path.join(main.stateDir, 'bench', 'batch');
+const paths = { ...resolvePaths({ ...process.env, MLOPS_STATE_DIR: stateDir }), arrivalsDir: main.arrivalsDir };
+const taskQueue = 'bench-batch';
+
+/** onnxruntime alone: the partitions dealt to `concurrency` threads, all timed together. */
+async function ortOwn(modelFile: string, queries: { sql: string; rows: number }[]): Promise<{ rows: number; seconds: number }> {
+  const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, MODEL);
+  const groups: string[][] = Array.from({ length: concurrency }, () => []);
+  const load = new Array<number>(concurrency).fill(0);
+  for (const q of [...queries].sort((a, b) => b.rows - a.rows)) {
+    const k = load.indexOf(Math.min(...load)); // biggest first to the least loaded: balanced halves
+    groups[k]!.push(q.sql);
+    load[k]! += q.rows;
+  }
+  const workers = groups.map((featureQueries) =>
+    startThread(new URL('./ort-own-thread.ts', import.meta.url), {
+      modelFile,
+      threads,
+      featureQueries,
+      features: featureColumns(loaded.spec),
+      batchRows: 32_768,
+    } satisfies OrtOwnJob),
+  );
+  const next = (w: (typeof workers)[number]) =>
+    new Promise<OrtOwnMessage>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+  await Promise.all(workers.map(next)); // every tensor built
+  const done = workers.map(next);
+  const started = performance.now();
+  for (const w of workers) w.postMessage('go');
+  const results = (await Promise.all(done)) as Extract<OrtOwnMessage, { type: 'done' }>[];
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(workers.map((w) => w.terminate()));
+  return { rows: results.reduce((s, r) => s + r.rows, 0), seconds };
+}
+
+async function run(): Promise<void> {
+  const cpu = execFileSync('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2; nproc"], { encoding: 'utf8' }).trim().split('\n');
+  console.log(`machine: ${cpu[0]?.trim()}, ${cpu[1]} cores; node ${process.version}; ${concurrency} partition(s) at a time x ${threads} onnxruntime thread(s)`);
+  await bootstrapFlights(paths);
+  await releaseWeeks(paths, 1_000);
+  const partitions = await listPartitions(paths.lakeDir, FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY);
+
+  const cli = await ensureTemporalCli();
+  const server = await startDevServer({ cli, dbFile: path.join(stateDir, 'temporal.db'), port: 17433, uiPort: 18433 });
+  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  const worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, paths, codeVersion: 'bench' });
+  const running = worker.run();
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  try {
+    const registry = new Registry(paths.registryDir);
+    if (!(await registry.getAlias(MODEL, CHAMPION))) {
+      console.log(`training a ${MODEL} champion first (TrainModelWorkflow) ...`);
+      const trained = await client.workflow.execute<(i: TrainModelInput) => Promise<TrainModelResult>>('TrainModelWorkflow', {
+        taskQueue,
+        workflowId: `bench-train-${Date.now()}`,
+        args: [{ model: MODEL, reason: 'bench' }],
+      });
+      console.log(`  v${trained.version}: ${trained.promotion.outcome}`);
+    }
+    const version = (await registry.getAlias(MODEL, CHAMPION))!.version;
+    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, MODEL);
+    const queries = partitions.map((p) => ({ sql: featureQuery(loaded, parquetSource(p.files), false), rows: 0 }));
+    const db = await openDuckDB();
+    const counts = await parquetRowCounts(db.connection, partitions.flatMap((p) => p.files));
+    db.close();
+    partitions.forEach((p, i) => (queries[i]!.rows = p.files.reduce((s, f) => s + (counts.get(f) ?? 0), 0)));
+
+    const table: string[][] = [['run', 'onnxruntime alone (rows/s)', 'BatchInferenceWorkflow (rows/s)', 'ratio']];
+    for (let r = 1; r <= repeat; r++) {
+      const own = await ortOwn(registry.modelPath(MODEL, version), queries);
+      console.log(`onnxruntime alone: ${own.rows} rows in ${own.seconds.toFixed(1)} s`);
+      await rm(paths.predictionsDir, { recursive: true, force: true });
+      const started = performance.now();
+      const result = await client.workflow.execute<(i: BatchInferenceInput) => Promise<BatchInferenceResult>>('BatchInferenceWorkflow', {
+        taskQueue,
+        workflowId: `bench-batch-${Date.now()}`,
+        args: [{ model: MODEL, version, partitions: partitions.map((p) => p.value), concurrency, threads, reason: 'bench' }],
+      });
+      const seconds = (performance.now() - started) / 1000;
+      if (result.rowsOut !== own.rows || result.rowsIn !== own.rows) throw new Error(`rows differ: ${result.rowsIn} in, ${result.rowsOut} out, ${own.rows} scored alone`);
+      console.log(`BatchInferenceWorkflow: ${result.rowsOut} rows in ${seconds.toFixed(1)} s (${result.partitions.length} partitions, v${version})`);
+      const a = own.rows / own.seconds;
+      const b = result.rowsOut / seconds;
+      table.push([String(r), `${Math.round(a)} (${own.seconds.toFixed(1)} s)`, `${Math.round(b)} (${seconds.toFixed(1)} s)`, (b / a).toFixed(3)]);
+    }
+    console.log(`\n${table.map((row, i) => `| ${row.join(' | ')} |${i === 0 ? `\n|${' --- |'.repeat(row.length)}` : ''}`).join('\n')}`);
+  } finally {
+    worker.shutdown();
+    await running;
+    await nativeConnection.close();
+    await connection.close();
+    await server.stop();
+  }
+}
+
+run().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.stack : err);
+  process.exit(1);
+});

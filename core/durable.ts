@@ -1,0 +1,34 @@
+// Writes that survive a crash whole or not at all: a dot-named temporary file, flushed, renamed
+// over the target, then the folder flushed so the rename itself is on disk.
+import { randomUUID } from 'node:crypto';
+import { open, rename } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Replace `file` with `data`: readers see the old content or the new, even after a power loss. */
+export async function replaceDurably(file: string, data: string | Uint8Array): Promise<void> {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID()}.tmp`);
+  const handle = await open(temp, 'w');
+  try {
+    await handle.writeFile(data);
+  } finally {
+    await handle.close();
+  }
+  await publishDurably(temp, file);
+}
+
+/** Flush a finished temporary file, rename it to `target` and flush the folder. */
+export async function publishDurably(temp: string, target: string): Promise<void> {
+  const handle = await open(temp, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, target);
+  const dir = await open(path.dirname(target), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}

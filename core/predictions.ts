@@ -1,0 +1,81 @@
+// Batch predictions on disk, partitioned like the lake, one file per (model version, partition):
+//
+//   <predictions>/<model>/<key>=<value>/v<version>.parquet    written whole, then renamed
+//   <predictions>/<model>/_manifests/<run>.json                what each batch run did
+//
+// A file exists only once it is complete (writers use a dot-named temporary name and rename),
+// so "which partitions has version v scored" is "which files exist". Each row carries its
+// source row's key (lake file relative to the dataset, row number in that file), the raw
+// columns known at prediction time, the model version and the prediction.
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Paths } from './config.js';
+import { quoteIdent, quoteLiteral } from './duckdb.js';
+import type { ModelCard } from './registry.js';
+import { isValidName } from './spec.js';
+
+/** The key of a prediction's source row: the lake file (relative to the dataset folder) and the row in it. */
+export const SOURCE_FILE = 'source_file';
+export const SOURCE_ROW = 'source_row';
+export const MODEL_VERSION_COLUMN = 'model_version';
+
+export function modelPredictionsDir(paths: Paths, model: string): string {
+  if (!isValidName(model)) throw new Error(`invalid model name '${model}'`);
+  return path.join(paths.predictionsDir, model);
+}
+
+export function partitionDir(paths: Paths, model: string, key: string, value: string): string {
+  if (!/^[A-Za-z0-9_.:-]+$/.test(value) || value.startsWith('.')) throw new Error(`invalid partition value '${value}'`);
+  return path.join(modelPredictionsDir(paths, model), `${key}=${value}`);
+}
+
+export function predictionFile(paths: Paths, model: string, key: string, value: string, version: number): string {
+  return path.join(partitionDir(paths, model, key, value), `v${version}.parquet`);
+}
+
+export function manifestDir(paths: Paths, model: string): string {
+  return path.join(modelPredictionsDir(paths, model), '_manifests');
+}
+
+/** The partitions that `version` has a complete prediction file for. */
+export async function scoredPartitions(paths: Paths, model: string, key: string, version: number): Promise<Set<string>> {
+  const root = modelPredictionsDir(paths, model);
+  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+  const scored = new Set<string>();
+  for (const e of entries) {
+    if (!e.isDirectory() || !e.name.startsWith(`${key}=`)) continue;
+    const files = await readdir(path.join(root, e.name)).catch(() => [] as string[]);
+    if (files.includes(`v${version}.parquet`)) scored.add(e.name.slice(key.length + 1));
+  }
+  return scored;
+}
+
+/** Names of the columns a version's predictions are stored in, by task. */
+export function predictionColumns(card: Pick<ModelCard, 'task' | 'classes'>): string[] {
+  if (card.task === 'binary') return ['probability', 'label'];
+  if (card.task === 'regression') return ['prediction'];
+  return [...(card.classes ?? []).map((c) => `probability_${c}`), 'label'];
+}
+
+/**
+ * SELECT expressions turning the model's raw output columns s0..s{K-1} (FLOAT) into the stored
+ * prediction columns, deciding labels exactly as the API does (interpretOutput): binary at the
+ * card's threshold, multiclass by the first largest probability.
+ */
+export function predictionExpressions(card: Pick<ModelCard, 'task' | 'classes' | 'decisionThreshold'>): string[] {
+  if (card.task === 'binary') {
+    return [`s0 AS probability`, `s0 >= ${Number(card.decisionThreshold)} AS label`];
+  }
+  if (card.task === 'regression') return ['s0 AS prediction'];
+  const classes = card.classes ?? [];
+  const scores = classes.map((_, k) => `s${k}`);
+  return [
+    ...classes.map((c, k) => `s${k} AS ${quoteIdent(`probability_${c}`)}`),
+    `[${classes.map(quoteLiteral).join(', ')}][list_position([${scores.join(', ')}], greatest(${scores.join(', ')}))] AS label`,
+  ];
+}
+
+/** How many output values a row has: classes for multiclass, else one. */
+export function outputWidth(card: Pick<ModelCard, 'task' | 'classes'>): number {
+  return card.task === 'multiclass' ? (card.classes?.length ?? 1) : 1;
+}
