@@ -14,6 +14,7 @@ import { FeatureRowCountError, InvalidSpecError, NoChampionError, UnknownPartiti
 import { featureColumns, featureQuery } from '../core/features.js';
 import { exists, listPartitions } from '../core/lake.js';
 import {
+  FEATURES_COLUMN,
   manifestDir,
   MODEL_VERSION_COLUMN,
   outputWidth,
@@ -49,7 +50,7 @@ export function createScoringActivities({ paths }: ScoringDeps) {
     const version = input.version ?? (await registry.getAlias(input.model, CHAMPION))?.version;
     if (version === undefined) throw new NoChampionError(input.model);
     const card = await registry.readCard(input.model, version); // UnknownVersionError when it is not registered
-    const reserved = new Set([SOURCE_FILE, SOURCE_ROW, MODEL_VERSION_COLUMN, ...predictionColumns(card)]);
+    const reserved = new Set([SOURCE_FILE, SOURCE_ROW, FEATURES_COLUMN, MODEL_VERSION_COLUMN, ...predictionColumns(card)]);
     const clash = requestColumns(spec).find((c) => reserved.has(c.name));
     if (clash) throw new InvalidSpecError(file, 'dataset.columns', `column '${clash.name}' has the name of a prediction output column`);
 
@@ -106,18 +107,23 @@ export function createScoringActivities({ paths }: ScoringDeps) {
 
     const datasetDir = path.join(paths.lakeDir, spec.dataset.name);
     const files = partition.files.map(quoteLiteral).join(', ');
-    const raw = requestColumns(spec).map((c) => quoteIdent(c.name));
+    const raw = requestColumns(spec).map((c) => `k.${quoteIdent(c.name)}`);
+    const featuresSql = featureQuery(loaded, parquetSource(partition.files), false);
+    // The model's inputs are stored with each prediction (as a struct), so monitoring reads the
+    // exact features the model saw instead of computing them again.
+    const featureStruct = `struct_pack(${spec.features.columns.map((f) => `${quoteIdent(f.name)} := f.${quoteIdent(f.name)}`).join(', ')})`;
     const job: ScoringJob = {
       modelBytes: await registry.readVerifiedModel(card),
       output: card.output,
       width: outputWidth(card),
       threads: input.threads,
-      featuresSql: featureQuery(loaded, parquetSource(partition.files), false),
+      featuresSql,
       features: featureColumns(spec),
       outputSql:
-        `SELECT substr(filename, ${datasetDir.length + 2}) AS ${SOURCE_FILE}, file_row_number AS ${SOURCE_ROW}, ${raw.join(', ')}, ` +
-        `CAST(${version} AS INTEGER) AS ${MODEL_VERSION_COLUMN}, ${predictionExpressions(card).join(', ')}\n` +
-        `FROM read_parquet([${files}], filename = true, file_row_number = true, hive_partitioning = false) POSITIONAL JOIN scores`,
+        `SELECT substr(k.filename, ${datasetDir.length + 2}) AS ${SOURCE_FILE}, k.file_row_number AS ${SOURCE_ROW}, ${raw.join(', ')}, ` +
+        `${featureStruct} AS ${FEATURES_COLUMN}, CAST(${version} AS INTEGER) AS ${MODEL_VERSION_COLUMN}, ${predictionExpressions(card).join(', ')}\n` +
+        `FROM read_parquet([${files}], filename = true, file_row_number = true, hive_partitioning = false) AS k\n` +
+        `POSITIONAL JOIN (${featuresSql}) AS f POSITIONAL JOIN scores`,
       expectedRows: partition.rows,
       tempFile: path.join(dir, `.v${version}.${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}.tmp`),
       targetFile: target,

@@ -18,6 +18,8 @@ import { isValidName } from './spec.js';
 export const SOURCE_FILE = 'source_file';
 export const SOURCE_ROW = 'source_row';
 export const MODEL_VERSION_COLUMN = 'model_version';
+/** The model's inputs for the row, as it saw them (a struct with one field per feature). */
+export const FEATURES_COLUMN = 'features';
 
 export function modelPredictionsDir(paths: Paths, model: string): string {
   if (!isValidName(model)) throw new Error(`invalid model name '${model}'`);

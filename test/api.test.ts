@@ -6,14 +6,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import { Predictor } from '../api/predictor.js';
 import type { Paths } from '../core/config.js';
-import { listPartitions } from '../core/lake.js';
 import { TemporalUnavailableError } from '../core/errors.js';
 import { Registry } from '../core/registry.js';
-import { gbdtParams, loadSpec } from '../core/spec.js';
-import { trainGbdt } from '../ml/gbdt/train.js';
-import { exportGbdt } from '../ml/onnx/tree-ensemble.js';
-import { cardDraft, testPaths } from './helpers.js';
-import { readLabeledFeatures } from '../core/features.js';
+import { cardDraft, testPaths, trainOnFirstWeek } from './helpers.js';
 
 let paths: Paths;
 let app: ReturnType<typeof createApp>;
@@ -22,12 +17,7 @@ const flight = { date: '2001-02-05 17:45', distance: '1846', origin: 'ORD', dest
 
 beforeAll(async () => {
   paths = await testPaths();
-  // A real model: trained by ml/ on one real week through the model's own feature SQL.
-  const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, 'flight_delay');
-  const [week] = await listPartitions(paths.lakeDir, 'flights', 'week');
-  const data = await readLabeledFeatures(loaded, week!.files);
-  const model = await trainGbdt(data, gbdtParams(loaded.spec, { numIterations: 5 }));
-  onnx = exportGbdt(model, { producerName: 'test', producerVersion: '0' });
+  ({ onnx } = await trainOnFirstWeek(paths, 'flight_delay', { numIterations: 5 }));
   // As api/main.ts reports a Temporal server it cannot connect to.
   const unusedTemporal = async (): Promise<Client> => {
     throw new TemporalUnavailableError('127.0.0.1:1', 'connection refused');

@@ -11,18 +11,25 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { PROJECT_ROOT, resolvePaths, type Paths } from '../core/config.js';
-import type { CardDraft } from '../core/registry.js';
+import { readLabeledFeatures } from '../core/features.js';
+import { listPartitions } from '../core/lake.js';
+import { Registry, type CardDraft } from '../core/registry.js';
+import { gbdtParams, loadSpec } from '../core/spec.js';
+import { trainGbdt } from '../ml/gbdt/train.js';
+import { exportGbdt, outputName } from '../ml/onnx/tree-ensemble.js';
 import { createWorker, WORKFLOWS_PATH } from '../worker/worker.js';
 
 /**
- * Fresh registry, work and models folders; the lake's `flights` dataset is a link to the
- * run's shared real lake (read-only), so a test may add datasets of its own beside it.
+ * Fresh registry, work, models and SQL folders (a test may declare specs and SQL of its own);
+ * the lake's `flights` dataset is a link to the run's shared real lake (read-only), so a test
+ * may add datasets of its own beside it.
  */
 export async function testPaths(): Promise<Paths> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mlops-test-'));
   const shared = resolvePaths({ MLOPS_STATE_DIR: inject('lakeStateDir') });
-  const paths = resolvePaths({ MLOPS_STATE_DIR: dir, MLOPS_MODELS_DIR: path.join(dir, 'models') });
+  const paths = resolvePaths({ MLOPS_STATE_DIR: dir, MLOPS_MODELS_DIR: path.join(dir, 'models'), MLOPS_SQL_DIR: path.join(dir, 'sql') });
   await cp(path.join(PROJECT_ROOT, 'models'), paths.modelsDir, { recursive: true });
+  await cp(path.join(PROJECT_ROOT, 'sql'), paths.sqlDir, { recursive: true });
   await mkdir(paths.lakeDir, { recursive: true });
   await symlink(path.join(shared.lakeDir, 'flights'), path.join(paths.lakeDir, 'flights'));
   return { ...paths, arrivalsDir: shared.arrivalsDir };
@@ -38,6 +45,7 @@ export function pathsEnv(paths: Paths): Record<string, string> {
     MLOPS_PREDICTIONS_DIR: paths.predictionsDir,
     MLOPS_REPORTS_DIR: paths.reportsDir,
     MLOPS_MODELS_DIR: paths.modelsDir,
+    MLOPS_SQL_DIR: paths.sqlDir,
   };
 }
 
@@ -136,4 +144,38 @@ export async function startWorkerHarness(name: string): Promise<WorkerHarness> {
       await connection.close();
     },
   };
+}
+
+/** A real model: the spec's GBDT trained by ml/ on the lake's first week, through the model's own feature SQL. */
+export async function trainOnFirstWeek(paths: Paths, model: string, params: Readonly<Record<string, number>>) {
+  const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, model);
+  const [week] = await listPartitions(paths.lakeDir, loaded.spec.dataset.name, loaded.spec.dataset.partitionKey);
+  const trained = await trainGbdt(await readLabeledFeatures(loaded, week!.files), gbdtParams(loaded.spec, params));
+  return { spec: loaded.spec, week: week!.value, trained, onnx: exportGbdt(trained, { producerName: 'test', producerVersion: '0' }) };
+}
+
+/**
+ * A real champion without a workflow: trainOnFirstWeek's model registered with a card that
+ * describes it, and promoted. `params` overrides trainer parameters (e.g. fewer rounds).
+ */
+export async function registerChampion(
+  paths: Paths,
+  model: string,
+  params: Readonly<Record<string, number>>,
+): Promise<{ version: number; onnx: Uint8Array }> {
+  const { spec, week, trained, onnx } = await trainOnFirstWeek(paths, model, params);
+  const registry = new Registry(paths.registryDir);
+  const draft = cardDraft(model, `champion-${model}-${Date.now()}`);
+  const card = await registry.register(model, onnx, {
+    ...draft,
+    task: spec.task,
+    inputs: spec.features.columns,
+    output: outputName(trained.objective),
+    ...(spec.label.classes ? { classes: spec.label.classes } : {}),
+    labelColumn: spec.label.column,
+    decisionThreshold: spec.decisionThreshold,
+    lineage: { ...draft.lineage, dataset: { ...draft.lineage.dataset, trainPartitions: [week] } },
+  });
+  await registry.moveAlias(model, 'champion', card.version, { action: 'promote', actor: 'test', reason: 'a real model for the test' });
+  return { version: card.version, onnx };
 }

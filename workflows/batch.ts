@@ -11,7 +11,7 @@ const quick = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', re
 
 // A partition heartbeats its rows as it goes: a dead worker is noticed within the heartbeat
 // timeout and the partition is scored again from the start (its output was never published).
-const scoring = proxyActivities<Activities>({ startToCloseTimeout: '2 hours', heartbeatTimeout: '30 seconds', retry: ACTIVITY_RETRY });
+const scoring = proxyActivities<Activities>({ startToCloseTimeout: '2 hours', heartbeatTimeout: '20 seconds', retry: ACTIVITY_RETRY });
 
 export async function BatchInferenceWorkflow(input: BatchInferenceInput): Promise<BatchInferenceResult> {
   const { workflowId, runId, startTime } = workflowInfo();

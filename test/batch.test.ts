@@ -1,0 +1,176 @@
+// BatchInferenceWorkflow on the real dev server, lake, DuckDB and onnxruntime: a worker killed
+// half-way through a batch and restarted ends with exactly one output row per input row in
+// every partition, keys complete and unique; a rerun rewrites nothing; predictions equal the
+// API's for the same rows.
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import type { ChildProcess } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Predictor } from '../api/predictor.js';
+import type { Paths } from '../core/config.js';
+import { openDuckDB, queryRows, quoteLiteral } from '../core/duckdb.js';
+import { rootCause } from '../core/errors.js';
+import { listPartitions } from '../core/lake.js';
+import { modelPredictionsDir, predictionFile } from '../core/predictions.js';
+import type { BatchInferenceInput, BatchInferenceResult } from '../core/types.js';
+import { declareVariant, pathsEnv, registerChampion, spawnEntry, stopProcess, testPaths } from './helpers.js';
+
+const MODEL = 'flight_delay';
+let paths: Paths;
+let connection: Connection;
+let client: Client;
+let worker: ChildProcess | undefined;
+const taskQueue = `test-batch-${process.pid}`;
+
+const startWorker = (): ChildProcess =>
+  spawnEntry('worker/main.ts', { ...pathsEnv(paths), TEMPORAL_ADDRESS: inject('temporalAddress'), MLOPS_TASK_QUEUE: taskQueue, MLOPS_SCHEDULES: 'off', LOG_LEVEL: 'WARN' });
+
+beforeAll(async () => {
+  paths = await testPaths();
+  connection = await Connection.connect({ address: inject('temporalAddress') });
+  client = new Client({ connection });
+  // 150 rounds of 63 leaves: slow enough to score that the worker can be killed mid-batch.
+  await registerChampion(paths, MODEL, { numIterations: 150, numLeaves: 63, earlyStoppingRounds: 0 });
+  worker = startWorker();
+});
+
+afterAll(async () => {
+  if (worker) await stopProcess(worker);
+  await connection?.close();
+});
+
+function batch(input: BatchInferenceInput, workflowId: string) {
+  return client.workflow.start<(i: BatchInferenceInput) => Promise<BatchInferenceResult>>('BatchInferenceWorkflow', { taskQueue, workflowId, args: [input] });
+}
+
+/** Per partition: input rows, output rows, distinct keys, and whether the keys are exactly 0..n-1 of the input files. */
+async function audit(partitions: readonly { value: string; files: readonly string[] }[], version: number) {
+  const db = await openDuckDB();
+  try {
+    const out = [];
+    for (const p of partitions) {
+      const file = predictionFile(paths, MODEL, 'week', p.value, version);
+      const [input] = await queryRows(db.connection, `SELECT count(*)::BIGINT AS n FROM read_parquet([${p.files.map(quoteLiteral).join(', ')}])`);
+      const [output] = await queryRows(
+        db.connection,
+        `SELECT count(*)::BIGINT AS n, count(DISTINCT (source_file, source_row))::BIGINT AS keys,
+                min(source_row)::BIGINT AS lo, max(source_row)::BIGINT AS hi, count(DISTINCT source_file)::BIGINT AS files
+         FROM read_parquet(${quoteLiteral(file)})`,
+      );
+      // Every key points at its own source row: the raw columns stored with it are that row's.
+      const [mismatch] = await queryRows(
+        db.connection,
+        `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(file)}) o
+         JOIN read_parquet([${p.files.map(quoteLiteral).join(', ')}], filename = true, file_row_number = true) i
+           ON o.source_row = i.file_row_number AND i.filename LIKE '%' || o.source_file
+         WHERE o.date IS DISTINCT FROM i.date OR o.origin IS DISTINCT FROM i.origin OR o.distance IS DISTINCT FROM i.distance`,
+      );
+      out.push({
+        partition: p.value,
+        rowsIn: Number(input!.n),
+        rowsOut: Number(output!.n),
+        keys: Number(output!.keys),
+        lo: Number(output!.lo),
+        hi: Number(output!.hi),
+        mismatched: Number(mismatch!.n),
+      });
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+describe('BatchInferenceWorkflow', () => {
+  it('ends with one output row per input row in every partition when the worker is killed mid-batch', async () => {
+    const partitions = await listPartitions(paths.lakeDir, 'flights', 'week');
+    const handle = await batch({ model: MODEL, partitions: 'new', concurrency: 1, threads: 1 }, `batch-kill-${process.pid}`);
+    // Kill the worker outright once one partition is written and the next is being scored.
+    for (;;) {
+      const d = await handle.describe();
+      expect(d.status.name).toBe('RUNNING');
+      const pending = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'scorePartition');
+      const data = pending?.heartbeatDetails?.payloads?.[0]?.data;
+      const details = data ? (JSON.parse(Buffer.from(data).toString()) as { stage: string; rows: number }) : undefined;
+      const written = await readdir(modelPredictionsDir(paths, MODEL)).catch(() => [] as string[]);
+      if (written.filter((n) => n.startsWith('week=')).length >= 2 && details?.stage === 'scoring' && details.rows > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    worker!.kill('SIGKILL');
+    await new Promise((r) => worker!.once('exit', r));
+    worker = startWorker();
+    const result = await handle.result();
+
+    expect(result.partitions.map((p) => p.partition).sort()).toEqual(partitions.map((p) => p.value));
+    expect(result.rowsOut).toBe(result.rowsIn);
+    for (const p of await audit(partitions, result.version)) {
+      expect(p, p.partition).toMatchObject({ rowsOut: p.rowsIn, keys: p.rowsIn, lo: 0, hi: p.rowsIn - 1, mismatched: 0 });
+    }
+    // The partition being scored when the worker died was scored again, from the start.
+    const history = await handle.fetchHistory();
+    const attempts = (history.events ?? []).flatMap((e) => e.activityTaskStartedEventAttributes?.attempt ?? []);
+    expect(Math.max(...attempts)).toBeGreaterThan(1);
+    // No temporary file is left where a killed writer was.
+    for (const p of partitions) {
+      const names = await readdir(path.dirname(predictionFile(paths, MODEL, 'week', p.value, result.version)));
+      expect(names, p.value).toEqual([`v${result.version}.parquet`]);
+    }
+    const manifest = JSON.parse(await readFile(result.manifest, 'utf8')) as { version: number; rowsIn: number; rowsOut: number; partitions: unknown[] };
+    expect(manifest).toMatchObject({ version: result.version, rowsIn: result.rowsIn, rowsOut: result.rowsOut });
+    expect(manifest.partitions).toHaveLength(partitions.length);
+
+    // A rerun of the same (version, partitions) rewrites nothing; "new" finds nothing left.
+    const again = await (await batch({ model: MODEL, partitions: partitions.map((p) => p.value) }, `batch-again-${process.pid}`)).result();
+    expect(again.partitions.every((p) => p.skipped)).toBe(true);
+    expect(again.rowsOut).toBe(result.rowsOut);
+    const none = await (await batch({ model: MODEL, partitions: 'new' }, `batch-none-${process.pid}`)).result();
+    expect(none.partitions).toEqual([]);
+  });
+
+  it('stores the same predictions the API serves for the same rows', async () => {
+    const [, week] = await listPartitions(paths.lakeDir, 'flights', 'week');
+    const version = 1;
+    const predictor = await Predictor.create(paths);
+    const db = await openDuckDB();
+    try {
+      const rows = await queryRows(
+        db.connection,
+        `SELECT strftime(date, '%Y-%m-%d %H:%M:%S') AS date, distance::VARCHAR AS distance, origin, destination, probability, label
+         FROM read_parquet(${quoteLiteral(predictionFile(paths, MODEL, 'week', week!.value, version))}) USING SAMPLE 200 ROWS (reservoir, 7)`,
+      );
+      expect(rows).toHaveLength(200);
+      for (const r of rows) {
+        const served = await predictor.predict(MODEL, [String(r.date), String(r.distance), String(r.origin), String(r.destination)]);
+        expect(served).toMatchObject({ version, probability: r.probability, label: r.label });
+      }
+    } finally {
+      db.close();
+      predictor.close();
+    }
+  });
+
+  it('fails fast, naming the partition, for a partition that is not in the lake', async () => {
+    const handle = await batch({ model: MODEL, partitions: ['2001-01-01', '1999-12-27'] }, `batch-unknown-${process.pid}`);
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(rootCause(err)).toMatchObject({ type: 'UnknownPartitionError' });
+    expect(rootCause(err).message).toContain("no partition 'week=1999-12-27'");
+  });
+
+  it('refuses, naming the SQL file, a feature SQL that is not one row per input row', async () => {
+    // A feature query that drops rows (short flights) cannot give every input row a prediction.
+    const sql = await readFile(path.join(paths.sqlDir, 'features', 'flights.sql'), 'utf8');
+    await writeFile(path.join(paths.sqlDir, 'features', 'flights_long_only.sql'), `${sql.trim()}\nWHERE distance > 300\n`);
+    await declareVariant(paths, MODEL, 'flight_delay_long', (spec) => {
+      spec.features.sql = 'features/flights_long_only.sql';
+    });
+    await registerChampion(paths, 'flight_delay_long', { numIterations: 5 });
+    const handle = await batch({ model: 'flight_delay_long', partitions: ['2001-01-08'] }, `batch-filtered-${process.pid}`);
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(rootCause(err)).toMatchObject({ type: 'FeatureRowCountError' });
+    expect(rootCause(err).message).toMatch(/^features\/flights_long_only\.sql: returned \d+ feature rows for the \d+ rows of partition 2001-01-08/);
+    expect(await readdir(modelPredictionsDir(paths, 'flight_delay_long')).catch(() => [])).toEqual(['week=2001-01-08']);
+    expect(await readdir(path.join(modelPredictionsDir(paths, 'flight_delay_long'), 'week=2001-01-08'))).toEqual([]);
+  });
+});
