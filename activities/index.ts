@@ -2,6 +2,7 @@
 import type { Paths } from '../core/config.js';
 import { createDataActivities } from './data.js';
 import { createEvaluationActivities } from './evaluation.js';
+import { createMonitoringActivities } from './monitoring.js';
 import { createRegistryActivities } from './registry.js';
 import { createScoringActivities } from './scoring.js';
 import { createTrainingActivities } from './training.js';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRegistryActivities(deps),
     ...createEvaluationActivities(deps),
     ...createScoringActivities(deps),
+    ...createMonitoringActivities(deps),
   };
 }
 

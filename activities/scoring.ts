@@ -9,9 +9,9 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { replaceDurably } from '../core/durable.js';
-import { openDuckDB, parquetRowCounts, parquetSource, quoteIdent, quoteLiteral } from '../core/duckdb.js';
+import { openDuckDB, parquetRowCounts, parquetSource, quoteIdent } from '../core/duckdb.js';
 import { FeatureRowCountError, InvalidSpecError, NoChampionError, UnknownPartitionError } from '../core/errors.js';
-import { featureColumns, featureQuery } from '../core/features.js';
+import { featureColumns, featureQuery, keyedFeatures } from '../core/features.js';
 import { exists, listPartitions } from '../core/lake.js';
 import {
   FEATURES_COLUMN,
@@ -105,10 +105,8 @@ export function createScoringActivities({ paths }: ScoringDeps) {
     }
     await removeAbandonedTemps(dir, version);
 
-    const datasetDir = path.join(paths.lakeDir, spec.dataset.name);
-    const files = partition.files.map(quoteLiteral).join(', ');
     const raw = requestColumns(spec).map((c) => `k.${quoteIdent(c.name)}`);
-    const featuresSql = featureQuery(loaded, parquetSource(partition.files), false);
+    const keyed = keyedFeatures(loaded, partition.files, path.join(paths.lakeDir, spec.dataset.name), false);
     // The model's inputs are stored with each prediction (as a struct), so monitoring reads the
     // exact features the model saw instead of computing them again.
     const featureStruct = `struct_pack(${spec.features.columns.map((f) => `${quoteIdent(f.name)} := f.${quoteIdent(f.name)}`).join(', ')})`;
@@ -117,13 +115,12 @@ export function createScoringActivities({ paths }: ScoringDeps) {
       output: card.output,
       width: outputWidth(card),
       threads: input.threads,
-      featuresSql,
+      featuresSql: featureQuery(loaded, parquetSource(partition.files), false),
       features: featureColumns(spec),
       outputSql:
-        `SELECT substr(k.filename, ${datasetDir.length + 2}) AS ${SOURCE_FILE}, k.file_row_number AS ${SOURCE_ROW}, ${raw.join(', ')}, ` +
-        `${featureStruct} AS ${FEATURES_COLUMN}, CAST(${version} AS INTEGER) AS ${MODEL_VERSION_COLUMN}, ${predictionExpressions(card).join(', ')}\n` +
-        `FROM read_parquet([${files}], filename = true, file_row_number = true, hive_partitioning = false) AS k\n` +
-        `POSITIONAL JOIN (${featuresSql}) AS f POSITIONAL JOIN scores`,
+        `SELECT ${keyed.sourceFile} AS ${SOURCE_FILE}, ${keyed.sourceRow} AS ${SOURCE_ROW}, ${raw.join(', ')}, ${featureStruct} AS ${FEATURES_COLUMN}, ` +
+        `CAST(${version} AS INTEGER) AS ${MODEL_VERSION_COLUMN}, ${predictionExpressions(card).join(', ')}\n` +
+        `FROM ${keyed.from} POSITIONAL JOIN scores`,
       expectedRows: partition.rows,
       tempFile: path.join(dir, `.v${version}.${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}.tmp`),
       targetFile: target,

@@ -1,6 +1,6 @@
 // Small helpers over @duckdb/node-api: opening an in-process database, quoting, and reading
 // query results into columnar typed arrays without building a JS object per row.
-import { DuckDBInstance, type DuckDBConnection, type DuckDBResult, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBResult, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import type { Column, ColumnTable } from '../ml/table.js';
 
 export interface OpenDuckDB {
@@ -40,13 +40,18 @@ export function parquetSource(files: readonly string[]): string {
   return `SELECT * FROM read_parquet([${files.map(quoteLiteral).join(', ')}], hive_partitioning = true)`;
 }
 
-/** Run a query and return its rows as plain JSON-able objects (for small results). */
+/**
+ * Run a query and return its rows as plain JSON-able objects (for small results). `types` give
+ * the parameters' types where inferring them from the JS values would guess wrong (a list of
+ * doubles that starts with a whole number is not a list of integers).
+ */
 export async function queryRows(
   connection: DuckDBConnection,
   sql: string,
   values?: DuckDBValue[],
+  types?: DuckDBType[],
 ): Promise<Record<string, unknown>[]> {
-  const reader = await connection.runAndReadAll(sql, values);
+  const reader = await connection.runAndReadAll(sql, values, types);
   return reader.getRowObjectsJS() as Record<string, unknown>[];
 }
 

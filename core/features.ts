@@ -60,6 +60,27 @@ export function requestSource(spec: ModelSpec, rowCount: number): string {
   return `SELECT * FROM (VALUES ${rows.join(', ')}) AS t(${cols.map((c) => quoteIdent(c.name)).join(', ')})`;
 }
 
+/**
+ * A FROM clause joining lake files row by row (`k`: raw columns, with `filename` and
+ * `file_row_number`) to the model's features over the same files (`f`), plus the expressions
+ * of each row's key: the file relative to `datasetDir` and the row number in it. Relies on the
+ * feature SQL giving one row per input row in input order (batch scoring checks it).
+ */
+export function keyedFeatures(
+  loaded: LoadedSpec,
+  files: readonly string[],
+  datasetDir: string,
+  withLabel: boolean,
+): { from: string; sourceFile: string; sourceRow: string } {
+  return {
+    from:
+      `read_parquet([${files.map(quoteLiteral).join(', ')}], filename = true, file_row_number = true, hive_partitioning = false) AS k\n` +
+      `POSITIONAL JOIN (${featureQuery(loaded, parquetSource(files), withLabel)}) AS f`,
+    sourceFile: `substr(k.filename, ${datasetDir.length + 2})`,
+    sourceRow: 'k.file_row_number',
+  };
+}
+
 /** Labelled rows of lake files through a model's own feature SQL; rows without a label are left out. */
 export async function readLabeledFeatures(loaded: LoadedSpec, files: readonly string[], limit?: number): Promise<LabeledTable> {
   const db = await openDuckDB({ threads: 2 });

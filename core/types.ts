@@ -10,7 +10,9 @@ import type { PromotionOutcome } from './promotion.js';
 export const MODEL_NAME = defineSearchAttributeKey('ModelName', SearchAttributeType.KEYWORD);
 export const MODEL_VERSION = defineSearchAttributeKey('ModelVersion', SearchAttributeType.INT);
 export const TRAIN_REASON = defineSearchAttributeKey('TrainReason', SearchAttributeType.KEYWORD);
-export const SEARCH_ATTRIBUTES = [MODEL_NAME, MODEL_VERSION, TRAIN_REASON] as const;
+/** A monitoring run's verdict (ok, drift, decay, drift-and-decay, insufficient-data): filter runs by it in the UI. */
+export const MONITOR_VERDICT = defineSearchAttributeKey('MonitorVerdict', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = [MODEL_NAME, MODEL_VERSION, TRAIN_REASON, MONITOR_VERDICT] as const;
 
 export interface TrainModelInput {
   readonly model: string;

@@ -1,6 +1,7 @@
 // Running `temporal server start-dev` for the embedded default: state in a SQLite file so
 // runs survive restarts, the Web UI on :8233, and the project's search attributes registered.
 import { Connection } from '@temporalio/client';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -52,13 +53,37 @@ export async function isTemporalUp(address: string, timeoutMs = 1500): Promise<b
   }
 }
 
+/**
+ * Register the project's search attributes that the server lacks. `start-dev --search-attribute`
+ * registers them only when it creates its database: a server whose state file predates an
+ * attribute would refuse every workflow that sets it (BadSearchAttributes).
+ */
+export async function ensureSearchAttributes(address: string, namespace: string): Promise<string[]> {
+  const connection = await Connection.connect({ address });
+  try {
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+    const missing = SEARCH_ATTRIBUTES.filter((k) => !customAttributes?.[k.name]);
+    if (missing.length > 0) {
+      await connection.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(missing.map((k) => [k.name, encodeSearchAttributeIndexedValueType(k.type)!])),
+      });
+    }
+    return missing.map((k) => k.name);
+  } finally {
+    await connection.close();
+  }
+}
+
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const ip = options.ip ?? '127.0.0.1';
   const port = options.port ?? 7233;
   const uiPort = options.uiPort ?? 8233;
   const address = `${ip}:${port}`;
   const uiUrl = `http://localhost:${uiPort}`;
+  const namespace = options.namespace ?? 'default';
   if (await isTemporalUp(address)) {
+    await ensureSearchAttributes(address, namespace);
     return { address, uiUrl, started: false, stop: async () => {} };
   }
   await mkdir(path.dirname(options.dbFile), { recursive: true });
@@ -70,7 +95,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--ui-port', String(uiPort),
     '--ui-disable-news-fetch',
     '--log-level', 'error',
-    '--namespace', options.namespace ?? 'default',
+    '--namespace', namespace,
     ...searchAttributeArgs(),
   ];
   const child: ChildProcess = spawn(options.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -94,6 +119,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+  await ensureSearchAttributes(address, namespace);
   return {
     address,
     uiUrl,

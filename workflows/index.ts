@@ -2,3 +2,4 @@
 export { TrainModelWorkflow } from './train.js';
 export { EvaluateAndPromoteWorkflow, RollbackChampionWorkflow } from './promote.js';
 export { BatchInferenceWorkflow } from './batch.js';
+export { MonitorModelWorkflow } from './monitor.js';

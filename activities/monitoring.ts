@@ -1,0 +1,399 @@
+// Monitoring activities: plan a run (the champion, its training reference, the window, and
+// which of them it has not scored yet), compute drift and performance in DuckDB SQL, look for
+// a running training, and write the report (JSON and self-contained HTML).
+//
+// Both sides are read from batch predictions, which hold the features the model saw and its
+// outputs, so nothing is recomputed; labels come from the lake, joined by row key.
+import { Context } from '@temporalio/activity';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Paths } from '../core/config.js';
+import { judgeCategorical, judgeNumeric, judgePerformance, summarize } from '../core/drift.js';
+import { replaceDurably } from '../core/durable.js';
+import { openDuckDB, queryRows, quoteIdent, quoteLiteral } from '../core/duckdb.js';
+import { BIGINT, DOUBLE, LIST, listValue, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { DataContractViolation, NoChampionError, UnknownPartitionError } from '../core/errors.js';
+import { keyedFeatures, LABEL_COLUMN } from '../core/features.js';
+import { higherIsBetter as metricHigherIsBetter, metricValue } from '../core/gate.js';
+import { listPartitions } from '../core/lake.js';
+import type {
+  CategoricalDrift,
+  CategoryShare,
+  DriftReport,
+  FeatureDrift,
+  MonitorModelInput,
+  NumericDrift,
+  PerformanceCheck,
+  PerformancePoint,
+  RetrainDecision,
+} from '../core/monitoring.js';
+import { FEATURES_COLUMN, predictionFile, scoredPartitions, SOURCE_FILE, SOURCE_ROW } from '../core/predictions.js';
+import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
+import { renderReportHtml } from '../core/report-html.js';
+import { readSql } from '../core/sql.js';
+import { loadSpec, type LoadedSpec } from '../core/spec.js';
+import type { MonitoringPolicy } from '../core/spec-operations.js';
+
+export interface MonitoringDeps {
+  readonly paths: Paths;
+}
+
+export interface MonitorPlan {
+  readonly model: string;
+  readonly version: number;
+  readonly partitionKey: string;
+  /** The partitions the champion was trained and early-stopped on. */
+  readonly reference: readonly string[];
+  readonly window: readonly string[];
+  /** Reference and window partitions the champion has not scored yet: a batch run scores them first. */
+  readonly unscored: readonly string[];
+}
+
+const DOUBLES = LIST(DOUBLE);
+/** PSI bins are the reference's deciles (for `bins` = 10); the chart spans its 0.5% to 99.5% quantiles. */
+const CHART_QUANTILES = [0.005, 0.995];
+const CHART_BINS = 20;
+/** Categorical PSI and Jensen-Shannon are computed over this many of the reference's top categories, the rest pooled. */
+const TOP_CATEGORIES = 50;
+/** Share given to an empty bin in the PSI, whose logarithm needs one. */
+const PSI_FLOOR = 1e-4;
+/** Categories drawn, and new categories listed, per feature. */
+const LISTED_CATEGORIES = 20;
+
+export function createMonitoringActivities({ paths }: MonitoringDeps) {
+  const registry = new Registry(paths.registryDir);
+  const sql = (name: string) => readSql(paths.sqlDir, `monitoring/${name}.sql`);
+
+  async function planMonitor(input: MonitorModelInput): Promise<MonitorPlan> {
+    const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const version = (await registry.getAlias(input.model, CHAMPION))?.version;
+    if (version === undefined) throw new NoChampionError(input.model);
+    const card = await registry.readCard(input.model, version);
+    const { name: dataset, partitionKey } = spec.dataset;
+    const lake = (await listPartitions(paths.lakeDir, dataset, partitionKey)).map((p) => p.value);
+    const reference = [...card.lineage.dataset.trainPartitions, ...(card.lineage.dataset.validationPartitions ?? [])];
+    const gone = reference.filter((p) => !lake.includes(p));
+    if (gone.length) {
+      throw new DataContractViolation(
+        'empty',
+        `v${version} was trained on ${partitionKey}=${gone.join(', ')}, which the lake no longer has: there is no reference to compare with`,
+        path.join(paths.lakeDir, dataset),
+      );
+    }
+    let window: string[];
+    if (input.window?.partitions?.length) {
+      window = [...new Set(input.window.partitions)].sort();
+      const unknown = window.find((p) => !lake.includes(p));
+      if (unknown) throw new UnknownPartitionError(dataset, `${partitionKey}=${unknown}`, lake);
+    } else {
+      window = lake.slice(-(input.window?.last ?? spec.monitoring.windowPartitions));
+    }
+    const scored = await scoredPartitions(paths, input.model, partitionKey, version);
+    const unscored = [...new Set([...reference, ...window])].filter((p) => !scored.has(p)).sort();
+    return { model: input.model, version, partitionKey, reference, window, unscored };
+  }
+
+  /** Drift of every feature and of the prediction, and performance where labels have arrived. */
+  async function computeDrift(input: { plan: MonitorPlan; reportId: string; workflowId: string; runId: string }): Promise<Omit<DriftReport, 'retrain'> & { retrain: RetrainDecision }> {
+    const { plan } = input;
+    const ctx = Context.current();
+    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, plan.model);
+    const { spec } = loaded;
+    const policy = spec.monitoring;
+    const card = await registry.readCard(plan.model, plan.version);
+    const files = (partitions: readonly string[]) => partitions.map((p) => predictionFile(paths, plan.model, plan.partitionKey, p, plan.version));
+    const db = await openDuckDB({ threads: 2 });
+    try {
+      const c = db.connection;
+      const started = performance.now();
+      // One column per monitored value: the features the model saw, then its output.
+      const output = outputColumn(card);
+      const monitored = [
+        ...spec.features.columns.map((f, i) => ({ name: f.name, kind: f.kind, expression: `${FEATURES_COLUMN}.${quoteIdent(f.name)}`, column: `v${i}` })),
+        { name: output.name, kind: output.kind, expression: output.expression, column: 'prediction' },
+      ];
+      const select = monitored.map((m) => `${m.expression} AS ${quoteIdent(m.column)}`).join(', ');
+      const read = (list: string[]) => `SELECT ${select} FROM read_parquet([${list.map(quoteLiteral).join(', ')}], hive_partitioning = false)`;
+      ctx.heartbeat({ stage: 'reading predictions', reference: plan.reference.length, window: plan.window.length });
+      await c.run(`CREATE TABLE reference AS ${read(files(plan.reference))}`);
+      await c.run(`CREATE TABLE current AS ${read(files(plan.window))}`);
+      const results: FeatureDrift[] = [];
+      for (const m of monitored) {
+        ctx.heartbeat({ stage: 'drift', column: m.name });
+        results.push(await columnDrift(c, m.name, quoteIdent(m.column), m.kind, policy));
+      }
+      const driftSeconds = (performance.now() - started) / 1000;
+
+      ctx.heartbeat({ stage: 'performance' });
+      const perfStarted = performance.now();
+      const { performance: perf, labels } = await performanceAndLabels(c, loaded, card, plan, policy);
+      const performanceSeconds = (performance.now() - perfStarted) / 1000;
+
+      const features = results.slice(0, -1);
+      const prediction = results.at(-1)!;
+      const referenceRows = Number((await queryRows(c, 'SELECT count(*)::BIGINT AS n FROM reference'))[0]!.n);
+      const windowRows = Number((await queryRows(c, 'SELECT count(*)::BIGINT AS n FROM current'))[0]!.n);
+      return {
+        model: plan.model,
+        version: plan.version,
+        reportId: input.reportId,
+        createdAt: new Date().toISOString(),
+        workflowId: input.workflowId,
+        runId: input.runId,
+        reference: { partitions: plan.reference, rows: referenceRows },
+        window: { partitions: plan.window, rows: windowRows },
+        features,
+        prediction,
+        labels,
+        performance: perf,
+        ...summarize(features, prediction, perf, policy.retrain),
+        timings: { driftSeconds, performanceSeconds },
+      };
+    } finally {
+      db.close();
+    }
+  }
+
+  async function columnDrift(c: DuckDBConnection, name: string, column: string, kind: 'numeric' | 'categorical', policy: MonitoringPolicy): Promise<FeatureDrift> {
+    return kind === 'numeric' ? numericDrift(c, name, column, policy) : categoricalDrift(c, name, column, policy);
+  }
+
+  async function numericDrift(c: DuckDBConnection, name: string, column: string, policy: MonitoringPolicy): Promise<NumericDrift> {
+    await c.run((await sql('numeric_counts')).replaceAll('{{column}}', column));
+    const psiQuantiles = Array.from({ length: policy.bins - 1 }, (_, i) => (i + 1) / policy.bins);
+    const [s] = await queryRows(c, (await sql('numeric_summary')).replaceAll('{{column}}', column), [listValue(psiQuantiles), listValue(CHART_QUANTILES)], [DOUBLES, DOUBLES]);
+    const num = (v: unknown) => (v === null || v === undefined || Number.isNaN(Number(v)) ? null : Number(v));
+    const referenceRows = Number(s!.reference_rows);
+    const currentRows = Number(s!.current_rows);
+    const std = num(s!.reference_std);
+    const wasserstein = num(s!.wasserstein);
+    const referenceMean = num(s!.reference_mean);
+    const currentMean = num(s!.current_mean);
+    const bins = async (edges: number[]) => {
+      const rows = await queryRows(c, await sql('numeric_bins'), [listValue(edges), PSI_FLOOR], [DOUBLES, DOUBLE]);
+      const reference = new Array<number>(edges.length - 1).fill(0);
+      const current = new Array<number>(edges.length - 1).fill(0);
+      for (const r of rows) {
+        reference[Number(r.bin)] = Number(r.reference);
+        current[Number(r.bin)] = Number(r.current);
+      }
+      return { reference, current, psi: rows.length ? Number(rows[0]!.psi) : null };
+    };
+    let psi: number | null = null;
+    let histogram = { edges: [] as number[], reference: [] as number[], current: [] as number[] };
+    if (referenceRows > 0 && currentRows > 0) {
+      ({ psi } = await bins([Number.NEGATIVE_INFINITY, ...(s!.psi_edges as number[]), Number.POSITIVE_INFINITY]));
+      const [lo, hi] = (s!.chart_range as number[]).map(Number) as [number, number];
+      const width = hi > lo ? (hi - lo) / CHART_BINS : 1;
+      const edges = Array.from({ length: CHART_BINS + 1 }, (_, i) => lo + i * width);
+      const counts = await bins(edges);
+      histogram = { edges, reference: counts.reference, current: counts.current };
+    }
+    return judgeNumeric(
+      {
+        kind: 'numeric',
+        name,
+        referenceRows,
+        currentRows,
+        referenceNulls: Number(s!.reference_nulls),
+        currentNulls: Number(s!.current_nulls),
+        referenceMean,
+        currentMean,
+        referenceStd: std,
+        currentStd: num(s!.current_std),
+        psi,
+        wasserstein,
+        wassersteinNormalized: wasserstein !== null && std ? wasserstein / std : null,
+        standardizedMeanDifference: referenceMean !== null && currentMean !== null && std ? (currentMean - referenceMean) / std : null,
+        histogram,
+      },
+      policy.numeric,
+      policy.minRows,
+    );
+  }
+
+  async function categoricalDrift(c: DuckDBConnection, name: string, column: string, policy: MonitoringPolicy): Promise<CategoricalDrift> {
+    await c.run((await sql('categorical_counts')).replaceAll('{{column}}', column));
+    const [s] = await queryRows(c, await sql('categorical_summary'), [TOP_CATEGORIES, PSI_FLOOR, LISTED_CATEGORIES], [BIGINT, DOUBLE, BIGINT]);
+    const share = (x: Record<string, unknown>): CategoryShare => ({
+      value: String(x.value),
+      referenceCount: Number(x.referenceCount),
+      currentCount: Number(x.currentCount),
+      referenceShare: Number(x.referenceShare),
+      currentShare: Number(x.currentShare),
+    });
+    const referenceRows = Number(s!.reference_rows);
+    const currentRows = Number(s!.current_rows);
+    const both = referenceRows > 0 && currentRows > 0;
+    const top = ((s!.top as Record<string, unknown>[] | null) ?? []).map(share);
+    // The chart's bars: the most frequent categories of either side, then the rest pooled.
+    const rest = top.length
+      ? {
+          value: '(other)',
+          referenceCount: referenceRows - top.reduce((t, b) => t + b.referenceCount, 0),
+          currentCount: currentRows - top.reduce((t, b) => t + b.currentCount, 0),
+          referenceShare: 1 - top.reduce((t, b) => t + b.referenceShare, 0),
+          currentShare: 1 - top.reduce((t, b) => t + b.currentShare, 0),
+        }
+      : null;
+    return judgeCategorical(
+      {
+        kind: 'categorical',
+        name,
+        referenceRows,
+        currentRows,
+        referenceCategories: Number(s!.reference_categories),
+        currentCategories: Number(s!.current_categories),
+        psi: both ? Number(s!.psi) : null,
+        jensenShannon: both ? Number(s!.jensen_shannon) : null,
+        newCategories: ((s!.new_categories as Record<string, unknown>[] | null) ?? []).map((n) => ({
+          value: String(n.value),
+          count: Number(n.count),
+          share: Number(n.share),
+        })),
+        newCategoryCount: Number(s!.new_category_count),
+        largestShift: s!.largest_shift ? share(s!.largest_shift as Record<string, unknown>) : null,
+        bars: rest && (rest.referenceCount > 0 || rest.currentCount > 0) ? [...top, rest] : top,
+      },
+      policy.categorical,
+      policy.minRows,
+    );
+  }
+
+  /**
+   * The metric per labelled partition (from the first reference partition to the window's
+   * last), the window's pooled metric against its value at promotion, and the label's drift.
+   */
+  async function performanceAndLabels(
+    c: DuckDBConnection,
+    loaded: LoadedSpec,
+    card: ModelCard,
+    plan: MonitorPlan,
+    policy: MonitoringPolicy,
+  ): Promise<{ performance: PerformanceCheck; labels: FeatureDrift | null }> {
+    const { spec } = loaded;
+    const lake = await listPartitions(paths.lakeDir, spec.dataset.name, plan.partitionKey);
+    const scored = await scoredPartitions(paths, plan.model, plan.partitionKey, plan.version);
+    const first = [...plan.reference, ...plan.window].sort()[0]!;
+    const last = [...plan.window].sort().at(-1)!;
+    const span = lake.filter((p) => p.value >= first && p.value <= last && scored.has(p.value));
+    const datasetDir = path.join(paths.lakeDir, spec.dataset.name);
+    const outputs = labelledOutputs(card);
+    // One SELECT per partition: its predictions joined to its labels by row key.
+    const parts = span.map((p) => {
+      const keyed = keyedFeatures(loaded, p.files, datasetDir, true);
+      return (
+        `SELECT ${quoteLiteral(p.value)} AS grp, l.y, ${outputs.map((o) => `p.${o}`).join(', ')}\n` +
+        `FROM read_parquet(${quoteLiteral(predictionFile(paths, plan.model, plan.partitionKey, p.value, plan.version))}, hive_partitioning = false) AS p\n` +
+        `JOIN (SELECT ${keyed.sourceFile} AS ${SOURCE_FILE}, ${keyed.sourceRow} AS ${SOURCE_ROW}, f.${LABEL_COLUMN} AS y FROM ${keyed.from}) AS l\n` +
+        `USING (${SOURCE_FILE}, ${SOURCE_ROW}) WHERE l.y IS NOT NULL`
+      );
+    });
+    await c.run(
+      parts.length
+        ? `CREATE TABLE labelled AS ${parts.join('\nUNION ALL\n')}`
+        : `CREATE TABLE labelled AS SELECT * FROM (SELECT NULL::VARCHAR AS grp, NULL::DOUBLE AS y) WHERE false`,
+    );
+
+    const metricsSql = await sql(`performance_${card.task}`);
+    const bins = spec.gate.calibration?.bins ?? 10;
+    const [params, types]: [DuckDBValue[], DuckDBType[]] =
+      card.task === 'binary' ? [[card.decisionThreshold, bins], [DOUBLE, BIGINT]] : card.task === 'multiclass' ? [[bins], [BIGINT]] : [[], []];
+    const rowsOf = async (relation: string) => {
+      if (!parts.length) return [];
+      return queryRows(c, metricsSql.replaceAll('{{rows}}', `(${relation})`), params, types);
+    };
+    const toMetrics = (r: Record<string, unknown>): Record<string, number | null> => {
+      const m: Record<string, number | null> = {};
+      for (const [k, v] of Object.entries(r)) {
+        if (k === 'grp' || k === 'rows') continue;
+        const camel = k.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase());
+        m[camel] = v === null || v === undefined || Number.isNaN(Number(v)) ? null : Number(v);
+      }
+      return m;
+    };
+    const reference = new Set(plan.reference);
+    const windowSet = new Set(plan.window);
+    const overTime: PerformancePoint[] = (await rowsOf('SELECT * FROM labelled')).map((r) => ({
+      partition: String(r.grp),
+      rows: Number(r.rows),
+      metrics: toMetrics(r),
+      role: windowSet.has(String(r.grp)) ? 'window' : reference.has(String(r.grp)) ? 'reference' : 'other',
+    }));
+    const windowList = [...windowSet].map(quoteLiteral).join(', ');
+    const [pooled] = await rowsOf(`SELECT '(window)' AS grp, * EXCLUDE (grp) FROM labelled WHERE grp IN (${windowList})`);
+    const current = pooled ? toMetrics(pooled) : {};
+    const promotion = valueAtPromotion(card, policy.performance.metric);
+    const perf = judgePerformance(
+      {
+        metric: policy.performance.metric,
+        higherIsBetter: metricHigherIsBetter(card.metrics.holdout, policy.performance.metric),
+        atPromotion: promotion,
+        current: current[policy.performance.metric] ?? null,
+        maxDegradation: policy.performance.maxDegradation,
+        calibrationError: current.calibrationError ?? null,
+        maxCalibrationError: policy.performance.maxCalibrationError ?? null,
+        labelledRows: pooled ? Number(pooled.rows) : 0,
+        overTime,
+      },
+      policy.performance.minLabelledRows,
+    );
+
+    // The label's own drift, reference partitions against the window's, where both have labels.
+    const referenceList = [...reference].map(quoteLiteral).join(', ');
+    const labelExpression =
+      card.task === 'regression' ? 'y' : card.task === 'binary' ? `CASE WHEN y = 1 THEN 'true' ELSE 'false' END` : `[${(card.classes ?? []).map(quoteLiteral).join(', ')}][y::BIGINT + 1]`;
+    await c.run(`CREATE OR REPLACE TABLE reference AS SELECT ${labelExpression} AS label FROM labelled WHERE grp IN (${referenceList || "''"})`);
+    await c.run(`CREATE OR REPLACE TABLE current AS SELECT ${labelExpression} AS label FROM labelled WHERE grp IN (${windowList || "''"})`);
+    const labels = await columnDrift(c, spec.label.column, 'label', card.task === 'regression' ? 'numeric' : 'categorical', policy);
+    return { performance: perf, labels: labels.referenceRows > 0 || labels.currentRows > 0 ? labels : null };
+  }
+
+  /** Running TrainModelWorkflows of the model, found through the ModelName search attribute. */
+  async function findRunningTraining(input: { model: string }): Promise<string[]> {
+    const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model); // the name is a checked identifier
+    const ids: string[] = [];
+    const query = `WorkflowType = 'TrainModelWorkflow' AND ExecutionStatus = 'Running' AND ModelName = '${spec.name}'`;
+    for await (const w of Context.current().client.workflow.list({ query })) ids.push(w.workflowId);
+    return ids;
+  }
+
+  /** report.json and report.html under reports/<model>/<reportId>/; the JSON is written last (it marks the report complete). */
+  async function writeReport(input: { report: DriftReport }): Promise<string> {
+    const dir = reportDir(paths, input.report.model, input.report.reportId);
+    await mkdir(dir, { recursive: true });
+    await replaceDurably(path.join(dir, 'report.html'), renderReportHtml(input.report));
+    await replaceDurably(path.join(dir, 'report.json'), JSON.stringify(input.report, null, 2));
+    return dir;
+  }
+
+  return { planMonitor, computeDrift, findRunningTraining, writeReport };
+}
+
+/** Where one report lives; ids are checked so that no name can leave the reports folder. */
+export function reportDir(paths: Paths, model: string, reportId: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(reportId) || reportId.includes('..')) throw new Error(`invalid report id '${reportId}'`);
+  if (!/^[a-z][a-z0-9_]{0,62}$/.test(model)) throw new Error(`invalid model name '${model}'`);
+  return path.join(paths.reportsDir, model, reportId);
+}
+
+/** The model output monitoring compares: probability (binary), predicted class (multiclass), value (regression). */
+function outputColumn(card: ModelCard): { name: string; kind: 'numeric' | 'categorical'; expression: string } {
+  if (card.task === 'binary') return { name: 'probability', kind: 'numeric', expression: 'probability' };
+  if (card.task === 'multiclass') return { name: 'predicted class', kind: 'categorical', expression: 'label' };
+  return { name: 'prediction', kind: 'numeric', expression: 'prediction' };
+}
+
+/** The prediction columns the performance SQL reads, as `expression AS name` over the predictions file `p`. */
+function labelledOutputs(card: ModelCard): string[] {
+  if (card.task === 'binary') return ['probability::DOUBLE AS p'];
+  if (card.task === 'regression') return ['prediction::DOUBLE AS p'];
+  return [`[${(card.classes ?? []).map((c) => `${quoteIdent(`probability_${c}`)}::DOUBLE`).join(', ')}] AS probs`];
+}
+
+/** The metric when the version was promoted (its evaluation's candidate metrics), else on its card's holdout. */
+function valueAtPromotion(card: ModelCard, metric: string): number | null {
+  const promoted = card.evaluations?.findLast((e) => e.outcome === 'promoted');
+  const value = metricValue(promoted?.report.candidate.metrics ?? card.metrics.holdout, metric);
+  return Number.isFinite(value) ? value : null;
+}
