@@ -8,21 +8,18 @@ import { Context } from '@temporalio/activity';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Paths } from '../core/config.js';
-import { judgeCategorical, judgeNumeric, judgePerformance, summarize } from '../core/drift.js';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { judgePerformance, summarize } from '../core/drift.js';
 import { replaceDurably } from '../core/durable.js';
 import { openDuckDB, queryRows, quoteIdent, quoteLiteral } from '../core/duckdb.js';
-import { BIGINT, DOUBLE, LIST, listValue, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { DataContractViolation, NoChampionError, UnknownPartitionError } from '../core/errors.js';
 import { keyedFeatures, LABEL_COLUMN } from '../core/features.js';
 import { higherIsBetter as metricHigherIsBetter, metricValue } from '../core/gate.js';
 import { listPartitions } from '../core/lake.js';
 import type {
-  CategoricalDrift,
-  CategoryShare,
   DriftReport,
   FeatureDrift,
   MonitorModelInput,
-  NumericDrift,
   PerformanceCheck,
   PerformancePoint,
   RetrainDecision,
@@ -30,9 +27,9 @@ import type {
 import { FEATURES_COLUMN, predictionFile, scoredPartitions, SOURCE_FILE, SOURCE_ROW } from '../core/predictions.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { renderReportHtml } from '../core/report-html.js';
-import { readSql } from '../core/sql.js';
 import { loadSpec, type LoadedSpec } from '../core/spec.js';
 import type { MonitoringPolicy } from '../core/spec-operations.js';
+import { columnDrift, groupMetrics } from './drift-statistics.js';
 
 export interface MonitoringDeps {
   readonly paths: Paths;
@@ -49,20 +46,8 @@ export interface MonitorPlan {
   readonly unscored: readonly string[];
 }
 
-const DOUBLES = LIST(DOUBLE);
-/** PSI bins are the reference's deciles (for `bins` = 10); the chart spans its 0.5% to 99.5% quantiles. */
-const CHART_QUANTILES = [0.005, 0.995];
-const CHART_BINS = 20;
-/** Categorical PSI and Jensen-Shannon are computed over this many of the reference's top categories, the rest pooled. */
-const TOP_CATEGORIES = 50;
-/** Share given to an empty bin in the PSI, whose logarithm needs one. */
-const PSI_FLOOR = 1e-4;
-/** Categories drawn, and new categories listed, per feature. */
-const LISTED_CATEGORIES = 20;
-
 export function createMonitoringActivities({ paths }: MonitoringDeps) {
   const registry = new Registry(paths.registryDir);
-  const sql = (name: string) => readSql(paths.sqlDir, `monitoring/${name}.sql`);
 
   async function planMonitor(input: MonitorModelInput): Promise<MonitorPlan> {
     const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
@@ -120,7 +105,7 @@ export function createMonitoringActivities({ paths }: MonitoringDeps) {
       const results: FeatureDrift[] = [];
       for (const m of monitored) {
         ctx.heartbeat({ stage: 'drift', column: m.name });
-        results.push(await columnDrift(c, m.name, quoteIdent(m.column), m.kind, policy));
+        results.push(await columnDrift(c, paths.sqlDir, m.name, quoteIdent(m.column), m.kind, policy));
       }
       const driftSeconds = (performance.now() - started) / 1000;
 
@@ -152,112 +137,6 @@ export function createMonitoringActivities({ paths }: MonitoringDeps) {
     } finally {
       db.close();
     }
-  }
-
-  async function columnDrift(c: DuckDBConnection, name: string, column: string, kind: 'numeric' | 'categorical', policy: MonitoringPolicy): Promise<FeatureDrift> {
-    return kind === 'numeric' ? numericDrift(c, name, column, policy) : categoricalDrift(c, name, column, policy);
-  }
-
-  async function numericDrift(c: DuckDBConnection, name: string, column: string, policy: MonitoringPolicy): Promise<NumericDrift> {
-    await c.run((await sql('numeric_counts')).replaceAll('{{column}}', column));
-    const psiQuantiles = Array.from({ length: policy.bins - 1 }, (_, i) => (i + 1) / policy.bins);
-    const [s] = await queryRows(c, (await sql('numeric_summary')).replaceAll('{{column}}', column), [listValue(psiQuantiles), listValue(CHART_QUANTILES)], [DOUBLES, DOUBLES]);
-    const num = (v: unknown) => (v === null || v === undefined || Number.isNaN(Number(v)) ? null : Number(v));
-    const referenceRows = Number(s!.reference_rows);
-    const currentRows = Number(s!.current_rows);
-    const std = num(s!.reference_std);
-    const wasserstein = num(s!.wasserstein);
-    const referenceMean = num(s!.reference_mean);
-    const currentMean = num(s!.current_mean);
-    const bins = async (edges: number[]) => {
-      const rows = await queryRows(c, await sql('numeric_bins'), [listValue(edges), PSI_FLOOR], [DOUBLES, DOUBLE]);
-      const reference = new Array<number>(edges.length - 1).fill(0);
-      const current = new Array<number>(edges.length - 1).fill(0);
-      for (const r of rows) {
-        reference[Number(r.bin)] = Number(r.reference);
-        current[Number(r.bin)] = Number(r.current);
-      }
-      return { reference, current, psi: rows.length ? Number(rows[0]!.psi) : null };
-    };
-    let psi: number | null = null;
-    let histogram = { edges: [] as number[], reference: [] as number[], current: [] as number[] };
-    if (referenceRows > 0 && currentRows > 0) {
-      ({ psi } = await bins([Number.NEGATIVE_INFINITY, ...(s!.psi_edges as number[]), Number.POSITIVE_INFINITY]));
-      const [lo, hi] = (s!.chart_range as number[]).map(Number) as [number, number];
-      const width = hi > lo ? (hi - lo) / CHART_BINS : 1;
-      const edges = Array.from({ length: CHART_BINS + 1 }, (_, i) => lo + i * width);
-      const counts = await bins(edges);
-      histogram = { edges, reference: counts.reference, current: counts.current };
-    }
-    return judgeNumeric(
-      {
-        kind: 'numeric',
-        name,
-        referenceRows,
-        currentRows,
-        referenceNulls: Number(s!.reference_nulls),
-        currentNulls: Number(s!.current_nulls),
-        referenceMean,
-        currentMean,
-        referenceStd: std,
-        currentStd: num(s!.current_std),
-        psi,
-        wasserstein,
-        wassersteinNormalized: wasserstein !== null && std ? wasserstein / std : null,
-        standardizedMeanDifference: referenceMean !== null && currentMean !== null && std ? (currentMean - referenceMean) / std : null,
-        histogram,
-      },
-      policy.numeric,
-      policy.minRows,
-    );
-  }
-
-  async function categoricalDrift(c: DuckDBConnection, name: string, column: string, policy: MonitoringPolicy): Promise<CategoricalDrift> {
-    await c.run((await sql('categorical_counts')).replaceAll('{{column}}', column));
-    const [s] = await queryRows(c, await sql('categorical_summary'), [TOP_CATEGORIES, PSI_FLOOR, LISTED_CATEGORIES], [BIGINT, DOUBLE, BIGINT]);
-    const share = (x: Record<string, unknown>): CategoryShare => ({
-      value: String(x.value),
-      referenceCount: Number(x.referenceCount),
-      currentCount: Number(x.currentCount),
-      referenceShare: Number(x.referenceShare),
-      currentShare: Number(x.currentShare),
-    });
-    const referenceRows = Number(s!.reference_rows);
-    const currentRows = Number(s!.current_rows);
-    const both = referenceRows > 0 && currentRows > 0;
-    const top = ((s!.top as Record<string, unknown>[] | null) ?? []).map(share);
-    // The chart's bars: the most frequent categories of either side, then the rest pooled.
-    const rest = top.length
-      ? {
-          value: '(other)',
-          referenceCount: referenceRows - top.reduce((t, b) => t + b.referenceCount, 0),
-          currentCount: currentRows - top.reduce((t, b) => t + b.currentCount, 0),
-          referenceShare: 1 - top.reduce((t, b) => t + b.referenceShare, 0),
-          currentShare: 1 - top.reduce((t, b) => t + b.currentShare, 0),
-        }
-      : null;
-    return judgeCategorical(
-      {
-        kind: 'categorical',
-        name,
-        referenceRows,
-        currentRows,
-        referenceCategories: Number(s!.reference_categories),
-        currentCategories: Number(s!.current_categories),
-        psi: both ? Number(s!.psi) : null,
-        jensenShannon: both ? Number(s!.jensen_shannon) : null,
-        newCategories: ((s!.new_categories as Record<string, unknown>[] | null) ?? []).map((n) => ({
-          value: String(n.value),
-          count: Number(n.count),
-          share: Number(n.share),
-        })),
-        newCategoryCount: Number(s!.new_category_count),
-        largestShift: s!.largest_shift ? share(s!.largest_shift as Record<string, unknown>) : null,
-        bars: rest && (rest.referenceCount > 0 || rest.currentCount > 0) ? [...top, rest] : top,
-      },
-      policy.categorical,
-      policy.minRows,
-    );
   }
 
   /**
@@ -295,34 +174,21 @@ export function createMonitoringActivities({ paths }: MonitoringDeps) {
         : `CREATE TABLE labelled AS SELECT * FROM (SELECT NULL::VARCHAR AS grp, NULL::DOUBLE AS y) WHERE false`,
     );
 
-    const metricsSql = await sql(`performance_${card.task}`);
-    const bins = spec.gate.calibration?.bins ?? 10;
-    const [params, types]: [DuckDBValue[], DuckDBType[]] =
-      card.task === 'binary' ? [[card.decisionThreshold, bins], [DOUBLE, BIGINT]] : card.task === 'multiclass' ? [[bins], [BIGINT]] : [[], []];
-    const rowsOf = async (relation: string) => {
-      if (!parts.length) return [];
-      return queryRows(c, metricsSql.replaceAll('{{rows}}', `(${relation})`), params, types);
-    };
-    const toMetrics = (r: Record<string, unknown>): Record<string, number | null> => {
-      const m: Record<string, number | null> = {};
-      for (const [k, v] of Object.entries(r)) {
-        if (k === 'grp' || k === 'rows') continue;
-        const camel = k.replace(/_([a-z])/g, (_, x: string) => x.toUpperCase());
-        m[camel] = v === null || v === undefined || Number.isNaN(Number(v)) ? null : Number(v);
-      }
-      return m;
-    };
+    const rowsOf = async (relation: string) =>
+      parts.length
+        ? groupMetrics(c, paths.sqlDir, card.task, relation, { decisionThreshold: card.decisionThreshold, calibrationBins: spec.gate.calibration?.bins ?? 10 })
+        : [];
     const reference = new Set(plan.reference);
     const windowSet = new Set(plan.window);
     const overTime: PerformancePoint[] = (await rowsOf('SELECT * FROM labelled')).map((r) => ({
-      partition: String(r.grp),
-      rows: Number(r.rows),
-      metrics: toMetrics(r),
-      role: windowSet.has(String(r.grp)) ? 'window' : reference.has(String(r.grp)) ? 'reference' : 'other',
+      partition: r.grp,
+      rows: r.rows,
+      metrics: r.metrics,
+      role: windowSet.has(r.grp) ? 'window' : reference.has(r.grp) ? 'reference' : 'other',
     }));
     const windowList = [...windowSet].map(quoteLiteral).join(', ');
     const [pooled] = await rowsOf(`SELECT '(window)' AS grp, * EXCLUDE (grp) FROM labelled WHERE grp IN (${windowList})`);
-    const current = pooled ? toMetrics(pooled) : {};
+    const current = pooled?.metrics ?? {};
     const promotion = valueAtPromotion(card, policy.performance.metric);
     const perf = judgePerformance(
       {
@@ -333,7 +199,7 @@ export function createMonitoringActivities({ paths }: MonitoringDeps) {
         maxDegradation: policy.performance.maxDegradation,
         calibrationError: current.calibrationError ?? null,
         maxCalibrationError: policy.performance.maxCalibrationError ?? null,
-        labelledRows: pooled ? Number(pooled.rows) : 0,
+        labelledRows: pooled?.rows ?? 0,
         overTime,
       },
       policy.performance.minLabelledRows,
@@ -345,7 +211,7 @@ export function createMonitoringActivities({ paths }: MonitoringDeps) {
       card.task === 'regression' ? 'y' : card.task === 'binary' ? `CASE WHEN y = 1 THEN 'true' ELSE 'false' END` : `[${(card.classes ?? []).map(quoteLiteral).join(', ')}][y::BIGINT + 1]`;
     await c.run(`CREATE OR REPLACE TABLE reference AS SELECT ${labelExpression} AS label FROM labelled WHERE grp IN (${referenceList || "''"})`);
     await c.run(`CREATE OR REPLACE TABLE current AS SELECT ${labelExpression} AS label FROM labelled WHERE grp IN (${windowList || "''"})`);
-    const labels = await columnDrift(c, spec.label.column, 'label', card.task === 'regression' ? 'numeric' : 'categorical', policy);
+    const labels = await columnDrift(c, paths.sqlDir, spec.label.column, 'label', card.task === 'regression' ? 'numeric' : 'categorical', policy);
     return { performance: perf, labels: labels.referenceRows > 0 || labels.currentRows > 0 ? labels : null };
   }
 

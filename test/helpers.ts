@@ -15,7 +15,9 @@ import { readLabeledFeatures } from '../core/features.js';
 import { listPartitions } from '../core/lake.js';
 import { Registry, type CardDraft } from '../core/registry.js';
 import { gbdtParams, loadSpec } from '../core/spec.js';
+import { predict } from '../ml/gbdt/model.js';
 import { trainGbdt } from '../ml/gbdt/train.js';
+import { evaluate, taskBaseline } from '../ml/metrics.js';
 import { exportGbdt, outputName } from '../ml/onnx/tree-ensemble.js';
 import { createWorker, WORKFLOWS_PATH } from '../worker/worker.js';
 
@@ -121,9 +123,9 @@ export interface WorkerHarness {
   close(): Promise<void>;
 }
 
-export async function startWorkerHarness(name: string): Promise<WorkerHarness> {
+export async function startWorkerHarness(name: string, given?: Paths): Promise<WorkerHarness> {
   const address = inject('temporalAddress');
-  const paths = await testPaths();
+  const paths = given ?? (await testPaths());
   const connection = await Connection.connect({ address });
   const nativeConnection = await NativeConnection.connect({ address });
   const taskQueue = `test-${name}-${process.pid}`;
@@ -146,12 +148,27 @@ export async function startWorkerHarness(name: string): Promise<WorkerHarness> {
   };
 }
 
-/** A real model: the spec's GBDT trained by ml/ on the lake's first week, through the model's own feature SQL. */
+/**
+ * A real model: the spec's GBDT trained by ml/ on the lake's first week and judged on its second,
+ * both through the model's own feature SQL.
+ */
 export async function trainOnFirstWeek(paths: Paths, model: string, params: Readonly<Record<string, number>>) {
   const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, model);
-  const [week] = await listPartitions(paths.lakeDir, loaded.spec.dataset.name, loaded.spec.dataset.partitionKey);
-  const trained = await trainGbdt(await readLabeledFeatures(loaded, week!.files), gbdtParams(loaded.spec, params));
-  return { spec: loaded.spec, week: week!.value, trained, onnx: exportGbdt(trained, { producerName: 'test', producerVersion: '0' }) };
+  const [week, next] = await listPartitions(paths.lakeDir, loaded.spec.dataset.name, loaded.spec.dataset.partitionKey);
+  const train = await readLabeledFeatures(loaded, week!.files);
+  const gbdt = gbdtParams(loaded.spec, params);
+  const trained = await trainGbdt(train, gbdt);
+  const holdout = await readLabeledFeatures(loaded, next!.files);
+  const baseline = taskBaseline(loaded.spec.task, train.labels, gbdt.numClass);
+  return {
+    spec: loaded.spec,
+    week: week!.value,
+    holdoutWeek: next!.value,
+    trained,
+    baseline,
+    holdout: evaluate(holdout.labels, predict(trained, holdout.features), baseline, loaded.spec.decisionThreshold),
+    onnx: exportGbdt(trained, { producerName: 'test', producerVersion: '0' }),
+  };
 }
 
 /**
@@ -163,7 +180,7 @@ export async function registerChampion(
   model: string,
   params: Readonly<Record<string, number>>,
 ): Promise<{ version: number; onnx: Uint8Array }> {
-  const { spec, week, trained, onnx } = await trainOnFirstWeek(paths, model, params);
+  const { spec, week, holdoutWeek, trained, baseline, holdout, onnx } = await trainOnFirstWeek(paths, model, params);
   const registry = new Registry(paths.registryDir);
   const draft = cardDraft(model, `champion-${model}-${Date.now()}`);
   const card = await registry.register(model, onnx, {
@@ -174,7 +191,8 @@ export async function registerChampion(
     ...(spec.label.classes ? { classes: spec.label.classes } : {}),
     labelColumn: spec.label.column,
     decisionThreshold: spec.decisionThreshold,
-    lineage: { ...draft.lineage, dataset: { ...draft.lineage.dataset, trainPartitions: [week] } },
+    metrics: { holdout, trainRows: 0, baseline },
+    lineage: { ...draft.lineage, dataset: { ...draft.lineage.dataset, trainPartitions: [week], holdoutPartitions: [holdoutWeek] } },
   });
   await registry.moveAlias(model, 'champion', card.version, { action: 'promote', actor: 'test', reason: 'a real model for the test' });
   return { version: card.version, onnx };

@@ -293,7 +293,7 @@ describe('TrainModelWorkflow', () => {
     });
     const queue = `test-kill-${process.pid}`;
     const startWorker = (): ChildProcess =>
-      spawnEntry('worker/main.ts', { ...pathsEnv(paths), TEMPORAL_ADDRESS: settings.address, MLOPS_TASK_QUEUE: queue, LOG_LEVEL: 'WARN' });
+      spawnEntry('worker/main.ts', { ...pathsEnv(paths), TEMPORAL_ADDRESS: settings.address, MLOPS_TASK_QUEUE: queue, MLOPS_SCHEDULES: 'off', LOG_LEVEL: 'WARN' });
     let proc = startWorker();
     try {
       const handle = await client.workflow.start('TrainModelWorkflow', {

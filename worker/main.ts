@@ -1,6 +1,9 @@
 // The worker process: connects to Temporal and runs workflows and activities until SIGINT/SIGTERM.
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@temporalio/worker';
-import { resolvePaths, temporalSettings } from '../core/config.js';
+import { resolvePaths, temporalSettings, type Paths, type TemporalSettings } from '../core/config.js';
+import { ensureSchedules } from '../core/schedules.js';
+import { listModels, loadSpec, type ModelSpec } from '../core/spec.js';
 import { codeVersion } from './code-version.js';
 import { createWorker } from './worker.js';
 
@@ -17,6 +20,28 @@ function jsonLine(entry: LogEntry): void {
   (entry.level === 'ERROR' || entry.level === 'WARN' ? process.stderr : process.stdout).write(`${line}\n`);
 }
 
+/**
+ * The weekly train, batch and monitor schedules of every spec, created or updated in place at
+ * start-up (every worker does it; it is idempotent). A spec that does not load is skipped, loudly.
+ */
+async function reconcileSchedules(paths: Paths, temporal: TemporalSettings): Promise<void> {
+  const specs: ModelSpec[] = [];
+  for (const name of await listModels(paths.modelsDir)) {
+    try {
+      specs.push((await loadSpec(paths.modelsDir, paths.sqlDir, name)).spec);
+    } catch (err) {
+      console.error(`worker: no schedules for '${name}': ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  const connection = await Connection.connect({ address: temporal.address });
+  try {
+    const changes = await ensureSchedules(new Client({ connection, namespace: temporal.namespace }), specs, temporal.taskQueue);
+    console.log(`worker: schedules ${JSON.stringify(changes)}`);
+  } finally {
+    await connection.close();
+  }
+}
+
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO', jsonLine) });
   const temporal = temporalSettings();
@@ -31,6 +56,7 @@ async function main(): Promise<void> {
       codeVersion: codeVersion(),
     });
     console.log(`worker: polling task queue '${temporal.taskQueue}' on ${temporal.address} (state: ${paths.stateDir})`);
+    if (process.env.MLOPS_SCHEDULES !== 'off') await reconcileSchedules(paths, temporal);
     await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks have drained
   } finally {
     await connection.close();
