@@ -2,7 +2,7 @@
 // UI on :8233), bootstraps the flights lake when missing, starts the worker and the API,
 // trains the first model when no champion exists, then answers one real /predict. Ctrl-C
 // stops everything.
-import { Client, Connection, WorkflowIdConflictPolicy, type WorkflowExecutionDescription } from '@temporalio/client';
+import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -10,15 +10,15 @@ import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT, resolvePaths, temporalSettings, temporalUiLink } from '../core/config.js';
 import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
 import { rootCause } from '../core/errors.js';
-import { promotionWorkflowId, statusQuery } from '../core/promotion.js';
 import { describeMetrics } from '../ml/metrics.js';
 import { listPartitions } from '../core/lake.js';
 import { CHAMPION, Registry } from '../core/registry.js';
 import { listModels, loadSpec, requestColumns } from '../core/spec.js';
-import { MODEL_NAME, TRAIN_REASON, type TrainModelInput, type TrainModelResult } from '../core/types.js';
+import { MODEL_NAME, TRAIN_REASON, type TrainModelInput } from '../core/types.js';
 import { DEFAULT_INITIAL_WEEKS, ensureFlightsLake } from '../data/flights.js';
 import { startDevServer, type DevServer } from '../worker/dev-server.js';
 import { ensureTemporalCli } from '../worker/temporal-cli.js';
+import { followTraining } from './follow.js';
 
 const paths = resolvePaths();
 const temporalPort = Number(process.env.TEMPORAL_PORT ?? 7233);
@@ -93,43 +93,6 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   }
 }
 
-/** Follow a training run, printing each step and the trainer's progress as it changes. */
-/** Print a training run's progress (its activities, then its promotion child's) until it ends. */
-async function follow(client: Client, model: string, workflowId: string): Promise<TrainModelResult> {
-  const handle = client.workflow.getHandle<(input: TrainModelInput) => Promise<TrainModelResult>>(workflowId);
-  const promotion = client.workflow.getHandle(promotionWorkflowId(model));
-  let last = '';
-  const result = handle.result();
-  let done = false;
-  void result.finally(() => (done = true)).catch(() => {});
-  while (!done) {
-    let line = pendingLine(await handle.describe().catch(() => undefined));
-    if (!line) {
-      const child = await promotion.describe().catch(() => undefined);
-      if (child?.status.name === 'RUNNING' && child.type === 'EvaluateAndPromoteWorkflow') {
-        const status = await promotion.query(statusQuery).catch(() => undefined);
-        line =
-          status?.stage === 'awaiting-approval'
-            ? `v${status.version} passed the gate and waits for approval until ${status.approval?.deadline}:\n` +
-              `    curl -X POST ${apiUrl}/models/${model}/versions/${status.version}/approve -H 'content-type: application/json' -d '{"actor":"you","reason":"why"}'`
-            : pendingLine(child);
-      }
-    }
-    if (line && line !== last) say(`  ${line}`);
-    last = line ?? last;
-    await Promise.race([result.catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
-  }
-  return result;
-}
-
-/** The first pending activity of a run, with its heartbeat details and attempt. */
-function pendingLine(d: WorkflowExecutionDescription | undefined): string | undefined {
-  const pending = d?.raw.pendingActivities?.[0];
-  if (!pending) return undefined;
-  const details = pending.heartbeatDetails?.payloads?.[0]?.data;
-  return `${pending.activityType?.name}${details ? ` ${Buffer.from(details).toString()}` : ''}${(pending.attempt ?? 1) > 1 ? ` (attempt ${pending.attempt})` : ''}`;
-}
-
 async function exampleFlight(model: string): Promise<URLSearchParams | undefined> {
   const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, model);
   const partitions = await listPartitions(paths.lakeDir, spec.dataset.name, spec.dataset.partitionKey);
@@ -201,7 +164,7 @@ async function main(): Promise<void> {
       });
       say(`${model}: no champion yet, training: ${temporalUiLink(temporal, workflowId, handle.firstExecutionRunId)}`);
       try {
-        const result = await follow(client, model, workflowId);
+        const result = await followTraining(client, model, workflowId, apiUrl, say);
         say(
           `${model}: v${result.version} trained on ${result.snapshot.rows.toLocaleString('en-US')} rows in ${result.training.seconds.toFixed(1)} s ` +
             `(${result.training.iterations} rounds), holdout ${describeMetrics(result.holdout)}; ` +

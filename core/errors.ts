@@ -128,6 +128,20 @@ export class PromotionInProgressError extends ConflictError {
   }
 }
 
+/** A schedule's previous run is still going: its overlap policy skips a new one. */
+export class ScheduleBusyError extends ConflictError {
+  constructor(readonly scheduleId: string, readonly running: readonly string[]) {
+    super(`schedule '${scheduleId}' did not start a run: its previous run is still going (${running.join(', ') || 'finishing'})`);
+  }
+}
+
+/** A schedule id the Temporal server does not know. */
+export class UnknownScheduleError extends MlopsError {
+  constructor(readonly scheduleId: string) {
+    super(`no schedule '${scheduleId}' (see GET /schedules)`);
+  }
+}
+
 /** An approve or reject for a version that no promotion is waiting on. */
 export class NoPendingApprovalError extends ConflictError {
   constructor(readonly model: string, readonly version: number, readonly doing: string) {

@@ -13,6 +13,7 @@ import {
   type Workflow,
 } from '@temporalio/client';
 import { temporalUiLink, type TemporalSettings } from './config.js';
+import { ScheduleBusyError, UnknownScheduleError } from './errors.js';
 import type { MonitorModelInput } from './monitoring.js';
 import { SCHEDULE_KINDS, type ScheduleKind } from './spec-operations.js';
 import type { ModelSpec } from './spec.js';
@@ -114,6 +115,32 @@ export async function ensureSchedules(client: Client, specs: readonly ModelSpec[
     }
   }
   return { created, updated, deleted };
+}
+
+/** Start a schedule's action now, as if it were due, and return the run it started. */
+export async function triggerSchedule(client: Client, id: string): Promise<{ workflowId: string; runId: string }> {
+  const handle = client.schedule.getHandle(id);
+  let before: ScheduleDescription;
+  try {
+    before = await handle.describe();
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) throw new UnknownScheduleError(id);
+    throw err;
+  }
+  // SKIP, like the schedule itself: a run still going is not doubled (and the server tracks it).
+  await handle.trigger(ScheduleOverlapPolicy.SKIP);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const now = await handle.describe();
+    if (now.info.numActionsTaken > before.info.numActionsTaken) {
+      const action = now.info.recentActions.at(-1)?.action;
+      if (action?.type === 'startWorkflow') return { workflowId: action.workflow.workflowId, runId: action.workflow.firstExecutionRunId };
+    }
+    if (now.info.numActionsSkippedOverlap > before.info.numActionsSkippedOverlap || Date.now() > deadline) {
+      throw new ScheduleBusyError(id, now.info.runningActions.flatMap((a) => (a.type === 'startWorkflow' ? [a.workflow.workflowId] : [])));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export interface ScheduleView {
