@@ -27,6 +27,7 @@ import type {
 import { FEATURES_COLUMN, predictionFile, scoredPartitions, SOURCE_FILE, SOURCE_ROW } from '../core/predictions.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { renderReportHtml } from '../core/report-html.js';
+import { reportDir } from '../core/reports.js';
 import { loadSpec, type LoadedSpec } from '../core/spec.js';
 import type { MonitoringPolicy } from '../core/spec-operations.js';
 import { columnDrift, groupMetrics } from './drift-statistics.js';
@@ -234,13 +235,6 @@ export function createMonitoringActivities({ paths }: MonitoringDeps) {
   }
 
   return { planMonitor, computeDrift, findRunningTraining, writeReport };
-}
-
-/** Where one report lives; ids are checked so that no name can leave the reports folder. */
-export function reportDir(paths: Paths, model: string, reportId: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(reportId) || reportId.includes('..')) throw new Error(`invalid report id '${reportId}'`);
-  if (!/^[a-z][a-z0-9_]{0,62}$/.test(model)) throw new Error(`invalid model name '${model}'`);
-  return path.join(paths.reportsDir, model, reportId);
 }
 
 /** The model output monitoring compares: probability (binary), predicted class (multiclass), value (regression). */

@@ -1,17 +1,28 @@
-// The HTTP API (Hono): start and inspect workflows, serve predictions from the champion.
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
-import { Hono } from 'hono';
-import { randomUUID } from 'node:crypto';
-import { temporalUiLink, type Paths, type TemporalSettings } from '../core/config.js';
-import { InvalidRequestError, rootCause, UnknownWorkflowError } from '../core/errors.js';
-import { listModels, loadSpec } from '../core/spec.js';
-import { MODEL_NAME, TRAIN_REASON, type TrainModelInput } from '../core/types.js';
+// The HTTP API (Hono, routes described with zod so /openapi.json is generated from the schemas
+// that validate requests). Every request gets a request id, is counted and timed for /metrics,
+// logged as one JSON line, bounded in size, and authorised by scope before anything else runs.
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Client } from '@temporalio/client';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId, type RequestIdVariables } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import type { Paths, TemporalSettings } from '../core/config.js';
+import { InvalidRequestError, PayloadTooLargeError } from '../core/errors.js';
+import type { ModelSpec } from '../core/spec.js';
+import { requireScope, type AuthConfig, type AuthVariables, type Scope } from './auth.js';
+import type { ApiLimits } from './config.js';
+import { registerDocs } from './docs.js';
 import { errorResponse } from './errors.js';
-import { registerModelRoutes } from './models.js';
+import type { Logger } from './log.js';
+import { routeLabel, type ApiMetrics } from './metrics.js';
 import type { Predictor } from './predictor.js';
-import { BodyFields, readJsonBody } from './request.js';
-import { parseRequestFields } from './validation.js';
+import { registerModelRoutes } from './routes/models.js';
+import { registerOpsRoutes } from './routes/ops.js';
+import { registerPredictRoutes } from './routes/predict.js';
+import { registerReportRoutes } from './routes/reports.js';
+import { registerScheduleRoutes } from './routes/schedules.js';
+import { registerWorkflowRoutes } from './routes/workflows.js';
+import { problemsOf } from './schemas.js';
 
 export interface AppDeps {
   readonly paths: Paths;
@@ -19,103 +30,71 @@ export interface AppDeps {
   /** Connected on first use, so predictions are served even while Temporal is down. */
   readonly client: () => Promise<Client>;
   readonly predictor: Predictor;
+  readonly auth: AuthConfig;
+  readonly limits: ApiLimits;
+  /** The declared models, for the documentation (predictions load specs as they are asked for). */
+  readonly specs: readonly ModelSpec[];
+  readonly metrics: ApiMetrics;
+  readonly log: Logger;
 }
 
-export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
-  app.onError((err, c) => errorResponse(err, c));
-  app.notFound((c) => c.json({ error: { type: 'NotFound', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+export type ApiEnv = { Variables: RequestIdVariables & AuthVariables };
+export type Api = OpenAPIHono<ApiEnv>;
 
-  app.get('/healthz', (c) => c.json({ ok: true }));
+/** What each route needs: `security` for the document, `middleware` to enforce it. */
+export interface Guard {
+  (scope: Scope, open?: boolean): { security: { bearer: string[] }[]; middleware: ReturnType<typeof requireScope> };
+}
 
-  app.get('/readyz', async (c) => {
-    const models = await deps.predictor.readiness(await listModels(deps.paths.modelsDir));
-    // Ready when every model that has a champion serves some version of it; a newer champion
-    // that failed to load shows as loadError while the older one keeps serving.
-    const ready = models.every((m) => m.champion === null || m.serving !== null);
-    return c.json({ ready, models }, ready ? 200 : 503);
+export function createApp(deps: AppDeps): Api {
+  const app: Api = new OpenAPIHono<ApiEnv>({
+    // Every validation failure becomes the API's own 400, naming each field.
+    defaultHook: (result) => {
+      if (!result.success) throw new InvalidRequestError(problemsOf(result.error));
+    },
   });
+  app.onError((err, c) => errorResponse(err, c, (fields) => deps.log.error('request_failed', fields)));
+  app.notFound((c) => c.json({ error: { type: 'NotFound', message: `no route ${c.req.method} ${c.req.path} (see /docs)`, requestId: c.get('requestId') } }, 404));
 
-  app.post('/workflows/train', async (c) => {
-    const fields = new BodyFields(await readJsonBody(c.req.raw, '{"model": "flight_delay"}'), ['model', 'reason']);
-    const model = fields.string('model', { required: true, max: 63, hint: 'the name of a model spec (see GET /models)' });
-    const reason = fields.string('reason', { required: false, max: 200, hint: 'why, shown in the Temporal UI' });
-    fields.done();
-    await loadSpec(deps.paths.modelsDir, deps.paths.sqlDir, model); // 404 for an unknown model
-    const client = await deps.client();
-    const input: TrainModelInput = { model, reason: reason ?? 'api', actor: 'api' };
-    const workflowId = `train-${model}-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 6)}`;
-    const handle = await client.workflow.start('TrainModelWorkflow', {
-      taskQueue: deps.temporal.taskQueue,
-      workflowId,
-      args: [input],
-      typedSearchAttributes: [
-        { key: MODEL_NAME, value: model },
-        { key: TRAIN_REASON, value: input.reason! },
-      ],
-    });
-    return c.json(
-      {
-        workflowId,
-        runId: handle.firstExecutionRunId,
-        status: `/workflows/${encodeURIComponent(workflowId)}`,
-        temporalUi: temporalUiLink(deps.temporal, workflowId, handle.firstExecutionRunId),
-      },
-      202,
-    );
-  });
-
-  registerModelRoutes(app, deps);
-
-  app.get('/workflows/:id', async (c) => {
-    const id = c.req.param('id');
-    const client = await deps.client();
-    const handle = client.workflow.getHandle(id);
-    let description;
-    try {
-      description = await handle.describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new UnknownWorkflowError(id);
-      throw err;
-    }
-    const status = description.status.name;
-    const base = {
-      workflowId: id,
-      runId: description.runId,
-      type: description.type,
-      status,
-      startTime: description.startTime.toISOString(),
-      closeTime: description.closeTime?.toISOString() ?? null,
-      temporalUi: temporalUiLink(deps.temporal, id, description.runId),
+  app.use(requestId());
+  app.use(deps.metrics.middleware());
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    const fields = {
+      requestId: c.get('requestId'),
+      method: c.req.method,
+      route: routeLabel(c),
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 100) / 100,
+      principal: c.get('principal'),
     };
-    if (status === 'COMPLETED') return c.json({ ...base, result: await handle.result() });
-    if (status === 'RUNNING') {
-      const pending = (description.raw.pendingActivities ?? []).map((a) => ({
-        activity: a.activityType?.name ?? null,
-        attempt: a.attempt ?? 1,
-        progress: a.heartbeatDetails?.payloads?.[0] ? defaultPayloadConverter.fromPayload(a.heartbeatDetails.payloads[0]) : null,
-        lastFailure: a.lastFailure?.message ?? null,
-      }));
-      return c.json({ ...base, pendingActivities: pending });
-    }
-    const failure = await handle.result().then(
-      () => null,
-      (err: unknown) => rootCause(err),
-    );
-    return c.json({ ...base, failure });
+    if (c.res.status >= 500) deps.log.error('request', fields);
+    else deps.log.info('request', fields);
+  });
+  app.use(secureHeaders({ crossOriginEmbedderPolicy: false }));
+  app.use(
+    bodyLimit({
+      maxSize: deps.limits.maxBodyBytes,
+      onError: () => {
+        throw new PayloadTooLargeError(deps.limits.maxBodyBytes);
+      },
+    }),
+  );
+
+  const guard: Guard = (scope, open = false) => ({ security: [{ bearer: [] }], middleware: requireScope(deps.auth, scope, open) });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: "Tokens from configuration with the scope 'predict' (predictions and reads) or 'admin' (everything)",
   });
 
-  app.get('/predict', async (c) => {
-    const query = c.req.query();
-    const model = query.model;
-    if (!model) throw new InvalidRequestError([{ field: 'model', problem: 'is required: the name of a model (see GET /models)' }]);
-    const { spec } = await deps.predictor.spec(model);
-    const { model: _model, ...fields } = query;
-    const values = parseRequestFields(spec, fields);
-    const prediction = await deps.predictor.predict(model, values);
-    c.header('x-model-version', String(prediction.version)); // also in the body: for proxies and logs
-    return c.json(prediction);
-  });
-
+  registerOpsRoutes(app, deps);
+  registerPredictRoutes(app, deps, guard);
+  registerModelRoutes(app, deps, guard);
+  registerWorkflowRoutes(app, deps, guard);
+  registerReportRoutes(app, deps, guard);
+  registerScheduleRoutes(app, deps, guard);
+  registerDocs(app);
   return app;
 }

@@ -1,17 +1,42 @@
-// The API process: Hono on Node's HTTP server. PORT (default 3000), HOST (default 127.0.0.1).
+// The API process: Hono on Node's HTTP server. Configuration from the environment (api/config.ts):
+// PORT (3000), HOST (127.0.0.1), tokens (MLOPS_API_TOKENS_FILE or MLOPS_API_TOKENS), limits and
+// micro-batching; Temporal from TEMPORAL_ADDRESS.
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { resolvePaths, temporalSettings } from '../core/config.js';
 import { TemporalUnavailableError } from '../core/errors.js';
+import { listModels, loadSpec, type ModelSpec } from '../core/spec.js';
 import { createApp } from './app.js';
+import { apiConfigFromEnv } from './config.js';
+import { createLogger } from './log.js';
+import { ApiMetrics } from './metrics.js';
 import { Predictor } from './predictor.js';
 
 async function main(): Promise<void> {
+  const log = createLogger();
+  const config = apiConfigFromEnv();
+  if (!config.auth.enabled) log.warn('auth_disabled', { message: 'MLOPS_AUTH=off: every route is open to anyone who can reach this port' });
   const paths = resolvePaths();
   const temporal = temporalSettings();
-  const log = (event: string, fields: Record<string, unknown>) =>
-    console.log(JSON.stringify({ time: new Date().toISOString(), level: 'info', event, ...fields }));
-  const predictor = await Predictor.create(paths, log);
+  const metrics = new ApiMetrics();
+  const predictor = await Predictor.create(
+    paths,
+    {
+      log: (event, fields) => (event === 'model_load_failed' ? log.error(event, fields) : log.info(event, fields)),
+      batch: (model, rows) => metrics.batchSize.observe({ model }, rows),
+      loaded: (model, version, outcome) => metrics.modelLoads.inc({ model, version: String(version), outcome }),
+    },
+    config.batching,
+  );
+  // The specs known at start-up are documented; a spec added later is served all the same.
+  const specs: ModelSpec[] = [];
+  for (const name of await listModels(paths.modelsDir)) {
+    try {
+      specs.push((await loadSpec(paths.modelsDir, paths.sqlDir, name)).spec);
+    } catch (err) {
+      log.error('spec_invalid', { model: name, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
   let client: Promise<Client> | undefined;
   const getClient = () => {
     client ??= Connection.connect({ address: temporal.address, connectTimeout: 3_000 }).then(
@@ -23,11 +48,9 @@ async function main(): Promise<void> {
     client.catch(() => (client = undefined)); // try again on the next request
     return client;
   };
-  const app = createApp({ paths, temporal, client: getClient, predictor });
-  const port = Number(process.env.PORT ?? 3000);
-  const hostname = process.env.HOST ?? '127.0.0.1';
-  const server = serve({ fetch: app.fetch, port, hostname }, (info) => {
-    log('api_listening', { url: `http://${hostname === '0.0.0.0' ? 'localhost' : hostname}:${info.port}` });
+  const app = createApp({ paths, temporal, client: getClient, predictor, auth: config.auth, limits: config.limits, specs, metrics, log });
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+    log.info('api_listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${info.port}`, batching: config.batching, limits: config.limits });
   });
   const shutdown = () => {
     server.close(() => {
@@ -41,6 +64,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error('api failed:', err);
+  console.error(`api failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

@@ -1,11 +1,18 @@
-// Online predictions: the request's raw fields go through the model's own feature SQL in
-// DuckDB (the same query training used), then through the champion's ONNX session.
+// Online predictions: the requests' raw fields go through the model's own feature SQL in
+// DuckDB (the same query training and batch scoring use), then through the champion's ONNX
+// session.
+//
+// Micro-batching: rows asked for the same model within a short wait (or until a batch is full)
+// go through ONE feature query and ONE onnxruntime call. A request is validated before it joins
+// (api/schemas.ts), so one bad request never fails another; a request bigger than a batch is
+// cut into batches. onnxruntime's run() is synchronous: batches are bounded so the event loop
+// is never held for long, and a new batch starts as soon as the previous one is done.
 //
 // The champion is followed without a restart: the alias file is re-read at most every
-// ALIAS_CHECK_MS; a new version is loaded in the background while the old one keeps
-// serving, then swapped in one assignment. A request holds the session it started with
-// until it finishes, and an old session is released only when no request holds it.
-import type { DuckDBPreparedStatement } from '@duckdb/node-api';
+// ALIAS_CHECK_MS; a new version is loaded in the background while the old one keeps serving,
+// then swapped in one assignment. A batch holds the session it started with until it finishes,
+// and an old session is released only when no batch holds it.
+import { LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBPreparedStatement } from '@duckdb/node-api';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, readColumns, type OpenDuckDB } from '../core/duckdb.js';
 import { ModelUnavailableError, NoChampionError } from '../core/errors.js';
@@ -17,12 +24,45 @@ import type { ColumnTable } from '../ml/table.js';
 
 const ALIAS_CHECK_MS = 200;
 
+export interface BatchingOptions {
+  /** Longest a row waits for others to join its batch. */
+  readonly maxWaitMs: number;
+  /** Most rows in one feature query and one onnxruntime call. */
+  readonly maxBatchRows: number;
+  /** onnxruntime intra-op threads per session. */
+  readonly threads: number;
+}
+
+export const DEFAULT_BATCHING: BatchingOptions = { maxWaitMs: 1, maxBatchRows: 64, threads: 1 };
+
+/** What the predictor reports, for logs and metrics. */
+export interface PredictorEvents {
+  log(event: string, fields: Record<string, unknown>): void;
+  batch?(model: string, rows: number): void;
+  loaded?(model: string, version: number, outcome: 'loaded' | 'failed'): void;
+}
+
 interface LoadedVersion {
   readonly version: number;
   readonly card: ModelCard;
   readonly session: InferenceSession;
   inFlight: number;
   retired: boolean;
+}
+
+/** A slice of one request's rows, waiting for a batch. */
+interface Chunk {
+  readonly request: PendingRequest;
+  readonly offset: number;
+  readonly rows: readonly (readonly string[])[];
+}
+
+interface PendingRequest {
+  readonly results: PredictedRow[];
+  remaining: number;
+  resolve(value: { version: LoadedVersion; rows: PredictedRow[] }): void;
+  reject(err: unknown): void;
+  versionHolder?: LoadedVersion;
 }
 
 interface ModelState {
@@ -33,8 +73,10 @@ interface ModelState {
   lastAliasCheck: number;
   /** Last load failure, kept so the API can say why it still serves an older version. */
   loadError?: { version: number; message: string };
-  /** Prepared statements bind then run: one request at a time per statement. */
-  queue: Promise<unknown>;
+  readonly waiting: Chunk[];
+  waitingRows: number;
+  timer?: NodeJS.Timeout;
+  busy: boolean;
 }
 
 export interface ModelReadiness {
@@ -52,13 +94,16 @@ export type PredictionValue =
   | { readonly probabilities: Readonly<Record<string, number>>; readonly label: string }
   | { readonly prediction: number };
 
-export type Prediction = {
+/** One row's answer: the prediction and the features the model saw. */
+export type PredictedRow = PredictionValue & { readonly features: Readonly<Record<string, string | number | null>> };
+
+export interface PredictionBatch {
   readonly model: string;
   readonly version: number;
   readonly task: ModelCard['task'];
   readonly labelColumn: string;
-  readonly features: Readonly<Record<string, string | number | null>>;
-} & PredictionValue;
+  readonly rows: readonly PredictedRow[];
+}
 
 /** Read row `r` of a model's output the way its card describes it. */
 export function interpretOutput(card: ModelCard, output: ArrayLike<number>, r: number): PredictionValue {
@@ -77,20 +122,28 @@ export function interpretOutput(card: ModelCard, output: ArrayLike<number>, r: n
   return { probability: output[r]!, label: output[r]! >= card.decisionThreshold, threshold: card.decisionThreshold };
 }
 
+function featuresOf(table: ColumnTable, r: number): Record<string, string | number | null> {
+  return Object.fromEntries(
+    table.columns.map((c) => [c.name, c.kind === 'numeric' ? (Number.isNaN(c.values[r]!) ? null : c.values[r]!) : (c.dictionary[c.codes[r]!] ?? null)]),
+  );
+}
+
 export class Predictor {
   private readonly registry: Registry;
   private readonly models = new Map<string, Promise<ModelState>>();
+  private readonly connections: DuckDBConnection[] = [];
 
   private constructor(
     private readonly paths: Paths,
     private readonly db: OpenDuckDB,
-    private readonly log: (event: string, fields: Record<string, unknown>) => void,
+    private readonly events: PredictorEvents,
+    readonly batching: BatchingOptions,
   ) {
     this.registry = new Registry(paths.registryDir);
   }
 
-  static async create(paths: Paths, log: Predictor['log'] = () => {}): Promise<Predictor> {
-    return new Predictor(paths, await openDuckDB({ threads: 1 }), log);
+  static async create(paths: Paths, events: PredictorEvents = { log() {} }, batching: BatchingOptions = DEFAULT_BATCHING): Promise<Predictor> {
+    return new Predictor(paths, await openDuckDB({ threads: 1 }), events, batching);
   }
 
   /** Throws UnknownModelError for a model without a spec. */
@@ -103,8 +156,11 @@ export class Predictor {
     if (!state) {
       state = (async () => {
         const loaded = await loadSpec(this.paths.modelsDir, this.paths.sqlDir, model);
-        const statement = await this.db.connection.prepare(featureQuery(loaded, requestSource(loaded.spec, 1), false));
-        return { loaded, statement, lastAliasCheck: 0, queue: Promise.resolve() };
+        // A connection per model: batches of different models run their queries side by side.
+        const connection = await this.db.instance.connect();
+        this.connections.push(connection);
+        const statement = await connection.prepare(featureQuery(loaded, requestSource(loaded.spec), false));
+        return { loaded, statement, lastAliasCheck: 0, waiting: [], waitingRows: 0, busy: false };
       })();
       this.models.set(model, state);
       state.catch(() => this.models.delete(model));
@@ -113,8 +169,7 @@ export class Predictor {
   }
 
   /** The version that serves requests now, after picking up an alias move. */
-  async champion(model: string): Promise<LoadedVersion> {
-    const state = await this.state(model);
+  private async champion(model: string, state: ModelState): Promise<LoadedVersion> {
     const now = Date.now();
     if (now - state.lastAliasCheck >= ALIAS_CHECK_MS || !state.current) {
       state.lastAliasCheck = now;
@@ -129,9 +184,7 @@ export class Predictor {
       }
     }
     if (!state.current) {
-      throw state.loadError
-        ? new ModelUnavailableError(model, state.loadError.version, state.loadError.message)
-        : new NoChampionError(model);
+      throw state.loadError ? new ModelUnavailableError(model, state.loadError.version, state.loadError.message) : new NoChampionError(model);
     }
     return state.current;
   }
@@ -139,15 +192,17 @@ export class Predictor {
   private async load(state: ModelState, model: string, version: number): Promise<void> {
     try {
       const card = await this.registry.readCard(model, version);
-      const session = await loadSession(this.registry.modelPath(model, version));
+      const session = await loadSession(this.registry.modelPath(model, version), this.batching.threads);
       const previous = state.current;
       state.current = { version, card, session, inFlight: 0, retired: false };
       state.loadError = undefined;
-      this.log('model_loaded', { model, version, previousVersion: previous?.version ?? null });
+      this.events.log('model_loaded', { model, version, previousVersion: previous?.version ?? null });
+      this.events.loaded?.(model, version, 'loaded');
       if (previous) this.retire(previous);
     } catch (err) {
       state.loadError = { version, message: err instanceof Error ? err.message : String(err) };
-      this.log('model_load_failed', { model, version, error: state.loadError.message, servingVersion: state.current?.version ?? null });
+      this.events.log('model_load_failed', { model, version, error: state.loadError.message, servingVersion: state.current?.version ?? null });
+      this.events.loaded?.(model, version, 'failed');
     }
   }
 
@@ -165,8 +220,11 @@ export class Predictor {
     for (const model of models) {
       const champion = (await this.registry.getAlias(model, CHAMPION))?.version ?? null;
       let problem: string | undefined;
-      if (champion !== null) await this.champion(model).catch((err: unknown) => (problem = err instanceof Error ? err.message : String(err)));
-      const state = await this.models.get(model)?.catch(() => undefined);
+      const state = await this.state(model).catch((err: unknown) => {
+        problem = err instanceof Error ? err.message : String(err);
+        return undefined;
+      });
+      if (state && champion !== null) await this.champion(model, state).catch((err: unknown) => (problem = err instanceof Error ? err.message : String(err)));
       const serving = state?.current?.version ?? null;
       const loadError = state?.loadError ? `v${state.loadError.version}: ${state.loadError.message}` : problem;
       out.push({ model, champion, serving, ...(loadError ? { loadError } : {}) });
@@ -174,45 +232,100 @@ export class Predictor {
     return out;
   }
 
-  /** `values` are the request's raw fields as text, in the spec's request-column order. */
-  async predict(model: string, values: readonly string[]): Promise<Prediction> {
+  /**
+   * Predict `rows` (each the request's raw fields as text, in the spec's request-column order)
+   * with the champion. Rows wait at most `maxWaitMs` for others to share their batch.
+   */
+  async predict(model: string, rows: readonly (readonly string[])[]): Promise<PredictionBatch> {
     const state = await this.state(model);
-    const version = await this.champion(model);
-    version.inFlight++;
-    try {
-      const features = await this.features(state, values);
-      const output = await runModel(version.session, features, version.card.output);
-      return {
-        model,
-        version: version.version,
-        task: version.card.task,
-        labelColumn: version.card.labelColumn,
-        ...interpretOutput(version.card, output, 0),
-        features: Object.fromEntries(
-          features.columns.map((c) => [
-            c.name,
-            c.kind === 'numeric' ? (Number.isNaN(c.values[0]!) ? null : c.values[0]!) : (c.dictionary[c.codes[0]!] ?? null),
-          ]),
-        ),
-      };
-    } finally {
-      version.inFlight--;
-      if (version.retired && version.inFlight === 0) void version.session.release();
+    const expected = requestColumns(state.loaded.spec).length;
+    if (rows.some((r) => r.length !== expected)) throw new Error(`expected ${expected} request values per row`);
+    await this.champion(model, state); // 503 now, not after the wait, when there is nothing to serve
+    const { version, rows: predicted } = await new Promise<{ version: LoadedVersion; rows: PredictedRow[] }>((resolve, reject) => {
+      const request: PendingRequest = { results: new Array<PredictedRow>(rows.length), remaining: 0, resolve, reject };
+      for (let offset = 0; offset < rows.length; offset += this.batching.maxBatchRows) {
+        request.remaining++;
+        state.waiting.push({ request, offset, rows: rows.slice(offset, offset + this.batching.maxBatchRows) });
+      }
+      state.waitingRows += rows.length;
+      this.schedule(model, state);
+    });
+    return { model, version: version.version, task: version.card.task, labelColumn: version.card.labelColumn, rows: predicted };
+  }
+
+  /** Start a batch now when one is full, else after the wait; one batch at a time per model. */
+  private schedule(model: string, state: ModelState): void {
+    if (state.busy || state.waiting.length === 0) return;
+    if (state.waitingRows >= this.batching.maxBatchRows || this.batching.maxWaitMs <= 0) {
+      if (state.timer) clearTimeout(state.timer);
+      state.timer = undefined;
+      void this.runBatch(model, state);
+    } else {
+      state.timer ??= setTimeout(() => {
+        state.timer = undefined;
+        void this.runBatch(model, state);
+      }, this.batching.maxWaitMs);
     }
   }
 
-  private features(state: ModelState, values: readonly string[]): Promise<ColumnTable> {
-    const expected = requestColumns(state.loaded.spec).length;
-    if (values.length !== expected) throw new Error(`expected ${expected} request values, got ${values.length}`);
-    const run = state.queue.then(async () => {
-      state.statement.bind([...values]);
-      return readColumns(await state.statement.stream(), featureColumns(state.loaded.spec));
-    });
-    state.queue = run.catch(() => undefined);
-    return run;
+  private async runBatch(model: string, state: ModelState): Promise<void> {
+    if (state.busy || state.waiting.length === 0) return;
+    state.busy = true;
+    const chunks: Chunk[] = [];
+    let rows = 0;
+    while (state.waiting.length && (chunks.length === 0 || rows + state.waiting[0]!.rows.length <= this.batching.maxBatchRows)) {
+      const chunk = state.waiting.shift()!;
+      chunks.push(chunk);
+      rows += chunk.rows.length;
+    }
+    state.waitingRows -= rows;
+    let version: LoadedVersion | undefined;
+    try {
+      version = await this.champion(model, state);
+      version.inFlight++;
+      const features = await this.features(state, chunks.flatMap((c) => c.rows));
+      const output = await runModel(version.session, features, version.card.output);
+      this.events.batch?.(model, rows);
+      let r = 0;
+      for (const chunk of chunks) {
+        for (let i = 0; i < chunk.rows.length; i++, r++) {
+          chunk.request.results[chunk.offset + i] = { ...interpretOutput(version.card, output, r), features: featuresOf(features, r) };
+        }
+        this.finishChunk(chunk, version);
+      }
+    } catch (err) {
+      for (const chunk of chunks) chunk.request.reject(err);
+    } finally {
+      if (version) {
+        version.inFlight--;
+        if (version.retired && version.inFlight === 0) void version.session.release();
+      }
+      state.busy = false;
+      // Rows that arrived during this batch have waited already: the next batch starts now.
+      if (state.waiting.length) void this.runBatch(model, state);
+    }
+  }
+
+  /** A request answered by more than one batch answers with one version: a swap in between retries it whole. */
+  private finishChunk(chunk: Chunk, version: LoadedVersion): void {
+    const request = chunk.request;
+    request.versionHolder ??= version;
+    if (request.versionHolder !== version) {
+      request.reject(new ModelUnavailableError(version.card.model, version.version, 'the champion changed while this request was being answered; send it again'));
+      return;
+    }
+    if (--request.remaining === 0) request.resolve({ version, rows: request.results });
+  }
+
+  private async features(state: ModelState, rows: readonly (readonly string[])[]): Promise<ColumnTable> {
+    const columns = requestColumns(state.loaded.spec).length;
+    const lists = Array.from({ length: columns }, (_, k) => listValue(rows.map((r) => r[k]!)));
+    state.statement.bind(lists, lists.map(() => LIST(VARCHAR)));
+    return readColumns(await state.statement.stream(), featureColumns(state.loaded.spec));
   }
 
   close(): void {
+    for (const c of this.connections) c.closeSync();
     this.db.close();
   }
 }

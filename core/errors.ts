@@ -84,6 +84,34 @@ export class InvalidRequestError extends MlopsError {
   }
 }
 
+/** A request without a valid bearer token (HTTP 401). */
+export class UnauthenticatedError extends MlopsError {
+  constructor(readonly problem: string) {
+    super(`authentication required: ${problem}`);
+  }
+}
+
+/** A valid token without the scope a route needs (HTTP 403). */
+export class ForbiddenError extends MlopsError {
+  constructor(readonly principal: string, readonly scope: string) {
+    super(`token '${principal}' lacks the '${scope}' scope this route needs`);
+  }
+}
+
+/** A request body over the size limit (HTTP 413). */
+export class PayloadTooLargeError extends MlopsError {
+  constructor(readonly limitBytes: number) {
+    super(`the request body is larger than ${limitBytes} bytes`);
+  }
+}
+
+/** A monitoring report that does not exist. */
+export class UnknownReportError extends MlopsError {
+  constructor(readonly model: string, readonly reportId: string) {
+    super(`model '${model}' has no report '${reportId}' (see GET /reports/${model})`);
+  }
+}
+
 /** A workflow id the Temporal server does not know. */
 export class UnknownWorkflowError extends MlopsError {
   constructor(readonly workflowId: string) {

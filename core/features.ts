@@ -44,20 +44,22 @@ export function featureColumns(spec: ModelSpec): ColumnRequest[] {
 }
 
 /**
- * `source` for prediction requests: one row per request, every dataset column present with
- * its declared type; columns not known at prediction time are NULL. Request values are bound
- * as text parameters ($1, $2, ...) and cast by DuckDB, never spliced into the SQL text.
+ * `source` for prediction requests: one row per request row, every dataset column present with
+ * its declared type; columns not known at prediction time are NULL. Parameter $k is the list of
+ * request column k's raw values, as text, in requestColumns order: they are bound and cast by
+ * DuckDB, never spliced into the SQL text, and one prepared statement serves any number of rows.
  */
-export function requestSource(spec: ModelSpec, rowCount: number): string {
+export function requestSource(spec: ModelSpec): string {
   const cols = spec.dataset.columns;
-  const rows: string[] = [];
-  let param = 1;
-  for (let r = 0; r < rowCount; r++) {
-    rows.push(
-      `(${cols.map((c) => (c.knownAtPrediction ? `CAST($${param++} AS ${c.type})` : `CAST(NULL AS ${c.type})`)).join(', ')})`,
-    );
-  }
-  return `SELECT * FROM (VALUES ${rows.join(', ')}) AS t(${cols.map((c) => quoteIdent(c.name)).join(', ')})`;
+  let param = 0;
+  const lists: string[] = [];
+  const projections = cols.map((c) => {
+    if (!c.knownAtPrediction) return `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`;
+    param++;
+    lists.push(`unnest($${param}::VARCHAR[]) AS v${param}`);
+    return `CAST(v${param} AS ${c.type}) AS ${quoteIdent(c.name)}`;
+  });
+  return `SELECT ${projections.join(', ')} FROM (SELECT ${lists.join(', ')})`;
 }
 
 /**

@@ -17,6 +17,8 @@ export interface DatasetColumn {
   readonly name: string;
   readonly type: ColumnType;
   readonly description?: string;
+  /** A typical raw value, as a request would send it: shown in the API's documentation. */
+  readonly example?: string;
   /** False for outcome columns (e.g. the delay) that a prediction request cannot know. */
   readonly knownAtPrediction: boolean;
 }
@@ -184,6 +186,7 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
       name: colName,
       type: r.oneOf(co.type, `dataset.columns[${i}].type`, COLUMN_TYPES),
       description: typeof co.description === 'string' ? co.description : undefined,
+      example: co.example === undefined ? undefined : r.string(co.example, `dataset.columns[${i}].example`),
       knownAtPrediction: co.knownAtPrediction !== false,
     };
   });

@@ -1,89 +1,103 @@
-// The API through app.request(): input errors name their fields, unknown models are 404,
-// no champion is 503, and a champion whose file is corrupt is never switched to.
-import type { Client } from '@temporalio/client';
+// The API through app.request(), as api/main.ts builds it (real predictor, DuckDB, onnxruntime,
+// models): input errors name their fields, unknown models are 404, no champion is 503, a
+// champion whose file is corrupt is never switched to; micro-batches answer every request as
+// one at a time would; POST /predict; the request id; metrics; the documentation.
 import { writeFile } from 'node:fs/promises';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../api/app.js';
-import { Predictor } from '../api/predictor.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Paths } from '../core/config.js';
 import { TemporalUnavailableError } from '../core/errors.js';
 import { Registry } from '../core/registry.js';
-import { cardDraft, testPaths, trainOnFirstWeek } from './helpers.js';
+import { cardDraft, registerChampion, testApi, testPaths, trainOnFirstWeek, TEST_TOKENS, type TestApi } from './helpers.js';
 
 let paths: Paths;
-let app: ReturnType<typeof createApp>;
+let api: TestApi;
 let onnx: Uint8Array;
 const flight = { date: '2001-02-05 17:45', distance: '1846', origin: 'ORD', destination: 'LAX' };
+const temporal = { address: '127.0.0.1:1', namespace: 'default', taskQueue: 'unused', uiUrl: 'http://localhost:8233' };
 
 beforeAll(async () => {
   paths = await testPaths();
   ({ onnx } = await trainOnFirstWeek(paths, 'flight_delay', { numIterations: 5 }));
   // As api/main.ts reports a Temporal server it cannot connect to.
-  const unusedTemporal = async (): Promise<Client> => {
+  api = await testApi(paths, async () => {
     throw new TemporalUnavailableError('127.0.0.1:1', 'connection refused');
-  };
-  app = createApp({
-    paths,
-    temporal: { address: '127.0.0.1:1', namespace: 'default', taskQueue: 'unused', uiUrl: 'http://localhost:8233' },
-    client: unusedTemporal,
-    predictor: await Predictor.create(paths),
-  });
+  }, temporal);
 });
 
-async function get(url: string) {
-  const res = await app.request(url);
-  return { status: res.status, body: (await res.json()) as { error?: { type: string; message: string; fields?: { field: string }[] } } & Record<string, unknown> };
+afterAll(() => api?.close());
+
+type Body = { error?: { type: string; message: string; fields?: { field: string; problem: string }[]; requestId?: string } } & Record<string, unknown>;
+
+async function get(url: string, token: string | null = TEST_TOKENS.predict) {
+  const res = await api.call(url, {}, token);
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Body };
 }
+
+async function post(url: string, body: string, token: string | null = TEST_TOKENS.admin) {
+  const res = await api.call(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } }, token);
+  return { status: res.status, body: (await res.json()) as Body };
+}
+
+const predictUrl = (fields: Record<string, string>, model = 'flight_delay') => `/predict?${new URLSearchParams({ model, ...fields })}`;
 
 describe('API', () => {
   it('answers 503 while no version is promoted, naming how to train one', async () => {
-    const { status, body } = await get(`/predict?${new URLSearchParams({ model: 'flight_delay', ...flight })}`);
+    const { status, body } = await get(predictUrl(flight));
     expect(status).toBe(503);
     expect(body.error?.type).toBe('NoChampionError');
     expect(body.error?.message).toContain('POST /workflows/train');
   });
 
-  it('answers 404 for an unknown model and for names that try to leave the models folder', async () => {
-    for (const model of ['no_such_model', '../models/flight_delay', 'flight_delay.json', '%2e%2e']) {
-      const { status, body } = await get(`/predict?${new URLSearchParams({ model, ...flight })}`);
-      expect(status, model).toBe(404);
-      expect(body.error?.type).toBe('UnknownModelError');
+  it('answers 404 for an unknown model and 400 for names that try to leave the models folder', async () => {
+    expect((await get(predictUrl(flight, 'no_such_model'))).status).toBe(404);
+    for (const model of ['../models/flight_delay', 'flight_delay.json', '%2e%2e', 'FLIGHT', '']) {
+      const { status, body } = await get(predictUrl(flight, model));
+      expect(status, model).toBe(400);
+      expect(body.error?.fields?.[0]?.field).toBe('model');
     }
+    expect((await get('/models/..%2Fregistry')).status).toBe(400);
   });
 
-  it('answers 400 naming every bad field', async () => {
+  it('answers 400 naming every bad field, and a repeated one', async () => {
     const { status, body } = await get('/predict?model=flight_delay&date=2001-02-30&distance=far&origin=&colour=red');
     expect(status).toBe(400);
     expect(body.error?.fields?.map((f) => f.field).sort()).toEqual(['colour', 'date', 'destination', 'distance', 'origin']);
     const noModel = await get('/predict?date=2001-02-01');
     expect(noModel.status).toBe(400);
     expect(noModel.body.error?.fields?.[0]?.field).toBe('model');
+    const twice = await get(`${predictUrl(flight)}&origin=SFO`);
+    expect(twice.body.error?.fields).toEqual([{ field: 'origin', problem: 'must be given once' }]);
   });
 
   it('validates POST /workflows/train before reaching Temporal', async () => {
-    const post = (body: string) => app.request('/workflows/train', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-    expect((await post('not json')).status).toBe(400);
-    expect((await post('{}')).status).toBe(400);
-    expect((await post('{"model":"flight_delay","colour":"red"}')).status).toBe(400);
-    expect((await post('{"model":"nope"}')).status).toBe(404);
-    expect((await post('x'.repeat(20_000))).status).toBe(400);
+    expect((await post('/workflows/train', 'not json')).status).toBe(400);
+    expect((await post('/workflows/train', '{}')).body.error?.fields).toEqual([{ field: 'model', problem: 'is required' }]);
+    expect((await post('/workflows/train', '{"model":"flight_delay","colour":"red"}')).body.error?.fields?.[0]?.field).toBe('colour');
+    expect((await post('/workflows/train', '{"model":"nope"}')).status).toBe(404);
+    const big = await post('/workflows/train', JSON.stringify({ model: 'x'.repeat(300_000) }));
+    expect(big.status).toBe(413);
+    expect(big.body.error?.type).toBe('PayloadTooLargeError');
   });
 
   it('answers 503 naming Temporal when it cannot be reached, while predictions stay up', async () => {
-    const started = await app.request('/workflows/train', { method: 'POST', body: '{"model":"flight_delay"}' });
+    const started = await post('/workflows/train', '{"model":"flight_delay"}');
     expect(started.status).toBe(503);
     const status = await get('/workflows/train-flight_delay-x');
     expect(status.status).toBe(503);
     expect(status.body.error?.message).toContain('Temporal is not reachable');
+    const ready = await get('/readyz', null);
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({ ready: false, temporal: { reachable: false, address: '127.0.0.1:1' } });
   });
 
   it('serves the champion, and keeps serving it when a newer champion file is corrupt', async () => {
     const registry = new Registry(paths.registryDir);
     const v1 = await registry.register('flight_delay', onnx, cardDraft('flight_delay', 'good'));
     await registry.moveAlias('flight_delay', 'champion', v1.version, { action: 'promote', actor: 'test', reason: 'good model' });
-    const first = await get(`/predict?${new URLSearchParams({ model: 'flight_delay', ...flight })}`);
+    const first = await get(predictUrl(flight));
     expect(first.status).toBe(200);
     expect(first.body.version).toBe(1);
+    expect(first.headers.get('x-model-version')).toBe('1');
     expect(first.body.features).toMatchObject({ hour: '17', day_of_week: '1', origin: 'ORD', destination: 'LAX', route: 'ORD-LAX' });
 
     const v2 = await registry.register('flight_delay', onnx, cardDraft('flight_delay', 'corrupt'));
@@ -91,9 +105,84 @@ describe('API', () => {
     await registry.moveAlias('flight_delay', 'champion', v2.version, { action: 'promote', actor: 'test', reason: 'corrupt model' });
     await new Promise((r) => setTimeout(r, 250)); // past the alias re-read interval
     for (let i = 0; i < 5; i++) {
-      const res = await get(`/predict?${new URLSearchParams({ model: 'flight_delay', ...flight })}`);
+      const res = await get(predictUrl(flight));
       expect(res.status).toBe(200);
       expect(res.body.version).toBe(1);
     }
+    await registry.moveAlias('flight_delay', 'champion', v1.version, { action: 'rollback', actor: 'test', reason: 'back to the good one' });
+  });
+
+  it('answers concurrent requests in shared micro-batches exactly as one at a time, and a bad one alone fails', async () => {
+    const flights = Array.from({ length: 48 }, (_, i) => ({ ...flight, date: `2001-02-0${1 + (i % 7)} ${String(i % 24).padStart(2, '0')}:15`, distance: String(200 + 37 * i) }));
+    const alone = [];
+    for (const f of flights) alone.push((await get(predictUrl(f))).body);
+    const before = await api.metrics.batchSize.get();
+    const together = await Promise.all([...flights.map((f) => get(predictUrl(f))), get(predictUrl({ ...flight, distance: 'far' }))]);
+    const after = await api.metrics.batchSize.get();
+    expect(together.at(-1)!.status).toBe(400);
+    expect(together.slice(0, -1).map((r) => r.body)).toEqual(alone);
+    // Fewer batches than requests: they were gathered.
+    const batches = (m: typeof before) => m.values.find((v) => v.metricName === 'mlops_predict_batch_rows_count')?.value ?? 0;
+    expect(batches(after) - batches(before)).toBeLessThan(flights.length);
+
+    // POST /predict: many rows in one request, the same answers, in order.
+    const rows = await post('/predict', JSON.stringify({ model: 'flight_delay', rows: flights.map((f) => ({ ...f, distance: Number(f.distance) })) }), TEST_TOKENS.predict);
+    expect(rows.status).toBe(200);
+    expect(rows.body.predictions).toEqual(alone.map(({ model: _m, version: _v, task: _t, labelColumn: _l, ...row }) => row));
+    const tooMany = await post('/predict', JSON.stringify({ model: 'flight_delay', rows: new Array(1001).fill(flight) }), TEST_TOKENS.predict);
+    expect(tooMany.body.error?.fields).toEqual([{ field: 'rows', problem: 'must hold at most 1000 rows' }]);
+    const stray = await post('/predict', JSON.stringify({ model: 'flight_delay', rows: [flight, { ...flight, colour: 'red' }] }), TEST_TOKENS.predict);
+    expect(stray.body.error?.fields?.map((f) => f.field)).toEqual(['rows.1.colour']);
+  });
+
+  it('tags every answer with a request id, reused from the caller when it sends a sane one', async () => {
+    const res = await api.call('/predict?model=flight_delay', { headers: { 'x-request-id': 'trace-42' } }, TEST_TOKENS.predict);
+    expect(res.headers.get('x-request-id')).toBe('trace-42');
+    expect(((await res.json()) as Body).error?.requestId).toBe('trace-42');
+    const fresh = await api.call('/healthz', {}, null);
+    expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('counts requests by route and status, and predictions by model and version, in /metrics', async () => {
+    const text = await (await api.call('/metrics', {}, null)).text();
+    expect(text).toMatch(/mlops_http_requests_total\{route="\/predict",method="GET",status="200"\} \d+/);
+    expect(text).toMatch(/mlops_http_requests_total\{route="\/predict",method="GET",status="400"\} \d+/);
+    expect(text).toMatch(/mlops_predictions_total\{model="flight_delay",version="1"\} \d+/);
+    expect(text).toMatch(/mlops_http_request_duration_seconds_bucket\{le="0\.005",route="\/predict",method="GET"\} \d+/);
+    expect(text).toContain('mlops_predict_batch_rows_bucket');
+    expect(text).toContain('mlops_api_nodejs_eventloop_lag_seconds');
+  });
+
+  it('documents every route in /openapi.json, and a request built from its examples succeeds', async () => {
+    const doc = (await (await api.call('/openapi.json', {}, null)).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { parameters?: { name: string; in: string; example?: string; schema?: { example?: string } }[]; security?: unknown[] }>>;
+    };
+    expect(doc.openapi).toBe('3.1.0');
+    for (const route of ['/predict', '/models/{name}', '/workflows/train', '/workflows/batch', '/workflows/monitor', '/reports/{name}/{id}', '/schedules', '/readyz', '/metrics']) {
+      expect(doc.paths[route], route).toBeDefined();
+    }
+    const params = doc.paths['/predict']!.get!.parameters!;
+    const query = new URLSearchParams(params.map((p): [string, string] => [p.name, String(p.example ?? p.schema?.example)]));
+    expect([...query.keys()].sort()).toEqual(['date', 'destination', 'distance', 'model', 'origin']);
+    const res = await get(`/predict?${query}`);
+    expect(res.status).toBe(200);
+    expect(res.body.features).toMatchObject({ origin: 'ORD', destination: 'LAX', route: 'ORD-LAX' });
+    expect(doc.paths['/workflows/train']!.post!.security).toEqual([{ bearer: [] }]);
+
+    const page = await (await api.call('/docs', {}, null)).text();
+    expect(page).toContain('/docs/assets/swagger-ui-bundle.js');
+    expect(page).not.toMatch(/https?:\/\//);
+    const asset = await api.call('/docs/assets/swagger-ui-bundle.js', {}, null);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('content-type')).toContain('javascript');
+    expect((await api.call('/docs/assets/package.json', {}, null)).status).toBe(404);
+  });
+
+  it('registers a real champion through the test helper that the API serves', async () => {
+    const { version } = await registerChampion(paths, 'flight_delay_class', { numIterations: 3 });
+    const res = await get(predictUrl(flight, 'flight_delay_class'));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ version, task: 'multiclass' });
   });
 });

@@ -141,8 +141,9 @@ describe('BatchInferenceWorkflow', () => {
       );
       expect(rows).toHaveLength(200);
       for (const r of rows) {
-        const served = await predictor.predict(MODEL, [String(r.date), String(r.distance), String(r.origin), String(r.destination)]);
-        expect(served).toMatchObject({ version, probability: r.probability, label: r.label });
+        const served = await predictor.predict(MODEL, [[String(r.date), String(r.distance), String(r.origin), String(r.destination)]]);
+        expect(served.version).toBe(version);
+        expect(served.rows[0]).toMatchObject({ probability: r.probability, label: r.label });
       }
     } finally {
       db.close();

@@ -2,6 +2,7 @@
 // yields exactly the features training saw for the same raw flight.
 import { describe, expect, it } from 'vitest';
 import { openDuckDB, parquetSource, queryRows, readColumns } from '../core/duckdb.js';
+import { LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { featureColumns, featureQuery, LABEL_COLUMN, requestSource } from '../core/features.js';
 import { listPartitions } from '../core/lake.js';
 import { loadSpec } from '../core/spec.js';
@@ -50,8 +51,11 @@ describe('flight_delay feature SQL', async () => {
         ),
         featureColumns(loaded.spec),
       );
-      const statement = await db.connection.prepare(featureQuery(loaded, requestSource(loaded.spec, 1), false));
-      statement.bind([String(flight!.date), String(flight!.distance), String(flight!.origin), String(flight!.destination)]);
+      const statement = await db.connection.prepare(featureQuery(loaded, requestSource(loaded.spec), false));
+      statement.bind(
+        [String(flight!.date), String(flight!.distance), String(flight!.origin), String(flight!.destination)].map((v) => listValue([v])),
+        [LIST(VARCHAR), LIST(VARCHAR), LIST(VARCHAR), LIST(VARCHAR)],
+      );
       const fromRequest = await readColumns(await statement.stream(), featureColumns(loaded.spec));
       const values = (t: typeof fromLake) =>
         t.columns.map((c) => (c.kind === 'numeric' ? c.values[0] : c.dictionary[c.codes[0]!]));

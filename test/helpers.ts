@@ -10,11 +10,17 @@ import { pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { inject } from 'vitest';
-import { PROJECT_ROOT, resolvePaths, type Paths } from '../core/config.js';
+import { createApp, type Api } from '../api/app.js';
+import { apiToken, type AuthConfig } from '../api/auth.js';
+import type { ApiLimits } from '../api/config.js';
+import { silentLogger } from '../api/log.js';
+import { ApiMetrics } from '../api/metrics.js';
+import { Predictor, type BatchingOptions } from '../api/predictor.js';
+import { PROJECT_ROOT, resolvePaths, type Paths, type TemporalSettings } from '../core/config.js';
 import { readLabeledFeatures } from '../core/features.js';
 import { listPartitions } from '../core/lake.js';
 import { Registry, type CardDraft } from '../core/registry.js';
-import { gbdtParams, loadSpec } from '../core/spec.js';
+import { gbdtParams, listModels, loadSpec } from '../core/spec.js';
 import { predict } from '../ml/gbdt/model.js';
 import { trainGbdt } from '../ml/gbdt/train.js';
 import { evaluate, taskBaseline } from '../ml/metrics.js';
@@ -196,4 +202,63 @@ export async function registerChampion(
   });
   await registry.moveAlias(model, 'champion', card.version, { action: 'promote', actor: 'test', reason: 'a real model for the test' });
   return { version: card.version, onnx };
+}
+
+/** Tokens of the in-process API and of API processes the tests start. */
+export const TEST_TOKENS = { predict: 'test-predict-token-0123456789', admin: 'test-admin-token-0123456789' } as const;
+
+export function testAuth(overrides: Partial<AuthConfig> = {}): AuthConfig {
+  return {
+    enabled: true,
+    tokens: [apiToken('test-predict', TEST_TOKENS.predict, ['predict']), apiToken('test-admin', TEST_TOKENS.admin, ['admin'])],
+    openPredict: false,
+    openReports: false,
+    ...overrides,
+  };
+}
+
+/** Environment for an API process (api/main.ts) that accepts TEST_TOKENS. */
+export const API_TOKENS_ENV = { MLOPS_API_TOKENS: `predict:${TEST_TOKENS.predict},admin:${TEST_TOKENS.admin}` } as const;
+
+export interface TestApi {
+  readonly app: Api;
+  readonly predictor: Predictor;
+  readonly metrics: ApiMetrics;
+  /** app.request with a token (the admin one unless told otherwise; null sends none). */
+  call(path: string, init?: RequestInit, token?: string | null): Promise<Response>;
+  close(): void;
+}
+
+/** The API in-process, built as api/main.ts builds it (real predictor, specs, metrics), with test tokens. */
+export async function testApi(
+  paths: Paths,
+  client: () => Promise<Client>,
+  temporal: TemporalSettings,
+  options: { auth?: AuthConfig; batching?: BatchingOptions; limits?: Partial<ApiLimits> } = {},
+): Promise<TestApi> {
+  const metrics = new ApiMetrics();
+  const predictor = await Predictor.create(paths, { log() {}, batch: (model, rows) => metrics.batchSize.observe({ model }, rows) }, options.batching);
+  const specs = await Promise.all((await listModels(paths.modelsDir)).map(async (m) => (await loadSpec(paths.modelsDir, paths.sqlDir, m)).spec));
+  const app = createApp({
+    paths,
+    temporal,
+    client,
+    predictor,
+    auth: options.auth ?? testAuth(),
+    limits: { maxBodyBytes: 256 * 1024, maxPredictRows: 1000, ...options.limits },
+    specs,
+    metrics,
+    log: silentLogger,
+  });
+  return {
+    app,
+    predictor,
+    metrics,
+    call(path, init = {}, token = TEST_TOKENS.admin) {
+      const headers = new Headers(init.headers);
+      if (token !== null && !headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
+      return Promise.resolve(app.request(path, { ...init, headers }));
+    },
+    close: () => predictor.close(),
+  };
 }

@@ -4,22 +4,19 @@
 import type { Client } from '@temporalio/client';
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../api/app.js';
-import { Predictor } from '../api/predictor.js';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
 import { listPartitions } from '../core/lake.js';
 import type { EvaluateAndPromoteResult, PromotionStatus } from '../core/promotion.js';
 import { Registry, type AliasLogEntry, type ModelCard } from '../core/registry.js';
 import type { TrainModelResult } from '../core/types.js';
-import { declareVariant, startWorkerHarness, type WorkerHarness } from './helpers.js';
+import { declareVariant, startWorkerHarness, testApi, type TestApi, type WorkerHarness } from './helpers.js';
 
 const MODEL = 'flight_delay_promo';
 let harness: WorkerHarness;
 let paths: Paths;
 let client: Client;
-let predictor: Predictor;
-let app: ReturnType<typeof createApp>;
+let api: TestApi;
 let registry: Registry;
 let flight: Record<string, string>;
 
@@ -36,13 +33,7 @@ beforeAll(async () => {
   harness = await startWorkerHarness('promote');
   ({ paths, client } = harness);
   registry = new Registry(paths.registryDir);
-  predictor = await Predictor.create(paths);
-  app = createApp({
-    paths,
-    temporal: { address: harness.address, namespace: 'default', taskQueue: harness.taskQueue, uiUrl: 'http://localhost:8233' },
-    client: async () => client,
-    predictor,
-  });
+  api = await testApi(paths, async () => client, { address: harness.address, namespace: 'default', taskQueue: harness.taskQueue, uiUrl: 'http://localhost:8233' });
   const week = (await listPartitions(paths.lakeDir, 'flights', 'week')).at(-1)!;
   const db = await openDuckDB();
   try {
@@ -54,12 +45,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  predictor?.close();
+  api?.close();
   await harness?.close();
 });
 
 async function call(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON read freely
-  const res = await app.request(url, body === undefined ? { method } : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await api.call(url, body === undefined ? { method } : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, body: await res.json() };
 }
 

@@ -12,7 +12,7 @@ import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
 import { listPartitions } from '../core/lake.js';
 import type { EvaluateAndPromoteResult } from '../core/promotion.js';
 import type { TrainModelInput, TrainModelResult } from '../core/types.js';
-import { declareVariant, freePort, pathsEnv, spawnEntry, startWorkerHarness, stopProcess, type WorkerHarness } from './helpers.js';
+import { API_TOKENS_ENV, declareVariant, freePort, pathsEnv, spawnEntry, startWorkerHarness, stopProcess, TEST_TOKENS, type WorkerHarness } from './helpers.js';
 
 const MODEL = 'flight_delay_swap';
 const MIN_REQUESTS = 20_000;
@@ -35,7 +35,15 @@ beforeAll(async () => {
   ({ paths, client } = harness);
   const port = await freePort();
   apiUrl = `http://127.0.0.1:${port}`;
-  api = spawnEntry('api/main.ts', { ...pathsEnv(paths), PORT: String(port), HOST: '127.0.0.1', TEMPORAL_ADDRESS: harness.address, MLOPS_TASK_QUEUE: harness.taskQueue });
+  api = spawnEntry('api/main.ts', {
+    ...pathsEnv(paths),
+    ...API_TOKENS_ENV,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    TEMPORAL_ADDRESS: harness.address,
+    MLOPS_TASK_QUEUE: harness.taskQueue,
+    LOG_LEVEL: 'warn',
+  });
   for (let i = 0; ; i++) {
     const up = await fetch(`${apiUrl}/healthz`).then((r) => r.ok, () => false);
     if (up) break;
@@ -71,7 +79,11 @@ async function trainVersions(): Promise<void> {
 }
 
 async function post(url: string, body: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON read freely
-  const res = await fetch(`${apiUrl}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${apiUrl}${url}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_TOKENS.admin}` },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -102,7 +114,7 @@ describe('champion swaps under load', () => {
         let status = 0;
         let version: number | null = null;
         try {
-          const res = await fetch(urls[i % urls.length]!);
+          const res = await fetch(urls[i % urls.length]!, { headers: { authorization: `Bearer ${TEST_TOKENS.predict}` } });
           status = res.status;
           version = ((await res.json()) as { version?: number }).version ?? null;
         } catch {

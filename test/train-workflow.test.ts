@@ -8,15 +8,13 @@ import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createApp } from '../api/app.js';
-import { Predictor } from '../api/predictor.js';
 import { PROJECT_ROOT, type Paths, type TemporalSettings } from '../core/config.js';
 import { openDuckDB, parquetSource, queryRows, quoteLiteral } from '../core/duckdb.js';
 import { listPartitions } from '../core/lake.js';
 import { Registry } from '../core/registry.js';
 import { MODEL_NAME, type TrainModelInput, type TrainModelResult } from '../core/types.js';
 import { createWorker, WORKFLOWS_PATH } from '../worker/worker.js';
-import { declareVariant, pathsEnv, spawnEntry, stopProcess, testPaths } from './helpers.js';
+import { declareVariant, pathsEnv, spawnEntry, stopProcess, testApi, testPaths, type TestApi } from './helpers.js';
 
 /** Tests that train the shipped flight_delay spec (up to 300 rounds) on two shared cores. */
 const TRAINING_TEST_TIMEOUT_MS = 420_000;
@@ -29,9 +27,8 @@ let nativeConnection: NativeConnection;
 let bundle: WorkflowBundleWithSourceMap;
 let worker: Worker;
 let workerRun: Promise<void>;
-let predictor: Predictor;
 let settings: TemporalSettings;
-let app: ReturnType<typeof createApp>;
+let api: TestApi;
 const taskQueue = `test-train-${process.pid}`;
 
 beforeAll(async () => {
@@ -44,14 +41,13 @@ beforeAll(async () => {
   bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
   worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, paths, codeVersion: 'test', workflowBundle: bundle });
   workerRun = worker.run();
-  predictor = await Predictor.create(paths);
-  app = createApp({ paths, temporal: settings, client: async () => client, predictor });
+  api = await testApi(paths, async () => client, settings);
 });
 
 afterAll(async () => {
   worker?.shutdown();
   await workerRun;
-  predictor?.close();
+  api?.close();
   await nativeConnection?.close();
   await connection?.close();
 });
@@ -73,12 +69,12 @@ async function realFlight(): Promise<Record<string, string>> {
 }
 
 async function predict(model: string, flight: Record<string, string>) {
-  const res = await app.request(`/predict?${new URLSearchParams({ model, ...flight })}`);
+  const res = await api.call(`/predict?${new URLSearchParams({ model, ...flight })}`);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 async function train(model: string): Promise<{ workflowId: string; result: TrainModelResult }> {
-  const res = await app.request('/workflows/train', {
+  const res = await api.call('/workflows/train', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model }),
@@ -106,7 +102,7 @@ describe('TrainModelWorkflow', () => {
     expect(result.training.iterations).toBeGreaterThan(10);
     expect(result.snapshot.rows).toBeGreaterThan(500_000);
 
-    const status = await app.request(`/workflows/${workflowId}`);
+    const status = await api.call(`/workflows/${workflowId}`);
     expect(((await status.json()) as { status: string }).status).toBe('COMPLETED');
 
     const registry = new Registry(paths.registryDir);
@@ -204,7 +200,7 @@ describe('TrainModelWorkflow', () => {
     await rm(`${file}.new`);
     expect(newest).toBe(path.dirname(file));
 
-    const res = await app.request('/workflows/train', {
+    const res = await api.call('/workflows/train', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'flight_delay_copy' }),
@@ -212,7 +208,7 @@ describe('TrainModelWorkflow', () => {
     const { workflowId } = (await res.json()) as { workflowId: string };
     const error = await client.workflow.getHandle(workflowId).result().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowFailedError);
-    const status = (await (await app.request(`/workflows/${workflowId}`)).json()) as {
+    const status = (await (await api.call(`/workflows/${workflowId}`)).json()) as {
       status: string;
       failure: { message: string; type: string };
     };

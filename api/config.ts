@@ -1,0 +1,45 @@
+// The API's settings, from the environment, with the defaults documented in the README.
+import { authFromEnv, type AuthConfig } from './auth.js';
+import { DEFAULT_BATCHING, type BatchingOptions } from './predictor.js';
+
+export interface ApiLimits {
+  /** Largest request body accepted, in bytes (POST /predict carries up to maxPredictRows rows). */
+  readonly maxBodyBytes: number;
+  /** Most rows one POST /predict may ask for. */
+  readonly maxPredictRows: number;
+}
+
+export interface ApiConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly auth: AuthConfig;
+  readonly limits: ApiLimits;
+  readonly batching: BatchingOptions;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new Error(`${name}=${raw}: must be a whole number from 0 to ${max}`);
+  return n;
+}
+
+export function apiConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const maxPredictRows = positiveInt(env, 'MLOPS_PREDICT_MAX_ROWS', 1_000, 100_000);
+  return {
+    port: positiveInt(env, 'PORT', 3000, 65_535),
+    host: env.HOST ?? '127.0.0.1',
+    auth: authFromEnv(env),
+    limits: {
+      maxPredictRows,
+      // Room for every row at ~200 bytes, and never less than 64 KiB.
+      maxBodyBytes: positiveInt(env, 'MLOPS_MAX_BODY_BYTES', Math.max(64 * 1024, maxPredictRows * 200), 64 * 1024 * 1024),
+    },
+    batching: {
+      maxWaitMs: positiveInt(env, 'MLOPS_PREDICT_BATCH_WAIT_MS', DEFAULT_BATCHING.maxWaitMs, 1_000),
+      maxBatchRows: Math.max(1, positiveInt(env, 'MLOPS_PREDICT_MAX_BATCH', DEFAULT_BATCHING.maxBatchRows, 10_000)),
+      threads: Math.max(1, positiveInt(env, 'MLOPS_PREDICT_THREADS', DEFAULT_BATCHING.threads, 64)),
+    },
+  };
+}

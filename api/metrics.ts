@@ -1,0 +1,66 @@
+// Prometheus metrics of the API process, served at /metrics: requests and their latency by
+// route and status, predictions by model and version, micro-batch sizes, model loads, and the
+// process's own (event loop lag, memory, GC).
+import type { Context, MiddlewareHandler } from 'hono';
+import { routePath } from 'hono/route';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'mlops_http_requests_total',
+    help: 'HTTP requests answered, by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'mlops_http_request_duration_seconds',
+    help: 'Time from request to response, by route and method',
+    labelNames: ['route', 'method'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [this.registry],
+  });
+  readonly predictions = new Counter({
+    name: 'mlops_predictions_total',
+    help: 'Rows predicted, by model and the version that answered',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({
+    name: 'mlops_predict_batch_rows',
+    help: 'Rows per micro-batch (one feature query and one onnxruntime call each), by model',
+    labelNames: ['model'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [this.registry],
+  });
+  readonly modelLoads = new Counter({
+    name: 'mlops_model_loads_total',
+    help: 'Champion versions loaded (or that failed to load), by model, version and outcome',
+    labelNames: ['model', 'version', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'mlops_api_' });
+  }
+
+  /** Middleware: count and time every request by its route pattern (never the raw path: bounded labels). */
+  middleware(): MiddlewareHandler {
+    return async (c, next) => {
+      const started = performance.now();
+      try {
+        await next();
+      } finally {
+        const route = routeLabel(c);
+        this.requests.inc({ route, method: c.req.method, status: String(c.res.status) });
+        this.latency.observe({ route, method: c.req.method }, (performance.now() - started) / 1000);
+      }
+    };
+  }
+}
+
+/** The matched route's pattern ('/models/:name'), or 'unmatched': never the raw path, so labels stay bounded. */
+export function routeLabel(c: Context): string {
+  const path = routePath(c, -1);
+  return path === '*' || path === '/*' || !path ? 'unmatched' : path;
+}

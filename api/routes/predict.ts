@@ -1,0 +1,131 @@
+// Predictions from the champion: GET /predict for one row (query string), POST /predict for up
+// to MLOPS_PREDICT_MAX_ROWS rows (JSON). Each request is validated against its model's spec
+// before it joins a micro-batch, so one bad request never fails another.
+//
+// These two are the hot path: they validate with the zod schemas synchronously in the handler
+// (the schemas also generate their documentation), not through the async validator middleware,
+// which costs more than the prediction itself.
+import { z } from '@hono/zod-openapi';
+import { InvalidRequestError } from '../../core/errors.js';
+import { requestColumns, type LoadedSpec, type ModelSpec } from '../../core/spec.js';
+import type { Api, AppDeps, Guard } from '../app.js';
+import type { PredictionBatch } from '../predictor.js';
+import { checkedModel, errors, json, modelName, parseOrThrow, predictQuerySchema, rowSchema } from '../schemas.js';
+
+const PredictionFields = {
+  model: z.string(),
+  version: z.number().int().openapi({ description: 'the champion version that answered (also in the x-model-version header)' }),
+  task: z.enum(['binary', 'multiclass', 'regression']),
+  labelColumn: z.string(),
+};
+const RowAnswer = z
+  .object({
+    probability: z.number().optional().openapi({ description: 'binary: probability of the positive label' }),
+    label: z.union([z.boolean(), z.string()]).optional().openapi({ description: 'binary: at or above the threshold; multiclass: the most probable class' }),
+    threshold: z.number().optional(),
+    probabilities: z.record(z.string(), z.number()).optional().openapi({ description: 'multiclass: probability per class' }),
+    prediction: z.number().optional().openapi({ description: 'regression: the predicted value' }),
+    features: z.record(z.string(), z.union([z.string(), z.number(), z.null()])).openapi({ description: 'the features the model saw, from the model’s feature SQL' }),
+  })
+  .openapi('PredictedRow');
+const Prediction = z.object({ ...PredictionFields }).extend(RowAnswer.shape).openapi('Prediction');
+const Predictions = z.object({ ...PredictionFields, predictions: z.array(RowAnswer) }).openapi('Predictions');
+
+/** The request schemas of one model, built once per spec file content. */
+interface ModelSchemas {
+  readonly query: z.ZodType<Record<string, string>>;
+  readonly body: z.ZodType<{ model: string; rows: Record<string, string>[] }>;
+}
+
+export function registerPredictRoutes(app: Api, deps: AppDeps, guard: Guard): void {
+  const schemas = new Map<string, ModelSchemas>();
+  const schemasOf = (loaded: LoadedSpec): ModelSchemas => {
+    let s = schemas.get(loaded.specHash);
+    if (!s) {
+      const row = rowSchema(loaded.spec, true);
+      s = {
+        query: z.object({ model: modelName }).extend(rowSchema(loaded.spec, false).shape).strict() as unknown as ModelSchemas['query'],
+        body: z
+          .object({
+            model: modelName,
+            rows: z
+              .array(row)
+              .min(1, 'must hold at least one row')
+              .max(deps.limits.maxPredictRows, `must hold at most ${deps.limits.maxPredictRows} rows`),
+          })
+          .strict() as unknown as ModelSchemas['body'],
+      };
+      schemas.set(loaded.specHash, s);
+    }
+    return s;
+  };
+  const rowValues = (spec: ModelSpec, row: Record<string, string>) => requestColumns(spec).map((c) => row[c.name]!);
+  const count = (batch: PredictionBatch) => deps.metrics.predictions.inc({ model: batch.model, version: String(batch.version) }, batch.rows.length);
+  const access = guard('predict', deps.auth.openPredict);
+
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/predict',
+    tags: ['predictions'],
+    summary: 'Predict one row with the champion',
+    description: "The request's raw fields go through the model's own feature SQL, then its champion's ONNX session.",
+    ...(deps.auth.openPredict ? {} : { security: access.security }),
+    request: { query: predictQuerySchema(deps.specs) },
+    responses: { 200: json(Prediction, 'the prediction and the features it was made from'), ...errors(400, 401, 403, 404, 503) },
+  });
+  app.get('/predict', access.middleware, async (c) => {
+    const query: Record<string, string> = {};
+    const repeated: { field: string; problem: string }[] = [];
+    for (const [key, values] of Object.entries(c.req.queries())) {
+      if (values.length > 1) repeated.push({ field: key, problem: 'must be given once' });
+      query[key] = values[0]!;
+    }
+    if (repeated.length) throw new InvalidRequestError(repeated);
+    const loaded = await deps.predictor.spec(checkedModel(query.model));
+    const values = parseOrThrow(schemasOf(loaded).query, query, `for model '${loaded.spec.name}'`);
+    const batch = await deps.predictor.predict(loaded.spec.name, [rowValues(loaded.spec, values)]);
+    count(batch);
+    c.header('x-model-version', String(batch.version)); // also in the body: for proxies and logs
+    return c.json({ model: batch.model, version: batch.version, task: batch.task, labelColumn: batch.labelColumn, ...batch.rows[0]! });
+  });
+
+  const firstSpec = deps.specs[0];
+  app.openAPIRegistry.registerPath({
+    method: 'post',
+    path: '/predict',
+    tags: ['predictions'],
+    summary: `Predict up to ${deps.limits.maxPredictRows} rows with the champion, in one micro-batch or more`,
+    ...(deps.auth.openPredict ? {} : { security: access.security }),
+    request: {
+      body: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: z
+              .object({ model: modelName, rows: z.array(firstSpec ? rowSchema(firstSpec, true) : z.object({})).min(1).max(deps.limits.maxPredictRows) })
+              .openapi('PredictRequest', {
+                example: firstSpec
+                  ? { model: firstSpec.name, rows: [Object.fromEntries(requestColumns(firstSpec).map((col) => [col.name, col.example ?? '']))] }
+                  : undefined,
+              }),
+          },
+        },
+      },
+    },
+    responses: { 200: json(Predictions, 'one answer per row, in order, all from the same version'), ...errors(400, 401, 403, 404, 413, 503) },
+  });
+  app.post('/predict', access.middleware, async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw new InvalidRequestError([{ field: '(body)', problem: 'must be JSON: {"model": "...", "rows": [{...}]}' }]);
+    }
+    const loaded = await deps.predictor.spec(checkedModel((body as { model?: unknown } | null)?.model));
+    const { rows } = parseOrThrow(schemasOf(loaded).body, body, `for model '${loaded.spec.name}'`);
+    const batch = await deps.predictor.predict(loaded.spec.name, rows.map((r) => rowValues(loaded.spec, r)));
+    count(batch);
+    c.header('x-model-version', String(batch.version));
+    return c.json({ model: batch.model, version: batch.version, task: batch.task, labelColumn: batch.labelColumn, predictions: batch.rows });
+  });
+}

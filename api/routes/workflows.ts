@@ -1,0 +1,190 @@
+// Starting workflows (admin) and reading one (its status, result, failure, or the progress of
+// its pending activities, as the Temporal UI shows them).
+import { createRoute, z } from '@hono/zod-openapi';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { randomUUID } from 'node:crypto';
+import { temporalUiLink } from '../../core/config.js';
+import { rootCause, UnknownWorkflowError } from '../../core/errors.js';
+import type { MonitorModelInput } from '../../core/monitoring.js';
+import type { EvaluateAndPromoteInput } from '../../core/promotion.js';
+import { Registry } from '../../core/registry.js';
+import { loadSpec } from '../../core/spec.js';
+import { MODEL_NAME, TRAIN_REASON, type BatchInferenceInput, type TrainModelInput } from '../../core/types.js';
+import type { Api, AppDeps, Guard } from '../app.js';
+import { actor, errors, json, modelName, reason } from '../schemas.js';
+import { startPromotionWorkflow } from './models.js';
+
+const WorkflowStarted = z
+  .object({
+    workflowId: z.string(),
+    runId: z.string(),
+    status: z.string().openapi({ description: 'GET this to follow the run' }),
+    temporalUi: z.string(),
+  })
+  .openapi('WorkflowStarted');
+
+const partition = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a partition value like 2001-03-19');
+
+const TrainRequest = z.object({ model: modelName, reason: reason.optional() }).strict().openapi('TrainRequest', { example: { model: 'flight_delay', reason: 'new data' } });
+const EvaluateRequest = z
+  .object({ model: modelName, version: z.number().int().min(1).max(999_999_999), actor: actor('who asks').optional(), reason: reason.optional() })
+  .strict()
+  .openapi('EvaluateRequest', { example: { model: 'flight_delay', version: 2 } });
+const BatchRequest = z
+  .object({
+    model: modelName,
+    partitions: z.union([z.literal('new'), z.array(partition).min(1).max(520)]).openapi({ description: '"new" (not yet scored by the version) or partition values' }),
+    version: z.number().int().min(1).max(999_999_999).optional().openapi({ description: 'a registered version; the champion when left out' }),
+    concurrency: z.number().int().min(1).max(64).optional(),
+    reason: reason.optional(),
+  })
+  .strict()
+  .openapi('BatchRequest', { example: { model: 'flight_delay', partitions: 'new' } });
+const MonitorRequest = z
+  .object({
+    model: modelName,
+    window: z
+      .object({ partitions: z.array(partition).min(1).max(520).optional(), last: z.number().int().min(1).max(520).optional() })
+      .strict()
+      .optional()
+      .openapi({ description: 'named partitions, or the newest `last`; the spec’s monitoring.windowPartitions when left out' }),
+    reason: reason.optional(),
+  })
+  .strict()
+  .openapi('MonitorRequest', { example: { model: 'flight_delay', window: { last: 1 } } });
+
+export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): void {
+  const admin = guard('admin');
+  const tags = ['workflows'];
+  const spec = (name: string) => loadSpec(deps.paths.modelsDir, deps.paths.sqlDir, name); // 404 for an unknown model
+  const started = (workflowId: string, runId: string) => ({
+    workflowId,
+    runId,
+    status: `/workflows/${encodeURIComponent(workflowId)}`,
+    temporalUi: temporalUiLink(deps.temporal, workflowId, runId),
+  });
+  const uniqueId = (kind: string, model: string) => `${kind}-${model}-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 6)}`;
+  const startRoute = <S extends z.ZodType>(path: string, summary: string, schema: S, extra: (400 | 404 | 409 | 503)[] = []) =>
+    createRoute({
+      method: 'post',
+      path,
+      tags,
+      summary,
+      ...admin,
+      request: { body: { required: true, content: { 'application/json': { schema } } } },
+      responses: { 202: json(WorkflowStarted, 'started'), ...errors(400, 401, 403, 404, 413, 503, ...extra) },
+    });
+
+  app.openapi(startRoute('/workflows/train', 'Start TrainModelWorkflow: snapshot, validate, train, verify, register, evaluate and promote', TrainRequest), async (c) => {
+    const body = c.req.valid('json');
+    await spec(body.model);
+    const input: TrainModelInput = { model: body.model, reason: body.reason ?? 'api', actor: c.get('principal') };
+    const workflowId = uniqueId('train', body.model);
+    const handle = await (await deps.client()).workflow.start('TrainModelWorkflow', {
+      taskQueue: deps.temporal.taskQueue,
+      workflowId,
+      args: [input],
+      typedSearchAttributes: [
+        { key: MODEL_NAME, value: body.model },
+        { key: TRAIN_REASON, value: input.reason! },
+      ],
+    });
+    return c.json(started(workflowId, handle.firstExecutionRunId), 202);
+  });
+
+  app.openapi(
+    startRoute('/workflows/evaluate', 'Start EvaluateAndPromoteWorkflow for a registered version (409 while another promotion of the model runs)', EvaluateRequest, [409]),
+    async (c) => {
+      const body = c.req.valid('json');
+      await spec(body.model);
+      await new Registry(deps.paths.registryDir).readCard(body.model, body.version); // 404 for an unknown version
+      const input: EvaluateAndPromoteInput = { model: body.model, version: body.version, actor: body.actor ?? c.get('principal'), ...(body.reason ? { reason: body.reason } : {}) };
+      const handle = await startPromotionWorkflow(await deps.client(), deps.temporal, body.model, 'EvaluateAndPromoteWorkflow', [input], body.version);
+      return c.json({ ...started(handle.workflowId, handle.firstExecutionRunId), promotion: `/models/${body.model}/promotion` }, 202);
+    },
+  );
+
+  app.openapi(startRoute('/workflows/batch', 'Start BatchInferenceWorkflow: score lake partitions with the champion (or a version)', BatchRequest), async (c) => {
+    const body = c.req.valid('json');
+    await spec(body.model);
+    const input: BatchInferenceInput = { ...body, reason: body.reason ?? 'api' };
+    const workflowId = uniqueId('batch', body.model);
+    const handle = await (await deps.client()).workflow.start('BatchInferenceWorkflow', {
+      taskQueue: deps.temporal.taskQueue,
+      workflowId,
+      args: [input],
+      typedSearchAttributes: [{ key: MODEL_NAME, value: body.model }],
+    });
+    return c.json(started(workflowId, handle.firstExecutionRunId), 202);
+  });
+
+  app.openapi(startRoute('/workflows/monitor', 'Start MonitorModelWorkflow: drift and performance of a window against the champion’s training reference', MonitorRequest), async (c) => {
+    const body = c.req.valid('json');
+    await spec(body.model);
+    const input: MonitorModelInput = { ...body, reason: body.reason ?? 'api' };
+    const workflowId = uniqueId('monitor', body.model);
+    const handle = await (await deps.client()).workflow.start('MonitorModelWorkflow', {
+      taskQueue: deps.temporal.taskQueue,
+      workflowId,
+      args: [input],
+      typedSearchAttributes: [{ key: MODEL_NAME, value: body.model }],
+    });
+    return c.json(started(workflowId, handle.firstExecutionRunId), 202);
+  });
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/workflows/{id}',
+      tags,
+      summary: 'A run’s status: the result when completed, the innermost failure when failed, pending activities with their progress while running',
+      ...guard('predict'),
+      request: {
+        params: z.object({
+          id: z
+            .string()
+            .regex(/^[A-Za-z0-9_.:@+-]{1,255}$/, 'must be a workflow id (letters, digits and _ . : @ + -)')
+            .openapi({ param: { name: 'id', in: 'path' }, example: 'train-flight_delay-first' }),
+        }),
+      },
+      responses: { 200: json(z.object({}).passthrough(), 'the run'), ...errors(400, 401, 403, 404, 503) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const handle = (await deps.client()).workflow.getHandle(id);
+      let description;
+      try {
+        description = await handle.describe();
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new UnknownWorkflowError(id);
+        throw err;
+      }
+      const status = description.status.name;
+      const base = {
+        workflowId: id,
+        runId: description.runId,
+        type: description.type,
+        status,
+        startTime: description.startTime.toISOString(),
+        closeTime: description.closeTime?.toISOString() ?? null,
+        temporalUi: temporalUiLink(deps.temporal, id, description.runId),
+      };
+      if (status === 'COMPLETED') return c.json({ ...base, result: (await handle.result()) as unknown }, 200);
+      if (status === 'RUNNING') {
+        const pending = (description.raw.pendingActivities ?? []).map((a) => ({
+          activity: a.activityType?.name ?? null,
+          attempt: a.attempt ?? 1,
+          progress: a.heartbeatDetails?.payloads?.[0] ? (defaultPayloadConverter.fromPayload(a.heartbeatDetails.payloads[0]) as unknown) : null,
+          lastFailure: a.lastFailure?.message ?? null,
+        }));
+        return c.json({ ...base, pendingActivities: pending }, 200);
+      }
+      const failure = await handle.result().then(
+        () => null,
+        (err: unknown) => rootCause(err),
+      );
+      return c.json({ ...base, failure }, 200);
+    },
+  );
+}
