@@ -3,8 +3,9 @@
 // schedules). Tokens come from configuration and are compared in constant time: each presented
 // token is hashed and compared with every configured token's hash, with no early exit.
 import type { MiddlewareHandler } from 'hono';
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { ForbiddenError, UnauthenticatedError } from '../core/errors.js';
 
 export const SCOPES = ['predict', 'admin'] as const;
@@ -117,4 +118,21 @@ export function requireScope(config: AuthConfig, scope: Scope, openWithoutToken 
     c.set('principal', token.name);
     return next();
   };
+}
+
+/**
+ * A tokens file for a local installation: made once with a random admin and predict token
+ * (readable by its owner only), then read as it is. Returns the tokens by name.
+ */
+export function ensureTokenFile(file: string): Record<string, string> {
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const tokens = [
+      { name: 'local-admin', token: randomBytes(24).toString('base64url'), scopes: ['admin'] },
+      { name: 'local-predict', token: randomBytes(24).toString('base64url'), scopes: ['predict'] },
+    ];
+    writeFileSync(file, `${JSON.stringify({ tokens }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  const { tokens } = JSON.parse(readFileSync(file, 'utf8')) as { tokens: { name: string; token: string }[] };
+  return Object.fromEntries(tokens.map((t) => [t.name, t.token]));
 }

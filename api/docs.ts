@@ -8,11 +8,11 @@ import { PROJECT_ROOT } from '../core/config.js';
 import type { Api } from './app.js';
 
 /** The only files served from swagger-ui-dist, with their content types. */
-const ASSETS: Record<string, string> = {
-  'swagger-ui.css': 'text/css; charset=utf-8',
-  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
-  'swagger-ui-standalone-preset.js': 'text/javascript; charset=utf-8',
-};
+const ASSETS = new Map([
+  ['swagger-ui.css', 'text/css; charset=utf-8'],
+  ['swagger-ui-bundle.js', 'text/javascript; charset=utf-8'],
+  ['swagger-ui-standalone-preset.js', 'text/javascript; charset=utf-8'],
+]);
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -79,7 +79,7 @@ export function registerDocs(app: Api): void {
   app.get('/docs/init.js', (c) => c.body(INIT, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
   app.get('/docs/assets/:file', async (c) => {
     const file = c.req.param('file');
-    const type = ASSETS[file];
+    const type = ASSETS.get(file);
     if (!type) return c.json({ error: { type: 'NotFound', message: `no documentation asset '${file.slice(0, 64)}'` } }, 404);
     return c.body(await asset(file), 200, { 'content-type': type, 'cache-control': 'public, max-age=86400' });
   });

@@ -55,6 +55,8 @@ export function errorResponse(err: unknown, c: Context, logError: ErrorLogger): 
     const status = statusOf(err);
     if (status === 500) logError({ event: 'request_failed', requestId, path: c.req.path, error: err.message, type: err.name });
     if (err instanceof UnauthenticatedError) c.header('WWW-Authenticate', 'Bearer realm="tabular-mlops"');
+    // The body was refused unread: the connection cannot carry another request (RFC 9110 15.5.14).
+    if (err instanceof PayloadTooLargeError) c.header('connection', 'close');
     return c.json({ error: { type: err.name, message: err.message, ...(err instanceof InvalidRequestError ? { fields: err.problems } : {}), requestId } }, status);
   }
   // Hono's own refusals (a body that is not JSON, a wrong content type) in the same shape.

@@ -52,6 +52,17 @@ async function main(): Promise<void> {
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     log.info('api_listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${info.port}`, batching: config.batching, limits: config.limits });
   });
+  // Requests Node's HTTP parser refuses never reach the app: answer them in the API's error shape too.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
+    const message = tooBig ? 'the request line and headers are larger than the server accepts (16 KiB)' : `not a valid HTTP request (${err.code ?? 'parse error'})`;
+    const body = JSON.stringify({ error: { type: 'InvalidRequestError', message } });
+    socket.end(
+      `HTTP/1.1 ${tooBig ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
   const shutdown = () => {
     server.close(() => {
       predictor.close();

@@ -13,7 +13,7 @@ export function problemsOf(error: z.ZodError, where?: string): { field: string; 
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push({ field: base ? `${base}.${key}` : key, problem: `is not a field of this request${where ? ` ${where}` : ''}` });
     } else if (issue.code === 'invalid_type' && issue.input === undefined) {
-      out.push({ field: base || '(body)', problem: `is required${issue.message.startsWith('Invalid input') ? '' : `: ${issue.message}`}` });
+      out.push({ field: base || '(body)', problem: issue.message.startsWith('is required') ? issue.message : 'is required' });
     } else {
       out.push({ field: base || '(body)', problem: issue.message });
     }
@@ -80,7 +80,7 @@ export const ModelVersionParams = z.object({ name: ModelParam.shape.name, versio
 
 const text = (max: number, hint: string) =>
   z
-    .string()
+    .string({ error: (issue) => (issue.input === undefined ? `is required: ${hint}` : `must be a string (${hint})`) })
     .trim()
     .min(1, `must not be empty (${hint})`)
     .max(max, `must be at most ${max} characters (${hint})`)
@@ -88,9 +88,9 @@ const text = (max: number, hint: string) =>
     .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
 
 export const actor = (hint: string) => text(100, hint).openapi({ example: 'alice' });
-export const reason = text(500, 'why, recorded in the audit log').openapi({ example: 'checked the gate results' });
+export const reason = (hint: string) => text(500, hint).openapi({ example: 'checked the gate results' });
 
-export const WhoAndWhy = z.object({ actor: actor('who decides'), reason }).strict().openapi('Decision');
+export const WhoAndWhy = z.object({ actor: actor('who decides'), reason: reason('why, recorded in the alias log') }).strict().openapi('Decision');
 
 // ---- prediction requests ---------------------------------------------------------------------
 

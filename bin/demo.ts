@@ -5,8 +5,10 @@
 //
 // Options: --model flight_delay   --weeks N (default: every week not released yet)
 import { Client, Connection } from '@temporalio/client';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ensureTokenFile } from '../api/auth.js';
 import { resolvePaths, temporalSettings, temporalUiLink } from '../core/config.js';
 import { rootCause } from '../core/errors.js';
 import { openDuckDB, parquetRowCounts } from '../core/duckdb.js';
@@ -39,6 +41,8 @@ async function main(): Promise<void> {
   }
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: temporal.namespace });
+  const tokensFile = process.env.MLOPS_API_TOKENS_FILE ?? path.join(paths.stateDir, 'api-tokens.json');
+  const adminToken = existsSync(tokensFile) ? (ensureTokenFile(tokensFile)['local-admin'] ?? '<admin token>') : '<admin token>';
   try {
     const pending = (await lakeStatus(paths)).pending;
     const weeks = Math.min(Number(option('weeks', String(pending.length))), pending.length);
@@ -87,7 +91,7 @@ async function main(): Promise<void> {
         const { workflowId, runId } = monitor.retrain.started;
         say(`  the monitor started a retraining by itself: ${temporalUiLink(temporal, workflowId, runId)}`);
         try {
-          const trained = await followTraining(client, model, workflowId, apiUrl, say);
+          const trained = await followTraining(client, model, workflowId, { url: apiUrl, adminToken }, say);
           retrained = `v${trained.version} ${trained.promotion.outcome}`;
           say(`  v${trained.version} trained on the newest weeks: holdout ${describeMetrics(trained.holdout)}; ${trained.promotion.outcome}${trained.promoted ? ' (the new champion)' : ''}`);
           for (const check of trained.promotion.gate.checks.filter((c) => !c.passed)) say(`    gate: ${check.name} failed: ${check.detail}`);

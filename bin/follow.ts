@@ -29,7 +29,13 @@ export async function follow<T>(
 }
 
 /** A training run's progress: its activities, then its promotion child's (with the approve command when it waits). */
-export function followTraining(client: Client, model: string, workflowId: string, apiUrl: string, say: (line: string) => void): Promise<TrainModelResult> {
+export function followTraining(
+  client: Client,
+  model: string,
+  workflowId: string,
+  api: { readonly url: string; readonly adminToken: string },
+  say: (line: string) => void,
+): Promise<TrainModelResult> {
   const promotion = client.workflow.getHandle(promotionWorkflowId(model));
   return follow<TrainModelResult>(client, workflowId, say, {
     async whenIdle() {
@@ -38,7 +44,7 @@ export function followTraining(client: Client, model: string, workflowId: string
       const status = await promotion.query(statusQuery).catch(() => undefined);
       return status?.stage === 'awaiting-approval'
         ? `v${status.version} passed the gate and waits for approval until ${status.approval?.deadline}:\n` +
-            `    curl -X POST ${apiUrl}/models/${model}/versions/${status.version}/approve -H 'content-type: application/json' -d '{"actor":"you","reason":"why"}'`
+            `    curl -X POST ${api.url}/models/${model}/versions/${status.version}/approve -H 'authorization: Bearer ${api.adminToken}' -H 'content-type: application/json' -d '{"actor":"you","reason":"why"}'`
         : pendingLine(child);
     },
   });

@@ -18,6 +18,7 @@ import { MODEL_NAME, TRAIN_REASON, type TrainModelInput } from '../core/types.js
 import { DEFAULT_INITIAL_WEEKS, ensureFlightsLake } from '../data/flights.js';
 import { startDevServer, type DevServer } from '../worker/dev-server.js';
 import { ensureTemporalCli } from '../worker/temporal-cli.js';
+import { ensureTokenFile } from '../api/auth.js';
 import { followTraining } from './follow.js';
 
 const paths = resolvePaths();
@@ -134,8 +135,18 @@ async function main(): Promise<void> {
     MLOPS_STATE_DIR: paths.stateDir,
     PORT: String(apiPort),
   };
-  startChild('worker', 'worker/main.ts', env);
-  startChild('api', 'api/main.ts', env);
+  // This machine only (the API listens on 127.0.0.1): predictions and reports open to anyone
+  // here, so links and the examples below work; every change needs the admin token.
+  const tokensFile = process.env.MLOPS_API_TOKENS_FILE ?? path.join(paths.stateDir, 'api-tokens.json');
+  const tokens = ensureTokenFile(tokensFile);
+  const adminToken = tokens['local-admin'] ?? '<an admin token from your MLOPS_API_TOKENS_FILE>';
+  startChild('worker', 'worker/main.ts', { ...env, MLOPS_WORKER_METRICS: process.env.MLOPS_WORKER_METRICS ?? '127.0.0.1:9464' });
+  startChild('api', 'api/main.ts', {
+    ...env,
+    MLOPS_API_TOKENS_FILE: tokensFile,
+    MLOPS_PUBLIC_PREDICT: process.env.MLOPS_PUBLIC_PREDICT ?? 'true',
+    MLOPS_PUBLIC_REPORTS: process.env.MLOPS_PUBLIC_REPORTS ?? 'true',
+  });
   await waitFor('the API', async () => (await fetch(`${apiUrl}/healthz`)).ok, 60_000);
 
   const temporal = temporalSettings({ ...process.env, ...env });
@@ -164,7 +175,7 @@ async function main(): Promise<void> {
       });
       say(`${model}: no champion yet, training: ${temporalUiLink(temporal, workflowId, handle.firstExecutionRunId)}`);
       try {
-        const result = await followTraining(client, model, workflowId, apiUrl, say);
+        const result = await followTraining(client, model, workflowId, { url: apiUrl, adminToken }, say);
         say(
           `${model}: v${result.version} trained on ${result.snapshot.rows.toLocaleString('en-US')} rows in ${result.training.seconds.toFixed(1)} s ` +
             `(${result.training.iterations} rounds), holdout ${describeMetrics(result.holdout)}; ` +
@@ -189,8 +200,10 @@ async function main(): Promise<void> {
   const [first, ...others] = await listModels(paths.modelsDir);
   if (first) await trainIfNeeded(first);
   say('');
-  say(`ready. API ${apiUrl}   Temporal UI ${server.uiUrl}   (Ctrl-C stops everything)`);
-  say(`  retrain: curl -X POST ${apiUrl}/workflows/train -H 'content-type: application/json' -d '{"model":"${first ?? 'flight_delay'}"}'`);
+  say(`ready. API ${apiUrl} (docs ${apiUrl}/docs)   Temporal UI ${server.uiUrl}   (Ctrl-C stops everything)`);
+  say(`  API tokens: ${tokensFile} (admin: ${adminToken})`);
+  say(`  retrain: curl -X POST ${apiUrl}/workflows/train -H 'authorization: Bearer ${adminToken}' -H 'content-type: application/json' -d '{"model":"${first ?? 'flight_delay'}"}'`);
+  say(`  watch the loop on the weeks still to come (drift, reports, retraining by itself): npm run demo`);
   if (others.length) say(`  next: ${others.join(', ')} (each trains now if it has no champion; follow them in the Temporal UI)`);
   for (const model of others) await trainIfNeeded(model);
 }

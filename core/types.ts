@@ -14,6 +14,15 @@ export const TRAIN_REASON = defineSearchAttributeKey('TrainReason', SearchAttrib
 export const MONITOR_VERDICT = defineSearchAttributeKey('MonitorVerdict', SearchAttributeType.KEYWORD);
 export const SEARCH_ATTRIBUTES = [MODEL_NAME, MODEL_VERSION, TRAIN_REASON, MONITOR_VERDICT] as const;
 
+/**
+ * The task queue of training activities: the main queue's name with `-training`, so a
+ * deployment can run trainers apart from the rest, and workflows need no configuration to
+ * find it (they cannot read the environment).
+ */
+export function trainingTaskQueue(mainTaskQueue: string): string {
+  return `${mainTaskQueue}-training`;
+}
+
 export interface TrainModelInput {
   readonly model: string;
   /** Why this run started (api, schedule, start-up, drift ...): shown in the UI and lineage. */

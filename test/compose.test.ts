@@ -16,17 +16,22 @@ import { SEARCH_ATTRIBUTES } from '../core/types.js';
  * docker-compose.yml is written to them. Remove each entry when its code lands (the first test
  * prints the entries the code already reads).
  */
-const PLANNED = new Set(['MLOPS_TRAINING_TASK_QUEUE', 'MLOPS_WORKER_QUEUES', 'MLOPS_WORKER_METRICS']);
+const PLANNED = new Set(['MLOPS_WORKER_QUEUES', 'MLOPS_WORKER_METRICS']);
 
 /** Where the code reads its environment. */
 const SOURCE_DIRS = ['core', 'api', 'worker', 'bin', 'data', 'activities', 'workflows', 'ml'];
 
 const TEMPORAL_FRONTEND_PORT = '7233';
 const UI_PORT = '8080';
-const DEFAULT_QUEUES = { MLOPS_TASK_QUEUE: 'mlops', MLOPS_TRAINING_TASK_QUEUE: 'mlops-training' } as const;
+
+/** The task queues a process uses: the main one, and training's (`<main>-training` unless set). */
+function taskQueues(env: Map<string, string>): { MLOPS_TASK_QUEUE: string; MLOPS_TRAINING_TASK_QUEUE: string } {
+  const main = env.get('MLOPS_TASK_QUEUE') || 'mlops';
+  return { MLOPS_TASK_QUEUE: main, MLOPS_TRAINING_TASK_QUEUE: env.get('MLOPS_TRAINING_TASK_QUEUE') || `${main}-training` };
+}
 const WORKER_QUEUE_ROLES = ['all', 'main', 'training'];
 const CONDITIONS = ['service_started', 'service_healthy', 'service_completed_successfully'];
-/** The roles the brief of the production shape asks for, by service name. */
+/** The role each pool of the production shape has, by service name. */
 const EXPECTED_ROLES = { worker: 'main', trainer: 'training' } as const;
 
 type Obj = Record<string, unknown>;
@@ -399,20 +404,16 @@ export function checkCompose(text: string, repo: Repo): string[] {
     if (workers.length > 0 && !polled.has(queue)) problems.push(`services: no worker polls the ${queue} queue (MLOPS_WORKER_QUEUES)`);
   }
   const queueUsers = [...workers, ...apis];
-  for (const [key, fallback] of Object.entries(DEFAULT_QUEUES)) {
-    const first = queueUsers[0];
-    if (!first) break;
-    const expected = environment(svc(first)).get(key) || fallback;
-    for (const name of queueUsers.slice(1)) {
-      const value = environment(svc(name)).get(key) || fallback;
-      if (value !== expected) problems.push(`${name}: environment.${key} is '${value}' but ${first}'s is '${expected}'`);
-    }
-  }
+  const [first] = queueUsers;
   for (const name of queueUsers) {
-    const env = environment(svc(name));
-    const main = env.get('MLOPS_TASK_QUEUE') || DEFAULT_QUEUES.MLOPS_TASK_QUEUE;
-    if (main === (env.get('MLOPS_TRAINING_TASK_QUEUE') || DEFAULT_QUEUES.MLOPS_TRAINING_TASK_QUEUE)) {
-      problems.push(`${name}: environment.MLOPS_TASK_QUEUE and MLOPS_TRAINING_TASK_QUEUE are the same queue '${main}'`);
+    const queues = taskQueues(environment(svc(name)));
+    if (queues.MLOPS_TASK_QUEUE === queues.MLOPS_TRAINING_TASK_QUEUE) {
+      problems.push(`${name}: environment.MLOPS_TASK_QUEUE and MLOPS_TRAINING_TASK_QUEUE are the same queue '${queues.MLOPS_TASK_QUEUE}'`);
+    }
+    if (!first || name === first) continue;
+    const expected = taskQueues(environment(svc(first)));
+    for (const key of ['MLOPS_TASK_QUEUE', 'MLOPS_TRAINING_TASK_QUEUE'] as const) {
+      if (queues[key] !== expected[key]) problems.push(`${name}: environment.${key} is '${queues[key]}' but ${first}'s is '${expected[key]}'`);
     }
   }
 
@@ -492,6 +493,14 @@ export function checkCompose(text: string, repo: Repo): string[] {
     if (!targets.some((t) => resolved === t || resolved.startsWith(`${t.replace(/\/$/, '')}/`))) {
       problems.push(`${name}: no dynamic config file mounted at ${resolved} (environment.DYNAMIC_CONFIG_FILE_PATH; the server image has none)`);
     }
+  }
+
+  // The server image is temporal-server alone (no tctl, no temporal CLI since 1.30).
+  for (const name of names.filter((n) => /^(docker\.io\/)?temporalio\/server/.test(str(svc(n).image)))) {
+    const test = asObj(svc(name).healthcheck).test;
+    const words = (Array.isArray(test) ? test.map(str) : str(test).split(/\s+/)).filter((w) => w !== 'CMD' && w !== 'CMD-SHELL');
+    const tool = words.join(' ').match(/\b(tctl|temporal)\s/);
+    if (tool) problems.push(`${name}: healthcheck runs ${tool[1]}, which the temporalio/server image does not ship`);
   }
 
   // The namespace job registers exactly the code's search attributes, in the apps' namespace.
@@ -651,26 +660,31 @@ describe('docker-compose.yml and Dockerfile', () => {
     const repo = realRepo();
     const landed = [...PLANNED].filter((name) => envReadByCode(PROJECT_ROOT).has(name));
     if (landed.length > 0) console.info(`compose.test.ts: the code now reads ${landed.join(', ')}: remove them from PLANNED`);
-    expect(checkCompose(COMPOSE, repo)).toEqual([]);
-    expect(checkDockerfile(DOCKERFILE, repo)).toEqual([]);
+    expect({ compose: checkCompose(COMPOSE, repo), dockerfile: checkDockerfile(DOCKERFILE, repo) }).toEqual({ compose: [], dockerfile: [] });
   });
 });
 
 type Loose = { [key: string]: any };
 
 /** The real compose file, changed through its parsed form (anchors already merged). */
-function composeWith(change: (compose: Loose) => void): string {
+const composeWith = (change: (compose: Loose) => void) => (): string => {
   const compose = parse(COMPOSE, { merge: true }) as Loose;
   change(compose);
   return stringify(compose);
-}
+};
+
+/** A real file with one piece of text replaced; fails loudly when the text is gone. */
+const replaced = (file: string, from: string | RegExp, to: string) => (): string => {
+  if (!(typeof from === 'string' ? file.includes(from) : from.test(file))) throw new Error(`the file no longer contains ${String(from)}: update this case`);
+  return file.replace(from, to);
+};
 
 describe('each rule catches a broken variant', () => {
   const repo = realRepo();
-  const composeCases: [string, string, RegExp][] = [
-    ['a merge of no anchor', COMPOSE.replace('<<: *app-env', '<<: *app-envv'), /^docker-compose\.yml: Merge sources must be maps/],
-    ['an alias of no anchor', COMPOSE.replace('healthcheck: *worker-health', 'healthcheck: *worker-healthh'), /^docker-compose\.yml: Unresolved alias/],
-    ['a duplicate key', COMPOSE.replace('    MLOPS_STATE_DIR: /state\n', '    MLOPS_STATE_DIR: /state\n    MLOPS_STATE_DIR: /data\n'), /unique/],
+  const composeCases: [string, () => string, RegExp][] = [
+    ['a merge of no anchor', replaced(COMPOSE, '<<: *app-env', '<<: *app-envv'), /^docker-compose\.yml: Merge sources must be maps/],
+    ['an alias of no anchor', replaced(COMPOSE, 'healthcheck: *worker-health', 'healthcheck: *worker-healthh'), /^docker-compose\.yml: Unresolved alias/],
+    ['a duplicate key', replaced(COMPOSE, '    MLOPS_STATE_DIR: /state\n', '    MLOPS_STATE_DIR: /state\n    MLOPS_STATE_DIR: /data\n'), /unique/],
     ['no image, no build', composeWith((c) => delete c.services['temporal-ui'].image), /^temporal-ui: has neither image nor build/],
     ['a missing build context', composeWith((c) => (c.services.worker.build = { context: './nope' })), /^worker: build\.context '\.\/nope'/],
     ['a missing Dockerfile', composeWith((c) => (c.services.api.build = { context: '.', dockerfile: 'Dockerfile.nope' })), /^api: build\.dockerfile 'Dockerfile\.nope'/],
@@ -680,7 +694,7 @@ describe('each rule catches a broken variant', () => {
     ['service_healthy on no healthcheck', composeWith((c) => delete c.services.temporal.healthcheck), /^temporal-ui: depends_on\.temporal waits for service_healthy/],
     ['service_completed_successfully on a restarting service', composeWith((c) => (c.services['lake-bootstrap'].restart = 'unless-stopped')), /^worker: depends_on\.lake-bootstrap .* restart: unless-stopped/],
     ['a dependency cycle', composeWith((c) => (c.services.postgresql.depends_on = { api: { condition: 'service_started' } })), /^depends_on: cycle/],
-    ['an unescaped shell variable', COMPOSE.replace('"$$tries" -lt 60', '"$tries" -lt 60'), /^temporal-create-namespace: command has '\$tries'/],
+    ['an unescaped shell variable', replaced(COMPOSE, '"$$tries" -lt 60', '"$tries" -lt 60'), /^temporal-create-namespace: command has '\$tries'/],
     ['TEMPORAL_ADDRESS on the wrong port', composeWith((c) => (c.services.trainer.environment.TEMPORAL_ADDRESS = 'temporal:7234')), /^trainer: environment\.TEMPORAL_ADDRESS port 7234, but temporal's frontend listens on 7233/],
     ['TEMPORAL_ADDRESS to no service', composeWith((c) => (c.services['temporal-ui'].environment.TEMPORAL_ADDRESS = 'temporal-server:7233')), /^temporal-ui: environment\.TEMPORAL_ADDRESS names 'temporal-server'/],
     ['TEMPORAL_ADDRESS to another server', composeWith((c) => (c.services.api.environment.TEMPORAL_ADDRESS = 'postgresql:7233')), /^api: environment\.TEMPORAL_ADDRESS .* not a Temporal server/],
@@ -700,10 +714,11 @@ describe('each rule catches a broken variant', () => {
     ['nobody polling training', composeWith((c) => (c.services.trainer.environment.MLOPS_WORKER_QUEUES = 'main')), /^services: no worker polls the training queue/],
     ['training queues that disagree', composeWith((c) => (c.services.trainer.environment.MLOPS_TRAINING_TASK_QUEUE = 'training')), /^trainer: environment\.MLOPS_TRAINING_TASK_QUEUE is 'training' but worker's is 'mlops-training'/],
     ['a default against a set name', composeWith((c) => ((c.services.worker.environment.MLOPS_TASK_QUEUE = 'jobs'), delete c.services.api.environment.MLOPS_TASK_QUEUE)), /^api: environment\.MLOPS_TASK_QUEUE is 'mlops' but worker's is 'jobs'/],
+    ['a derived training queue that differs', composeWith((c) => (c.services.worker.environment.MLOPS_TASK_QUEUE = 'jobs')), /^trainer: environment\.MLOPS_TRAINING_TASK_QUEUE is 'mlops-training' but worker's is 'jobs-training'/],
     ['one queue for both', composeWith((c) => ['worker', 'trainer', 'api'].forEach((s) => (c.services[s].environment.MLOPS_TRAINING_TASK_QUEUE = 'mlops'))), /^worker: environment\.MLOPS_TASK_QUEUE and MLOPS_TRAINING_TASK_QUEUE are the same/],
-    ['a search attribute missing', COMPOSE.replace(/\s*--name MonitorVerdict --type Keyword/, ''), /^temporal-create-namespace: command does not register search attribute MonitorVerdict \(KEYWORD\)/],
-    ['a search attribute of the wrong type', COMPOSE.replace('--name ModelVersion --type Int', '--name ModelVersion --type Keyword'), /^temporal-create-namespace: command registers ModelVersion as Keyword but core\/types\.ts defines INT/],
-    ['a search attribute the code does not define', COMPOSE.replace('--name TrainReason --type Keyword', '--name TrainReason --type Keyword --name Owner --type Text'), /^temporal-create-namespace: command registers Owner/],
+    ['a search attribute missing', replaced(COMPOSE, /\s*--name MonitorVerdict --type Keyword/, ''), /^temporal-create-namespace: command does not register search attribute MonitorVerdict \(KEYWORD\)/],
+    ['a search attribute of the wrong type', replaced(COMPOSE, '--name ModelVersion --type Int', '--name ModelVersion --type Keyword'), /^temporal-create-namespace: command registers ModelVersion as Keyword but core\/types\.ts defines INT/],
+    ['a search attribute the code does not define', replaced(COMPOSE, '--name TrainReason --type Keyword', '--name TrainReason --type Keyword --name Owner --type Text'), /^temporal-create-namespace: command registers Owner/],
     ['an app in another namespace', composeWith((c) => (c.services.api.environment.TEMPORAL_NAMESPACE = 'mlops')), /^api: environment\.TEMPORAL_NAMESPACE 'mlops' is not the namespace/],
     ['a misspelt variable', composeWith((c) => (c.services.worker.environment.MLOPS_STATE_DIRR = '/state')), /^worker: environment\.MLOPS_STATE_DIRR is not read by the code/],
     ['metrics not exposed', composeWith((c) => delete c.services.worker.expose), /^worker: environment\.MLOPS_WORKER_METRICS port 9464 is not in expose/],
@@ -711,11 +726,12 @@ describe('each rule catches a broken variant', () => {
     ['an undeclared secret', composeWith((c) => delete c.secrets), /^api: secrets uses 'api-tokens'/],
     ['a token file that is not mounted', composeWith((c) => (c.services.api.environment.MLOPS_API_TOKENS_FILE = '/etc/tokens.json')), /^api: environment\.MLOPS_API_TOKENS_FILE \/etc\/tokens\.json/],
     ['an undeclared config', composeWith((c) => delete c.configs), /^temporal: configs uses 'temporal-dynamic-config'/],
+    ['a healthcheck with a tool the server image lacks', composeWith((c) => (c.services.temporal.healthcheck.test = ['CMD', 'tctl', '--address', 'temporal:7233', 'cluster', 'health'])), /^temporal: healthcheck runs tctl/],
     ['no dynamic config for the server', composeWith((c) => delete c.services.temporal.configs), /^temporal: no dynamic config file mounted/],
     ['no trainer', composeWith((c) => delete c.services.trainer), /^services: no 'trainer' service/],
   ];
-  it.each(composeCases)('compose: %s', (_label, text, expected) => {
-    const problems = checkCompose(text, repo);
+  it.each(composeCases)('compose: %s', (_label, broken, expected) => {
+    const problems = checkCompose(broken(), repo);
     expect(problems.some((p) => expected.test(p)), problems.join('\n') || '(no problem found)').toBe(true);
   });
 
@@ -729,19 +745,20 @@ describe('each rule catches a broken variant', () => {
     ...repo.packageJson,
     dependencies: Object.fromEntries(Object.entries(repo.packageJson.dependencies ?? {}).filter(([name]) => name !== 'hono')),
   };
-  const dockerfileCases: [string, string, Partial<Repo>, RegExp][] = [
-    ['an Alpine base', DOCKERFILE.replace(base, 'node:20.20.2-alpine'), {}, /^Dockerfile: FROM node:20\.20\.2-alpine is Alpine/],
-    ['a base that names no Debian release', DOCKERFILE.replace(base, 'node:20.20.2-slim'), {}, /^Dockerfile: FROM node:20\.20\.2-slim does not name a Debian release/],
-    ['an unpinned base', DOCKERFILE.replace(base, 'node'), {}, /^Dockerfile: FROM node is not pinned/],
-    ['a COPY of nothing', DOCKERFILE.replace('COPY api ./api', 'COPY api ./api\nCOPY nope ./nope'), {}, /^Dockerfile: COPY nope: not found/],
-    ['a COPY that .dockerignore drops', DOCKERFILE, { dockerignore: `${repo.dockerignore}\nmodels\n` }, /^Dockerfile: COPY models: excluded by \.dockerignore/],
-    ['onnxruntime-node allowed to download', DOCKERFILE.replace('ONNXRUNTIME_NODE_INSTALL=skip ', ''), {}, /^Dockerfile: .* runs onnxruntime-node's install script/],
-    ['running as root', DOCKERFILE.replace(/^USER .*$/m, ''), {}, /^Dockerfile: the final stage runs as root/],
-    ['a folder the code imports left out', DOCKERFILE.replace(/^COPY ml \.\/ml$/m, ''), {}, /^Dockerfile: \S+ imports \.\.\/ml\/\S+, but ml is not copied/],
-    ['a runtime import of a devDependency', DOCKERFILE, { packageJson: withoutHono }, /^Dockerfile: api\/\S+ imports 'hono(\/[^']*)?', which is not in package\.json dependencies/],
+  const same = () => DOCKERFILE;
+  const dockerfileCases: [string, () => string, Partial<Repo>, RegExp][] = [
+    ['an Alpine base', replaced(DOCKERFILE, base, 'node:20.20.2-alpine'), {}, /^Dockerfile: FROM node:20\.20\.2-alpine is Alpine/],
+    ['a base that names no Debian release', replaced(DOCKERFILE, base, 'node:20.20.2-slim'), {}, /^Dockerfile: FROM node:20\.20\.2-slim does not name a Debian release/],
+    ['an unpinned base', replaced(DOCKERFILE, base, 'node'), {}, /^Dockerfile: FROM node is not pinned/],
+    ['a COPY of nothing', replaced(DOCKERFILE, 'COPY api ./api', 'COPY api ./api\nCOPY nope ./nope'), {}, /^Dockerfile: COPY nope: not found/],
+    ['a COPY that .dockerignore drops', same, { dockerignore: `${repo.dockerignore}\nmodels\n` }, /^Dockerfile: COPY models: excluded by \.dockerignore/],
+    ['onnxruntime-node allowed to download', replaced(DOCKERFILE, 'ONNXRUNTIME_NODE_INSTALL=skip ', ''), {}, /^Dockerfile: .* runs onnxruntime-node's install script/],
+    ['running as root', replaced(DOCKERFILE, /^USER .*$/m, ''), {}, /^Dockerfile: the final stage runs as root/],
+    ['a folder the code imports left out', replaced(DOCKERFILE, /^COPY ml \.\/ml$/m, ''), {}, /^Dockerfile: \S+ imports \.\.\/ml\/\S+, but ml is not copied/],
+    ['a runtime import of a devDependency', same, { packageJson: withoutHono }, /^Dockerfile: api\/\S+ imports 'hono(\/[^']*)?', which is not in package\.json dependencies/],
   ];
-  it.each(dockerfileCases)('Dockerfile: %s', (_label, text, override, expected) => {
-    const problems = checkDockerfile(text, { ...repo, ...override });
+  it.each(dockerfileCases)('Dockerfile: %s', (_label, broken, override, expected) => {
+    const problems = checkDockerfile(broken(), { ...repo, ...override });
     expect(problems.some((p) => expected.test(p)), problems.join('\n') || '(no problem found)').toBe(true);
   });
 });

@@ -111,7 +111,7 @@ describe('EvaluateAndPromoteWorkflow', () => {
     expect(trained.promoted).toBe(true);
     expect(trained.promotion.outcome).toBe('promoted');
     expect(await log()).toEqual([
-      ['challenger', 1, 'await-approval', 'api'],
+      ['challenger', 1, 'await-approval', 'test-admin'],
       ['challenger', null, 'clear', 'alice'],
       ['champion', 1, 'promote', 'alice'],
     ]);
@@ -142,7 +142,7 @@ describe('EvaluateAndPromoteWorkflow', () => {
     expect(rejected.body.result.outcome).toBe('rejected');
     expect(((await client.workflow.getHandle(second.body.workflowId).result()) as TrainModelResult).promoted).toBe(false);
     expect((await log()).slice(3)).toEqual([
-      ['challenger', 2, 'await-approval', 'api'],
+      ['challenger', 2, 'await-approval', 'test-admin'],
       ['challenger', null, 'clear', 'bob'],
     ]);
 

@@ -13,7 +13,7 @@ import { openDuckDB, parquetSource, queryRows, quoteLiteral } from '../core/duck
 import { listPartitions } from '../core/lake.js';
 import { Registry } from '../core/registry.js';
 import { MODEL_NAME, type TrainModelInput, type TrainModelResult } from '../core/types.js';
-import { createWorker, WORKFLOWS_PATH } from '../worker/worker.js';
+import { createWorker, WORKFLOWS_PATH, type WorkerSet } from '../worker/worker.js';
 import { declareVariant, pathsEnv, spawnEntry, stopProcess, testApi, testPaths, type TestApi } from './helpers.js';
 
 /** Tests that train the shipped flight_delay spec (up to 300 rounds) on two shared cores. */
@@ -25,7 +25,7 @@ let client: Client;
 let connection: Connection;
 let nativeConnection: NativeConnection;
 let bundle: WorkflowBundleWithSourceMap;
-let worker: Worker;
+let worker: WorkerSet;
 let workerRun: Promise<void>;
 let settings: TemporalSettings;
 let api: TestApi;

@@ -5,7 +5,7 @@ import { resolvePaths, temporalSettings, type Paths, type TemporalSettings } fro
 import { ensureSchedules } from '../core/schedules.js';
 import { listModels, loadSpec, type ModelSpec } from '../core/spec.js';
 import { codeVersion } from './code-version.js';
-import { createWorker } from './worker.js';
+import { createWorker, type WorkerQueues } from './worker.js';
 
 /** One JSON line per log entry: readable in a terminal, parseable by a log shipper. */
 function jsonLine(entry: LogEntry): void {
@@ -42,21 +42,34 @@ async function reconcileSchedules(paths: Paths, temporal: TemporalSettings): Pro
   }
 }
 
+function workerQueues(raw: string | undefined): WorkerQueues {
+  if (raw === undefined || raw === '' || raw === 'all' || raw === 'main' || raw === 'training') return (raw || 'all') as WorkerQueues;
+  throw new Error(`MLOPS_WORKER_QUEUES=${raw}: must be all, main or training`);
+}
+
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO', jsonLine) });
+  const metrics = process.env.MLOPS_WORKER_METRICS;
+  Runtime.install({
+    logger: new DefaultLogger((process.env.LOG_LEVEL?.toUpperCase() as 'INFO' | undefined) ?? 'INFO', jsonLine),
+    // Temporal's own worker metrics (task latency, slots, polls, activity and workflow outcomes) for Prometheus.
+    ...(metrics ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metrics } } } } : {}),
+  });
   const temporal = temporalSettings();
   const paths = resolvePaths();
+  const queues = workerQueues(process.env.MLOPS_WORKER_QUEUES);
   const connection = await NativeConnection.connect({ address: temporal.address });
   try {
     const worker = await createWorker({
       connection,
       namespace: temporal.namespace,
       taskQueue: temporal.taskQueue,
+      queues,
       paths,
       codeVersion: codeVersion(),
     });
-    console.log(`worker: polling task queue '${temporal.taskQueue}' on ${temporal.address} (state: ${paths.stateDir})`);
-    if (process.env.MLOPS_SCHEDULES !== 'off') await reconcileSchedules(paths, temporal);
+    console.log(`worker: polling ${worker.taskQueues.map((q) => `'${q}'`).join(' and ')} on ${temporal.address} (state: ${paths.stateDir}${metrics ? `; metrics: http://${metrics}/metrics` : ''})`);
+    // The main queue's workers own the schedules; trainers leave them alone.
+    if (process.env.MLOPS_SCHEDULES !== 'off' && queues !== 'training') await reconcileSchedules(paths, temporal);
     await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks have drained
   } finally {
     await connection.close();

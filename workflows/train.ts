@@ -22,6 +22,7 @@ import {
   MODEL_NAME,
   MODEL_VERSION,
   TRAIN_REASON,
+  trainingTaskQueue,
   type RegisteredVersion,
   type TrainedModel,
   type TrainModelInput,
@@ -39,10 +40,20 @@ const long = proxyActivities<Activities>({
   heartbeatTimeout: '20 seconds',
   retry: ACTIVITY_RETRY,
 });
+/** Training itself goes to the run's training task queue, which trainers poll (maybe on other machines). */
+function trainingActivities(mainTaskQueue: string) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: '20 seconds',
+    retry: ACTIVITY_RETRY,
+    taskQueue: trainingTaskQueue(mainTaskQueue),
+  });
+}
 
 export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainModelResult> {
-  const { workflowId, runId } = workflowInfo();
+  const { workflowId, runId, taskQueue } = workflowInfo();
   const model = input.model;
+  const training = trainingActivities(taskQueue);
   upsertSearchAttributes([
     { key: MODEL_NAME, value: model },
     { key: TRAIN_REASON, value: input.reason ?? 'manual' },
@@ -55,7 +66,7 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
   let trained: TrainedModel;
   let trials: TrainedModel[] = [];
   if (plan.trials.length === 0) {
-    trained = await long.trainModel({ model, trainingSet });
+    trained = await training.trainModel({ model, trainingSet });
   } else {
     // Each trial is its own activity (visible in the UI with its parameters); `parallelism`
     // lanes take the next trial as they finish.
@@ -64,7 +75,7 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
     const lane = async () => {
       while (next < plan.trials.length) {
         const trial = plan.trials[next++]!;
-        trials[trial.index] = await long.trainModel({ model, trainingSet, trial });
+        trials[trial.index] = await training.trainModel({ model, trainingSet, trial });
       }
     };
     await Promise.all(Array.from({ length: Math.min(plan.parallelism, plan.trials.length) }, lane));

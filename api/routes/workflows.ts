@@ -24,11 +24,14 @@ const WorkflowStarted = z
   })
   .openapi('WorkflowStarted');
 
+/** Why a run starts: shown in the Temporal UI and recorded with it. */
+const why = reason('why, shown in the Temporal UI');
+
 const partition = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a partition value like 2001-03-19');
 
-const TrainRequest = z.object({ model: modelName, reason: reason.optional() }).strict().openapi('TrainRequest', { example: { model: 'flight_delay', reason: 'new data' } });
+const TrainRequest = z.object({ model: modelName, reason: why.optional() }).strict().openapi('TrainRequest', { example: { model: 'flight_delay', reason: 'new data' } });
 const EvaluateRequest = z
-  .object({ model: modelName, version: z.number().int().min(1).max(999_999_999), actor: actor('who asks').optional(), reason: reason.optional() })
+  .object({ model: modelName, version: z.number().int().min(1).max(999_999_999), actor: actor('who asks').optional(), reason: why.optional() })
   .strict()
   .openapi('EvaluateRequest', { example: { model: 'flight_delay', version: 2 } });
 const BatchRequest = z
@@ -37,7 +40,7 @@ const BatchRequest = z
     partitions: z.union([z.literal('new'), z.array(partition).min(1).max(520)]).openapi({ description: '"new" (not yet scored by the version) or partition values' }),
     version: z.number().int().min(1).max(999_999_999).optional().openapi({ description: 'a registered version; the champion when left out' }),
     concurrency: z.number().int().min(1).max(64).optional(),
-    reason: reason.optional(),
+    reason: why.optional(),
   })
   .strict()
   .openapi('BatchRequest', { example: { model: 'flight_delay', partitions: 'new' } });
@@ -49,7 +52,7 @@ const MonitorRequest = z
       .strict()
       .optional()
       .openapi({ description: 'named partitions, or the newest `last`; the spec’s monitoring.windowPartitions when left out' }),
-    reason: reason.optional(),
+    reason: why.optional(),
   })
   .strict()
   .openapi('MonitorRequest', { example: { model: 'flight_delay', window: { last: 1 } } });
