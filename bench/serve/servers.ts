@@ -225,6 +225,6 @@ export async function withCpuShare<T>(server: Server, cores: number, fn: () => P
   const self1 = selfTicks();
   const loadgenTicks = self1.reaped - self0.reaped;
   const otherTicks = m1.busy - m0.busy - serverTicks - loadgenTicks - (self1.own - self0.own);
-  const toCores = (ticks: number) => Math.max(0, (ticks / Math.max(1, m1.total - m0.total)) * cores);
+  const toCores = (ticks: number) => Math.max(0, Math.round((ticks / Math.max(1, m1.total - m0.total)) * cores * 100) / 100);
   return { value, cpu: { server: toCores(serverTicks), loadgen: toCores(loadgenTicks), other: toCores(otherTicks) } };
 }

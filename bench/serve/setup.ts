@@ -52,7 +52,11 @@ export function ensurePythonEnv(venvDir: string): PythonEnv {
   const python = path.join(venvDir, 'bin', 'python');
   if (!existsSync(python)) {
     console.log(`creating the Python venv ${venvDir} ...`);
-    execFileSync('python3', ['-m', 'venv', venvDir], { stdio: 'inherit' });
+    try {
+      execFileSync('python3', ['-m', 'venv', venvDir], { stdio: 'inherit' });
+    } catch {
+      throw new Error(`python3 -m venv ${venvDir} failed: the FastAPI reference needs Python 3 with venv (on Debian: apt-get install python3-venv)`);
+    }
   }
   const pinned = Object.entries(PYTHON_PINS);
   const have = installedVersions(python, pinned.map(([req]) => pipName(req)));

@@ -47,6 +47,7 @@ type options struct {
 	warmup      time.Duration
 	timeout     time.Duration
 	maxInFlight int
+	drain       time.Duration
 	headers     headerFlags
 }
 
@@ -56,7 +57,7 @@ type result struct {
 	Mode         string         `json:"mode"`
 	Concurrency  int            `json:"concurrency,omitempty"`
 	Rate         float64        `json:"rate,omitempty"`
-	Seconds      float64        `json:"seconds"`
+	Seconds      float64        `json:"seconds"` // the window rps is over: -d, or longer when an open loop drained late
 	Requests     int            `json:"requests"`
 	RPS          float64        `json:"rps"`
 	Errors       int            `json:"errors"`
@@ -66,11 +67,14 @@ type result struct {
 	P99Ms        float64        `json:"p99Ms"`
 	P999Ms       float64        `json:"p999Ms"`
 	MaxMs        float64        `json:"maxMs"`
-	// Open loop only: requests sent more than 1 ms after they were due because every
-	// in-flight slot was busy. Their wait is in the latencies; a large count means the
-	// server (or -max-inflight) did not keep up with the schedule.
-	LateSends  *int   `json:"lateSends,omitempty"`
-	FirstError string `json:"firstError,omitempty"`
+	// Open loop only: how long after it was due each request was sent. The latencies count
+	// from the due time, so this is in them: a fraction of a millisecond is the timer waking
+	// the sender; more means every in-flight slot was busy (the server fell behind the
+	// schedule) or the machine was too busy to run the generator on time.
+	SendLagP50Ms *float64 `json:"sendLagP50Ms,omitempty"`
+	SendLagP99Ms *float64 `json:"sendLagP99Ms,omitempty"`
+	SendLagMaxMs *float64 `json:"sendLagMaxMs,omitempty"`
+	FirstError   string   `json:"firstError,omitempty"`
 }
 
 // outcome of one request: an HTTP status, or a transport error (status 0).
@@ -83,9 +87,11 @@ type outcome struct {
 // tally is what one worker records; merged once at the end so workers never share memory.
 type tally struct {
 	latencies  []int64 // nanoseconds
+	lags       []int64 // open loop: nanoseconds from due to sent
 	statuses   map[int]int
 	transport  int
-	late       int
+	unsent     int
+	lastDone   time.Time
 	firstError string
 }
 
@@ -190,12 +196,16 @@ func closedLoop(c *client, o options) []*tally {
 // openLoop: request k is due at start + k/rate. A fixed pool of goroutines takes the next k,
 // sleeps until it is due and sends it; when every goroutine is busy the request goes out
 // late, and its latency still counts from when it was due. Counted: requests due after the
-// warm-up and before the end; the run waits for the last of them to answer.
-func openLoop(c *client, o options) []*tally {
+// warm-up and before the end. The run waits for them, but a server slower than the schedule
+// builds a backlog it may take very long to drain: requests still unsent -drain after the
+// end are not sent, and count as errors ("unsent") with the time they had waited so far.
+// Returns the tallies and the first counted request's due time.
+func openLoop(c *client, o options) ([]*tally, time.Time) {
 	interval := time.Duration(float64(time.Second) / o.rate)
 	start := time.Now().Add(10 * time.Millisecond)
 	total := int64((o.warmup + o.duration) / interval)
 	warm := int64(o.warmup / interval)
+	giveUp := start.Add(o.warmup + o.duration + o.drain)
 	var next atomic.Int64
 	tallies := make([]*tally, o.maxInFlight)
 	var wg sync.WaitGroup
@@ -213,19 +223,25 @@ func openLoop(c *client, o options) []*tally {
 				if wait := time.Until(due); wait > 0 {
 					time.Sleep(wait)
 				}
-				late := time.Since(due) > time.Millisecond
+				now := time.Now()
+				if now.After(giveUp) {
+					if k >= warm {
+						t.latencies = append(t.latencies, int64(now.Sub(due)))
+						t.unsent++
+					}
+					continue
+				}
 				out := c.do(int(k))
 				if k >= warm {
 					t.add(time.Since(due), out)
-					if late {
-						t.late++
-					}
+					t.lags = append(t.lags, int64(now.Sub(due)))
+					t.lastDone = time.Now()
 				}
 			}
 		}(tallies[w])
 	}
 	wg.Wait()
-	return tallies
+	return tallies, start.Add(time.Duration(warm) * interval)
 }
 
 func percentile(sorted []int64, q float64) float64 {
@@ -242,12 +258,15 @@ func ms(ns int64) float64 {
 	return float64(ns/1000) / 1000 // microsecond resolution is plenty and keeps the JSON short
 }
 
+// summarize merges the tallies. rps is what the server answered per second of the measured
+// window; for the open loop the window runs on until the last counted answer when the
+// server took longer than the schedule to answer them all.
 func summarize(tallies []*tally, seconds float64) result {
-	var all []int64
-	r := result{Seconds: seconds, StatusCounts: map[string]int{}}
-	late := 0
+	var all, lags []int64
+	r := result{Seconds: float64(int(seconds*1000)) / 1000, StatusCounts: map[string]int{}}
 	for _, t := range tallies {
 		all = append(all, t.latencies...)
+		lags = append(lags, t.lags...)
 		for status, n := range t.statuses {
 			r.StatusCounts[strconv.Itoa(status)] += n
 			if status < 200 || status >= 300 {
@@ -258,14 +277,17 @@ func summarize(tallies []*tally, seconds float64) result {
 			r.StatusCounts["transport"] += t.transport
 			r.Errors += t.transport
 		}
-		late += t.late
+		if t.unsent > 0 {
+			r.StatusCounts["unsent"] += t.unsent
+			r.Errors += t.unsent
+		}
 		if r.FirstError == "" {
 			r.FirstError = t.firstError
 		}
 	}
 	slices.Sort(all)
 	r.Requests = len(all)
-	r.RPS = float64(int(float64(len(all))/seconds*10)) / 10
+	r.RPS = float64(int(float64(len(all)-r.StatusCounts["unsent"])/seconds*10)) / 10
 	r.P50Ms = percentile(all, 0.50)
 	r.P90Ms = percentile(all, 0.90)
 	r.P99Ms = percentile(all, 0.99)
@@ -273,7 +295,11 @@ func summarize(tallies []*tally, seconds float64) result {
 	if len(all) > 0 {
 		r.MaxMs = ms(all[len(all)-1])
 	}
-	r.LateSends = &late
+	if len(lags) > 0 {
+		slices.Sort(lags)
+		p50, p99, top := percentile(lags, 0.5), percentile(lags, 0.99), ms(lags[len(lags)-1])
+		r.SendLagP50Ms, r.SendLagP99Ms, r.SendLagMaxMs = &p50, &p99, &top
+	}
 	return r
 }
 
@@ -314,6 +340,7 @@ func parseOptions() (options, error) {
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before the measured duration, not counted")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Second, "time to wait for response headers before counting a transport error")
 	flag.IntVar(&o.maxInFlight, "max-inflight", 512, "open loop: requests that may be outstanding at once")
+	flag.DurationVar(&o.drain, "drain", 10*time.Second, "open loop: after the end, how long requests still due may wait to be sent")
 	flag.Var(&o.headers, "H", "request header 'Name: value' (repeatable)")
 	flag.Parse()
 	switch {
@@ -356,9 +383,14 @@ func run(o options) error {
 	var r result
 	if o.concurrency > 0 {
 		r = summarize(closedLoop(c, o), o.duration.Seconds())
-		r.Mode, r.Concurrency, r.LateSends = "closed", o.concurrency, nil
+		r.Mode, r.Concurrency = "closed", o.concurrency
 	} else {
-		r = summarize(openLoop(c, o), o.duration.Seconds())
+		tallies, countFrom := openLoop(c, o)
+		window := o.duration
+		for _, t := range tallies {
+			window = max(window, t.lastDone.Sub(countFrom))
+		}
+		r = summarize(tallies, window.Seconds())
 		r.Mode, r.Rate = "open", o.rate
 	}
 	c.transport.CloseIdleConnections()
