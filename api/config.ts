@@ -40,6 +40,7 @@ export function apiConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfi
       maxWaitMs: positiveInt(env, 'MLOPS_PREDICT_BATCH_WAIT_MS', DEFAULT_BATCHING.maxWaitMs, 1_000),
       maxBatchRows: Math.max(1, positiveInt(env, 'MLOPS_PREDICT_MAX_BATCH', DEFAULT_BATCHING.maxBatchRows, 10_000)),
       threads: Math.max(1, positiveInt(env, 'MLOPS_PREDICT_THREADS', DEFAULT_BATCHING.threads, 64)),
+      maxInFlight: Math.max(1, positiveInt(env, 'MLOPS_PREDICT_IN_FLIGHT', DEFAULT_BATCHING.maxInFlight, 16)),
     },
   };
 }

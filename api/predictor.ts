@@ -5,22 +5,26 @@
 // Micro-batching: rows asked for the same model within a short wait (or until a batch is full)
 // go through ONE feature query and ONE onnxruntime call. A request is validated before it joins
 // (api/schemas.ts), so one bad request never fails another; a request bigger than a batch is
-// cut into batches. onnxruntime's run() is synchronous: batches are bounded so the event loop
-// is never held for long, and a new batch starts as soon as the previous one is done.
+// cut into batches. Both run in a scoring thread (api/predictor-thread.ts): onnxruntime's run()
+// is synchronous, and there it never holds the event loop that parses requests and writes
+// answers. A new batch starts as soon as the previous one is done.
 //
 // The champion is followed without a restart: the alias file is re-read at most every
 // ALIAS_CHECK_MS; a new version is loaded in the background while the old one keeps serving,
 // then swapped in one assignment. A batch holds the session it started with until it finishes,
 // and an old session is released only when no batch holds it.
-import { LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBPreparedStatement } from '@duckdb/node-api';
+import type { Worker } from 'node:worker_threads';
 import type { Paths } from '../core/config.js';
-import { openDuckDB, readColumns, type OpenDuckDB } from '../core/duckdb.js';
 import { ModelUnavailableError, NoChampionError } from '../core/errors.js';
 import { featureColumns, featureQuery, requestSource } from '../core/features.js';
-import { loadSession, runModel, type InferenceSession } from '../core/inference.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { loadSpec, requestColumns, type LoadedSpec } from '../core/spec.js';
+import { siblingModule, startThread } from '../ml/threads.js';
 import type { ColumnTable } from '../ml/table.js';
+import type { PredictorReply, PredictorRequest } from './predictor-thread.js';
+
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+const threadFile = siblingModule(import.meta.url, 'predictor-thread');
 
 const ALIAS_CHECK_MS = 200;
 
@@ -31,9 +35,11 @@ export interface BatchingOptions {
   readonly maxBatchRows: number;
   /** onnxruntime intra-op threads per session. */
   readonly threads: number;
+  /** Batches of one model scored at once (each holds its own prepared feature query). */
+  readonly maxInFlight: number;
 }
 
-export const DEFAULT_BATCHING: BatchingOptions = { maxWaitMs: 1, maxBatchRows: 64, threads: 1 };
+export const DEFAULT_BATCHING: BatchingOptions = { maxWaitMs: 1, maxBatchRows: 64, threads: 1, maxInFlight: 2 };
 
 /** What the predictor reports, for logs and metrics. */
 export interface PredictorEvents {
@@ -42,10 +48,10 @@ export interface PredictorEvents {
   loaded?(model: string, version: number, outcome: 'loaded' | 'failed'): void;
 }
 
+/** A version whose session is loaded in the scoring thread. */
 interface LoadedVersion {
   readonly version: number;
   readonly card: ModelCard;
-  readonly session: InferenceSession;
   inFlight: number;
   retired: boolean;
 }
@@ -67,7 +73,6 @@ interface PendingRequest {
 
 interface ModelState {
   readonly loaded: LoadedSpec;
-  readonly statement: DuckDBPreparedStatement;
   current?: LoadedVersion;
   loading?: Promise<void>;
   lastAliasCheck: number;
@@ -76,7 +81,8 @@ interface ModelState {
   readonly waiting: Chunk[];
   waitingRows: number;
   timer?: NodeJS.Timeout;
-  busy: boolean;
+  /** Batches being scored now (at most BatchingOptions.maxInFlight). */
+  running: number;
 }
 
 export interface ModelReadiness {
@@ -131,19 +137,52 @@ function featuresOf(table: ColumnTable, r: number): Record<string, string | numb
 export class Predictor {
   private readonly registry: Registry;
   private readonly models = new Map<string, Promise<ModelState>>();
-  private readonly connections: DuckDBConnection[] = [];
+  private thread: Worker;
+  private readonly pending = new Map<number, { resolve(reply: PredictorReply): void; reject(err: unknown): void }>();
+  private nextId = 1;
+  private closing = false;
 
   private constructor(
     private readonly paths: Paths,
-    private readonly db: OpenDuckDB,
     private readonly events: PredictorEvents,
     readonly batching: BatchingOptions,
   ) {
     this.registry = new Registry(paths.registryDir);
+    this.thread = this.startScoringThread();
   }
 
   static async create(paths: Paths, events: PredictorEvents = { log() {} }, batching: BatchingOptions = DEFAULT_BATCHING): Promise<Predictor> {
-    return new Predictor(paths, await openDuckDB({ threads: 1 }), events, batching);
+    return new Predictor(paths, events, batching);
+  }
+
+  /** The scoring thread; should it ever die, the next requests load everything again in a new one. */
+  private startScoringThread(): Worker {
+    const thread = startThread(threadFile, null);
+    thread.on('message', (reply: PredictorReply) => {
+      const call = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      call?.resolve(reply);
+    });
+    thread.on('error', (err) => this.events.log('scoring_thread_failed', { error: err.message }));
+    thread.on('exit', (code) => {
+      if (this.closing) return;
+      this.events.log('scoring_thread_exited', { code });
+      for (const call of this.pending.values()) call.reject(new Error(`the scoring thread stopped (exit code ${code})`));
+      this.pending.clear();
+      this.models.clear();
+      this.thread = this.startScoringThread();
+    });
+    return thread;
+  }
+
+  private async call(request: WithoutId<PredictorRequest>): Promise<Extract<PredictorReply, { ok: true }>> {
+    const id = this.nextId++;
+    const reply = await new Promise<PredictorReply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.thread.postMessage({ ...request, id });
+    });
+    if (!reply.ok) throw new Error(reply.error);
+    return reply;
   }
 
   /** Throws UnknownModelError for a model without a spec. */
@@ -156,11 +195,14 @@ export class Predictor {
     if (!state) {
       state = (async () => {
         const loaded = await loadSpec(this.paths.modelsDir, this.paths.sqlDir, model);
-        // A connection per model: batches of different models run their queries side by side.
-        const connection = await this.db.instance.connect();
-        this.connections.push(connection);
-        const statement = await connection.prepare(featureQuery(loaded, requestSource(loaded.spec), false));
-        return { loaded, statement, lastAliasCheck: 0, waiting: [], waitingRows: 0, busy: false };
+        await this.call({
+          type: 'prepare',
+          model,
+          sql: featureQuery(loaded, requestSource(loaded.spec), false),
+          features: featureColumns(loaded.spec),
+          statements: this.batching.maxInFlight,
+        });
+        return { loaded, lastAliasCheck: 0, waiting: [], waitingRows: 0, running: 0 };
       })();
       this.models.set(model, state);
       state.catch(() => this.models.delete(model));
@@ -192,9 +234,9 @@ export class Predictor {
   private async load(state: ModelState, model: string, version: number): Promise<void> {
     try {
       const card = await this.registry.readCard(model, version);
-      const session = await loadSession(this.registry.modelPath(model, version), this.batching.threads);
+      await this.call({ type: 'load', model, version, file: this.registry.modelPath(model, version), threads: this.batching.threads });
       const previous = state.current;
-      state.current = { version, card, session, inFlight: 0, retired: false };
+      state.current = { version, card, inFlight: 0, retired: false };
       state.loadError = undefined;
       this.events.log('model_loaded', { model, version, previousVersion: previous?.version ?? null });
       this.events.loaded?.(model, version, 'loaded');
@@ -208,7 +250,11 @@ export class Predictor {
 
   private retire(v: LoadedVersion): void {
     v.retired = true;
-    if (v.inFlight === 0) void v.session.release();
+    if (v.inFlight === 0) this.unload(v);
+  }
+
+  private unload(v: LoadedVersion): void {
+    this.call({ type: 'unload', model: v.card.model, version: v.version }).catch(() => undefined);
   }
 
   /**
@@ -253,10 +299,16 @@ export class Predictor {
     return { model, version: version.version, task: version.card.task, labelColumn: version.card.labelColumn, rows: predicted };
   }
 
-  /** Start a batch now when one is full, else after the wait; one batch at a time per model. */
+  /**
+   * Start a batch now when one is full, else after the wait. Up to maxInFlight batches of a
+   * model are scored at once, so the scoring thread works on one while this thread gathers
+   * and answers the requests of another.
+   */
   private schedule(model: string, state: ModelState): void {
-    if (state.busy || state.waiting.length === 0) return;
-    if (state.waitingRows >= this.batching.maxBatchRows || this.batching.maxWaitMs <= 0) {
+    if (state.running >= this.batching.maxInFlight || state.waiting.length === 0) return;
+    // Nothing being scored: go now, a lone request should not wait for company. Rows arriving
+    // while batches are being scored wait for them (up to maxWaitMs), and so gather.
+    if (state.running === 0 || state.waitingRows >= this.batching.maxBatchRows || this.batching.maxWaitMs <= 0) {
       if (state.timer) clearTimeout(state.timer);
       state.timer = undefined;
       void this.runBatch(model, state);
@@ -269,8 +321,8 @@ export class Predictor {
   }
 
   private async runBatch(model: string, state: ModelState): Promise<void> {
-    if (state.busy || state.waiting.length === 0) return;
-    state.busy = true;
+    if (state.running >= this.batching.maxInFlight || state.waiting.length === 0) return;
+    state.running++;
     const chunks: Chunk[] = [];
     let rows = 0;
     while (state.waiting.length && (chunks.length === 0 || rows + state.waiting[0]!.rows.length <= this.batching.maxBatchRows)) {
@@ -283,8 +335,11 @@ export class Predictor {
     try {
       version = await this.champion(model, state);
       version.inFlight++;
-      const features = await this.features(state, chunks.flatMap((c) => c.rows));
-      const output = await runModel(version.session, features, version.card.output);
+      const rowsOf = chunks.flatMap((c) => c.rows);
+      const columns = requestColumns(state.loaded.spec).map((_, k) => rowsOf.map((r) => r[k]!));
+      const scored = await this.call({ type: 'predict', model, version: version.version, output: version.card.output, columns });
+      const features: ColumnTable = { rows: scored.rows!, columns: scored.features! };
+      const output = scored.output!;
       this.events.batch?.(model, rows);
       let r = 0;
       for (const chunk of chunks) {
@@ -298,9 +353,9 @@ export class Predictor {
     } finally {
       if (version) {
         version.inFlight--;
-        if (version.retired && version.inFlight === 0) void version.session.release();
+        if (version.retired && version.inFlight === 0) this.unload(version);
       }
-      state.busy = false;
+      state.running--;
       // Rows that arrived during this batch have waited already: the next batch starts now.
       if (state.waiting.length) void this.runBatch(model, state);
     }
@@ -317,15 +372,8 @@ export class Predictor {
     if (--request.remaining === 0) request.resolve({ version, rows: request.results });
   }
 
-  private async features(state: ModelState, rows: readonly (readonly string[])[]): Promise<ColumnTable> {
-    const columns = requestColumns(state.loaded.spec).length;
-    const lists = Array.from({ length: columns }, (_, k) => listValue(rows.map((r) => r[k]!)));
-    state.statement.bind(lists, lists.map(() => LIST(VARCHAR)));
-    return readColumns(await state.statement.stream(), featureColumns(state.loaded.spec));
-  }
-
   close(): void {
-    for (const c of this.connections) c.closeSync();
-    this.db.close();
+    this.closing = true;
+    void this.thread.terminate();
   }
 }

@@ -20,21 +20,33 @@ declare module 'vitest' {
 
 export const LAKE_WEEKS = 6;
 
+/**
+ * The dev server, through the SDK's existing-path option. The SDK gives it 5 s to answer; on a
+ * busy 2-core machine a cold start can take longer, so a start that times out is tried again.
+ */
+async function startServer(cli: string, attempts = 3): Promise<TestWorkflowEnvironment> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createLocal({
+        server: {
+          executable: { type: 'existing-path', path: cli },
+          ip: '127.0.0.1',
+          searchAttributes: [...SEARCH_ATTRIBUTES],
+          extraArgs: ['--ui-disable-news-fetch'],
+        },
+      });
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+      console.log(`[global-setup] the Temporal dev server did not start (attempt ${attempt}): ${String(err).split('\n')[0]}; trying again`);
+    }
+  }
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stateDir = await mkdtemp(path.join(tmpdir(), 'mlops-test-lake-'));
   const paths = resolvePaths({ MLOPS_STATE_DIR: stateDir });
   const cli = await ensureTemporalCli((line) => console.log(`[global-setup] ${line}`));
-  const [env] = await Promise.all([
-    TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: { type: 'existing-path', path: cli },
-        ip: '127.0.0.1',
-        searchAttributes: [...SEARCH_ATTRIBUTES],
-        extraArgs: ['--ui-disable-news-fetch'],
-      },
-    }),
-    ensureFlightsLake(paths, LAKE_WEEKS),
-  ]);
+  const [env] = await Promise.all([startServer(cli), ensureFlightsLake(paths, LAKE_WEEKS)]);
   project.provide('temporalAddress', env.address);
   project.provide('lakeStateDir', stateDir);
   return async () => {

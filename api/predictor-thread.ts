@@ -1,0 +1,92 @@
+// Runs in a worker thread of the API: the feature query (DuckDB) and the model (onnxruntime)
+// for each micro-batch. onnxruntime's run() is synchronous and DuckDB's answers come back
+// through callbacks: here neither holds the API's event loop, which keeps parsing requests and
+// writing responses on the other core while a batch is scored.
+//
+// Messages in: load / unload a model version's session, prepare a model's feature query,
+// predict a batch. Every message with an id gets exactly one answer with that id.
+import { LIST, listValue, VARCHAR, type DuckDBPreparedStatement } from '@duckdb/node-api';
+import { parentPort } from 'node:worker_threads';
+import { openDuckDB, readColumns, type ColumnRequest } from '../core/duckdb.js';
+import { loadSession, runModel, type InferenceSession } from '../core/inference.js';
+import type { Column } from '../ml/table.js';
+
+export type PredictorRequest =
+  | {
+      readonly id: number;
+      readonly type: 'prepare';
+      readonly model: string;
+      readonly sql: string;
+      readonly features: readonly ColumnRequest[];
+      /** One per batch that may be in flight at once: a statement is bound and run by one batch at a time. */
+      readonly statements: number;
+    }
+  | { readonly id: number; readonly type: 'load'; readonly model: string; readonly version: number; readonly file: string; readonly threads: number }
+  | { readonly id: number; readonly type: 'unload'; readonly model: string; readonly version: number }
+  | {
+      readonly id: number;
+      readonly type: 'predict';
+      readonly model: string;
+      readonly version: number;
+      readonly output: string;
+      /** Raw request values, column by column (each the list one SQL parameter binds). */
+      readonly columns: readonly (readonly string[])[];
+    };
+
+export type PredictorReply =
+  | { readonly id: number; readonly ok: true; readonly output?: Float32Array; readonly features?: readonly Column[]; readonly rows?: number }
+  | { readonly id: number; readonly ok: false; readonly error: string };
+
+const key = (model: string, version: number) => `${model}@${version}`;
+
+async function main(port: NonNullable<typeof parentPort>): Promise<void> {
+  const db = await openDuckDB({ threads: 1 });
+  const statements = new Map<string, { free: DuckDBPreparedStatement[]; features: readonly ColumnRequest[] }>();
+  const sessions = new Map<string, InferenceSession>();
+
+  async function handle(m: PredictorRequest): Promise<PredictorReply> {
+    switch (m.type) {
+      case 'prepare': {
+        const free: DuckDBPreparedStatement[] = [];
+        for (let i = 0; i < m.statements; i++) free.push(await (await db.instance.connect()).prepare(m.sql));
+        statements.set(m.model, { free, features: m.features });
+        return { id: m.id, ok: true };
+      }
+      case 'load':
+        sessions.set(key(m.model, m.version), await loadSession(m.file, m.threads));
+        return { id: m.id, ok: true };
+      case 'unload': {
+        const session = sessions.get(key(m.model, m.version));
+        sessions.delete(key(m.model, m.version));
+        await session?.release();
+        return { id: m.id, ok: true };
+      }
+      case 'predict': {
+        const prepared = statements.get(m.model);
+        const session = sessions.get(key(m.model, m.version));
+        const statement = prepared?.free.pop();
+        if (!prepared || !session || !statement) throw new Error(`${m.model} v${m.version} is not loaded in the scoring thread`);
+        let table;
+        try {
+          const lists = m.columns.map((values) => listValue([...values]));
+          statement.bind(lists, lists.map(() => LIST(VARCHAR)));
+          table = await readColumns(await statement.stream(), prepared.features);
+        } finally {
+          prepared.free.push(statement);
+        }
+        // A copy: onnxruntime's output memory is its own, and this buffer is handed over.
+        const output = Float32Array.from(await runModel(session, table, m.output));
+        return { id: m.id, ok: true, output, features: table.columns, rows: table.rows };
+      }
+    }
+  }
+
+  port.on('message', (m: PredictorRequest) => {
+    handle(m).then(
+      (reply) => port.postMessage(reply, reply.ok && reply.output ? [reply.output.buffer as ArrayBuffer] : []),
+      (err: unknown) => port.postMessage({ id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies PredictorReply),
+    );
+  });
+}
+
+if (parentPort) void main(parentPort);
