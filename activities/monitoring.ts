@@ -80,140 +80,9 @@ export function createMonitoringActivities({ paths }: MonitoringDeps) {
   }
 
   /** Drift of every feature and of the prediction, and performance where labels have arrived. */
-  async function computeDrift(input: { plan: MonitorPlan; reportId: string; workflowId: string; runId: string }): Promise<Omit<DriftReport, 'retrain'> & { retrain: RetrainDecision }> {
-    const { plan } = input;
+  async function computeDrift(input: DriftInput): Promise<Omit<DriftReport, 'retrain'> & { retrain: RetrainDecision }> {
     const ctx = Context.current();
-    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, plan.model);
-    const { spec } = loaded;
-    const policy = spec.monitoring;
-    const card = await registry.readCard(plan.model, plan.version);
-    const files = (partitions: readonly string[]) => partitions.map((p) => predictionFile(paths, plan.model, plan.partitionKey, p, plan.version));
-    const db = await openDuckDB({ threads: 2 });
-    try {
-      const c = db.connection;
-      const started = performance.now();
-      // One column per monitored value: the features the model saw, then its output.
-      const output = outputColumn(card);
-      const monitored = [
-        ...spec.features.columns.map((f, i) => ({ name: f.name, kind: f.kind, expression: `${FEATURES_COLUMN}.${quoteIdent(f.name)}`, column: `v${i}` })),
-        { name: output.name, kind: output.kind, expression: output.expression, column: 'prediction' },
-      ];
-      const select = monitored.map((m) => `${m.expression} AS ${quoteIdent(m.column)}`).join(', ');
-      const read = (list: string[]) => `SELECT ${select} FROM read_parquet([${list.map(quoteLiteral).join(', ')}], hive_partitioning = false)`;
-      ctx.heartbeat({ stage: 'reading predictions', reference: plan.reference.length, window: plan.window.length });
-      await c.run(`CREATE TABLE reference AS ${read(files(plan.reference))}`);
-      await c.run(`CREATE TABLE current AS ${read(files(plan.window))}`);
-      const results: FeatureDrift[] = [];
-      for (const m of monitored) {
-        ctx.heartbeat({ stage: 'drift', column: m.name });
-        results.push(await columnDrift(c, paths.sqlDir, m.name, quoteIdent(m.column), m.kind, policy));
-      }
-      const driftSeconds = (performance.now() - started) / 1000;
-
-      ctx.heartbeat({ stage: 'performance' });
-      const perfStarted = performance.now();
-      const { performance: perf, labels } = await performanceAndLabels(c, loaded, card, plan, policy);
-      const performanceSeconds = (performance.now() - perfStarted) / 1000;
-
-      const features = results.slice(0, -1);
-      const prediction = results.at(-1)!;
-      const referenceRows = Number((await queryRows(c, 'SELECT count(*)::BIGINT AS n FROM reference'))[0]!.n);
-      const windowRows = Number((await queryRows(c, 'SELECT count(*)::BIGINT AS n FROM current'))[0]!.n);
-      return {
-        model: plan.model,
-        version: plan.version,
-        reportId: input.reportId,
-        createdAt: new Date().toISOString(),
-        workflowId: input.workflowId,
-        runId: input.runId,
-        reference: { partitions: plan.reference, rows: referenceRows },
-        window: { partitions: plan.window, rows: windowRows },
-        features,
-        prediction,
-        labels,
-        performance: perf,
-        ...summarize(features, prediction, perf, policy.retrain),
-        timings: { driftSeconds, performanceSeconds },
-      };
-    } finally {
-      db.close();
-    }
-  }
-
-  /**
-   * The metric per labelled partition (from the first reference partition to the window's
-   * last), the window's pooled metric against its value at promotion, and the label's drift.
-   */
-  async function performanceAndLabels(
-    c: DuckDBConnection,
-    loaded: LoadedSpec,
-    card: ModelCard,
-    plan: MonitorPlan,
-    policy: MonitoringPolicy,
-  ): Promise<{ performance: PerformanceCheck; labels: FeatureDrift | null }> {
-    const { spec } = loaded;
-    const lake = await listPartitions(paths.lakeDir, spec.dataset.name, plan.partitionKey);
-    const scored = await scoredPartitions(paths, plan.model, plan.partitionKey, plan.version);
-    const first = [...plan.reference, ...plan.window].sort()[0]!;
-    const last = [...plan.window].sort().at(-1)!;
-    const span = lake.filter((p) => p.value >= first && p.value <= last && scored.has(p.value));
-    const datasetDir = path.join(paths.lakeDir, spec.dataset.name);
-    const outputs = labelledOutputs(card);
-    // One SELECT per partition: its predictions joined to its labels by row key.
-    const parts = span.map((p) => {
-      const keyed = keyedFeatures(loaded, p.files, datasetDir, true);
-      return (
-        `SELECT ${quoteLiteral(p.value)} AS grp, l.y, ${outputs.map((o) => `p.${o}`).join(', ')}\n` +
-        `FROM read_parquet(${quoteLiteral(predictionFile(paths, plan.model, plan.partitionKey, p.value, plan.version))}, hive_partitioning = false) AS p\n` +
-        `JOIN (SELECT ${keyed.sourceFile} AS ${SOURCE_FILE}, ${keyed.sourceRow} AS ${SOURCE_ROW}, f.${LABEL_COLUMN} AS y FROM ${keyed.from}) AS l\n` +
-        `USING (${SOURCE_FILE}, ${SOURCE_ROW}) WHERE l.y IS NOT NULL`
-      );
-    });
-    await c.run(
-      parts.length
-        ? `CREATE TABLE labelled AS ${parts.join('\nUNION ALL\n')}`
-        : `CREATE TABLE labelled AS SELECT * FROM (SELECT NULL::VARCHAR AS grp, NULL::DOUBLE AS y) WHERE false`,
-    );
-
-    const rowsOf = async (relation: string) =>
-      parts.length
-        ? groupMetrics(c, paths.sqlDir, card.task, relation, { decisionThreshold: card.decisionThreshold, calibrationBins: spec.gate.calibration?.bins ?? 10 })
-        : [];
-    const reference = new Set(plan.reference);
-    const windowSet = new Set(plan.window);
-    const overTime: PerformancePoint[] = (await rowsOf('SELECT * FROM labelled')).map((r) => ({
-      partition: r.grp,
-      rows: r.rows,
-      metrics: r.metrics,
-      role: windowSet.has(r.grp) ? 'window' : reference.has(r.grp) ? 'reference' : 'other',
-    }));
-    const windowList = [...windowSet].map(quoteLiteral).join(', ');
-    const [pooled] = await rowsOf(`SELECT '(window)' AS grp, * EXCLUDE (grp) FROM labelled WHERE grp IN (${windowList})`);
-    const current = pooled?.metrics ?? {};
-    const promotion = valueAtPromotion(card, policy.performance.metric);
-    const perf = judgePerformance(
-      {
-        metric: policy.performance.metric,
-        higherIsBetter: metricHigherIsBetter(card.metrics.holdout, policy.performance.metric),
-        atPromotion: promotion,
-        current: current[policy.performance.metric] ?? null,
-        maxDegradation: policy.performance.maxDegradation,
-        calibrationError: current.calibrationError ?? null,
-        maxCalibrationError: policy.performance.maxCalibrationError ?? null,
-        labelledRows: pooled?.rows ?? 0,
-        overTime,
-      },
-      policy.performance.minLabelledRows,
-    );
-
-    // The label's own drift, reference partitions against the window's, where both have labels.
-    const referenceList = [...reference].map(quoteLiteral).join(', ');
-    const labelExpression =
-      card.task === 'regression' ? 'y' : card.task === 'binary' ? `CASE WHEN y = 1 THEN 'true' ELSE 'false' END` : `[${(card.classes ?? []).map(quoteLiteral).join(', ')}][y::BIGINT + 1]`;
-    await c.run(`CREATE OR REPLACE TABLE reference AS SELECT ${labelExpression} AS label FROM labelled WHERE grp IN (${referenceList || "''"})`);
-    await c.run(`CREATE OR REPLACE TABLE current AS SELECT ${labelExpression} AS label FROM labelled WHERE grp IN (${windowList || "''"})`);
-    const labels = await columnDrift(c, paths.sqlDir, spec.label.column, 'label', card.task === 'regression' ? 'numeric' : 'categorical', policy);
-    return { performance: perf, labels: labels.referenceRows > 0 || labels.currentRows > 0 ? labels : null };
+    return analyzeDrift(paths, input, (details) => ctx.heartbeat(details));
   }
 
   /** Running TrainModelWorkflows of the model, found through the ModelName search attribute. */
@@ -256,4 +125,157 @@ function valueAtPromotion(card: ModelCard, metric: string): number | null {
   const promoted = card.evaluations?.findLast((e) => e.outcome === 'promoted');
   const value = metricValue(promoted?.report.candidate.metrics ?? card.metrics.holdout, metric);
   return Number.isFinite(value) ? value : null;
+}
+
+export interface DriftInput {
+  readonly plan: MonitorPlan;
+  readonly reportId: string;
+  readonly workflowId: string;
+  readonly runId: string;
+}
+
+/**
+ * Drift of every feature and of the prediction (window against reference, both read from the
+ * champion's batch predictions), and performance where labels have arrived, all in DuckDB.
+ * `progress` receives what the activity heartbeats.
+ */
+export async function analyzeDrift(
+  paths: Paths,
+  input: DriftInput,
+  progress: (details: Record<string, unknown>) => void = () => {},
+): Promise<Omit<DriftReport, 'retrain'> & { retrain: RetrainDecision }> {
+  const { plan } = input;
+  const registry = new Registry(paths.registryDir);
+  const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, plan.model);
+  const { spec } = loaded;
+  const policy = spec.monitoring;
+  const card = await registry.readCard(plan.model, plan.version);
+  const files = (partitions: readonly string[]) => partitions.map((p) => predictionFile(paths, plan.model, plan.partitionKey, p, plan.version));
+  const db = await openDuckDB({ threads: 2 });
+  try {
+    const c = db.connection;
+    const started = performance.now();
+    // One column per monitored value: the features the model saw, then its output.
+    const output = outputColumn(card);
+    const monitored = [
+      ...spec.features.columns.map((f, i) => ({ name: f.name, kind: f.kind, expression: `${FEATURES_COLUMN}.${quoteIdent(f.name)}`, column: `v${i}` })),
+      { name: output.name, kind: output.kind, expression: output.expression, column: 'prediction' },
+    ];
+    const select = monitored.map((m) => `${m.expression} AS ${quoteIdent(m.column)}`).join(', ');
+    const read = (list: string[]) => `SELECT ${select} FROM read_parquet([${list.map(quoteLiteral).join(', ')}], hive_partitioning = false)`;
+    progress({ stage: 'reading predictions', reference: plan.reference.length, window: plan.window.length });
+    await c.run(`CREATE TABLE reference AS ${read(files(plan.reference))}`);
+    await c.run(`CREATE TABLE current AS ${read(files(plan.window))}`);
+    const results: FeatureDrift[] = [];
+    for (const m of monitored) {
+      progress({ stage: 'drift', column: m.name });
+      results.push(await columnDrift(c, paths.sqlDir, m.name, quoteIdent(m.column), m.kind, policy));
+    }
+    const driftSeconds = (performance.now() - started) / 1000;
+
+    progress({ stage: 'performance' });
+    const perfStarted = performance.now();
+    const { performance: perf, labels } = await performanceAndLabels(paths, c, loaded, card, plan, policy);
+    const performanceSeconds = (performance.now() - perfStarted) / 1000;
+
+    const features = results.slice(0, -1);
+    const prediction = results.at(-1)!;
+    const referenceRows = Number((await queryRows(c, 'SELECT count(*)::BIGINT AS n FROM reference'))[0]!.n);
+    const windowRows = Number((await queryRows(c, 'SELECT count(*)::BIGINT AS n FROM current'))[0]!.n);
+    return {
+      model: plan.model,
+      version: plan.version,
+      reportId: input.reportId,
+      createdAt: new Date().toISOString(),
+      workflowId: input.workflowId,
+      runId: input.runId,
+      reference: { partitions: plan.reference, rows: referenceRows },
+      window: { partitions: plan.window, rows: windowRows },
+      features,
+      prediction,
+      labels,
+      performance: perf,
+      ...summarize(features, prediction, perf, policy.retrain),
+      timings: { driftSeconds, performanceSeconds },
+    };
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * The metric per labelled partition (from the first reference partition to the window's
+ * last), the window's pooled metric against its value at promotion, and the label's drift.
+ */
+async function performanceAndLabels(
+  paths: Paths,
+  c: DuckDBConnection,
+  loaded: LoadedSpec,
+  card: ModelCard,
+  plan: MonitorPlan,
+  policy: MonitoringPolicy,
+): Promise<{ performance: PerformanceCheck; labels: FeatureDrift | null }> {
+  const { spec } = loaded;
+  const lake = await listPartitions(paths.lakeDir, spec.dataset.name, plan.partitionKey);
+  const scored = await scoredPartitions(paths, plan.model, plan.partitionKey, plan.version);
+  const first = [...plan.reference, ...plan.window].sort()[0]!;
+  const last = [...plan.window].sort().at(-1)!;
+  const span = lake.filter((p) => p.value >= first && p.value <= last && scored.has(p.value));
+  const datasetDir = path.join(paths.lakeDir, spec.dataset.name);
+  const outputs = labelledOutputs(card);
+  // One SELECT per partition: its predictions joined to its labels by row key.
+  const parts = span.map((p) => {
+    const keyed = keyedFeatures(loaded, p.files, datasetDir, true);
+    return (
+      `SELECT ${quoteLiteral(p.value)} AS grp, l.y, ${outputs.map((o) => `p.${o}`).join(', ')}\n` +
+      `FROM read_parquet(${quoteLiteral(predictionFile(paths, plan.model, plan.partitionKey, p.value, plan.version))}, hive_partitioning = false) AS p\n` +
+      `JOIN (SELECT ${keyed.sourceFile} AS ${SOURCE_FILE}, ${keyed.sourceRow} AS ${SOURCE_ROW}, f.${LABEL_COLUMN} AS y FROM ${keyed.from}) AS l\n` +
+      `USING (${SOURCE_FILE}, ${SOURCE_ROW}) WHERE l.y IS NOT NULL`
+    );
+  });
+  await c.run(
+    parts.length
+      ? `CREATE TABLE labelled AS ${parts.join('\nUNION ALL\n')}`
+      : `CREATE TABLE labelled AS SELECT * FROM (SELECT NULL::VARCHAR AS grp, NULL::DOUBLE AS y) WHERE false`,
+  );
+
+  const rowsOf = async (relation: string) =>
+    parts.length
+      ? groupMetrics(c, paths.sqlDir, card.task, relation, { decisionThreshold: card.decisionThreshold, calibrationBins: spec.gate.calibration?.bins ?? 10 })
+      : [];
+  const reference = new Set(plan.reference);
+  const windowSet = new Set(plan.window);
+  const overTime: PerformancePoint[] = (await rowsOf('SELECT * FROM labelled')).map((r) => ({
+    partition: r.grp,
+    rows: r.rows,
+    metrics: r.metrics,
+    role: windowSet.has(r.grp) ? 'window' : reference.has(r.grp) ? 'reference' : 'other',
+  }));
+  const windowList = [...windowSet].map(quoteLiteral).join(', ');
+  const [pooled] = await rowsOf(`SELECT '(window)' AS grp, * EXCLUDE (grp) FROM labelled WHERE grp IN (${windowList})`);
+  const current = pooled?.metrics ?? {};
+  const promotion = valueAtPromotion(card, policy.performance.metric);
+  const perf = judgePerformance(
+    {
+      metric: policy.performance.metric,
+      higherIsBetter: metricHigherIsBetter(card.metrics.holdout, policy.performance.metric),
+      atPromotion: promotion,
+      current: current[policy.performance.metric] ?? null,
+      maxDegradation: policy.performance.maxDegradation,
+      calibrationError: current.calibrationError ?? null,
+      maxCalibrationError: policy.performance.maxCalibrationError ?? null,
+      labelledRows: pooled?.rows ?? 0,
+      overTime,
+    },
+    policy.performance.minLabelledRows,
+  );
+
+  // The label's own drift, reference partitions against the window's, where both have labels.
+  const referenceList = [...reference].map(quoteLiteral).join(', ');
+  const labelExpression =
+    card.task === 'regression' ? 'y' : card.task === 'binary' ? `CASE WHEN y = 1 THEN 'true' ELSE 'false' END` : `[${(card.classes ?? []).map(quoteLiteral).join(', ')}][y::BIGINT + 1]`;
+  await c.run(`CREATE OR REPLACE TABLE reference AS SELECT ${labelExpression} AS label FROM labelled WHERE grp IN (${referenceList || "''"})`);
+  await c.run(`CREATE OR REPLACE TABLE current AS SELECT ${labelExpression} AS label FROM labelled WHERE grp IN (${windowList || "''"})`);
+  const labels = await columnDrift(c, paths.sqlDir, spec.label.column, 'label', card.task === 'regression' ? 'numeric' : 'categorical', policy);
+  return { performance: perf, labels: labels.referenceRows > 0 || labels.currentRows > 0 ? labels : null };
 }
