@@ -41,6 +41,7 @@ export function apiConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfi
       maxBatchRows: Math.max(1, positiveInt(env, 'MLOPS_PREDICT_MAX_BATCH', DEFAULT_BATCHING.maxBatchRows, 10_000)),
       threads: Math.max(1, positiveInt(env, 'MLOPS_PREDICT_THREADS', DEFAULT_BATCHING.threads, 64)),
       maxInFlight: Math.max(1, positiveInt(env, 'MLOPS_PREDICT_IN_FLIGHT', DEFAULT_BATCHING.maxInFlight, 16)),
+      scoringThreads: Math.max(1, positiveInt(env, 'MLOPS_PREDICT_SCORING_THREADS', DEFAULT_BATCHING.scoringThreads, 16)),
     },
   };
 }

@@ -37,9 +37,11 @@ export interface BatchingOptions {
   readonly threads: number;
   /** Batches of one model scored at once (each holds its own prepared feature query). */
   readonly maxInFlight: number;
+  /** Scoring threads, each with its own DuckDB and onnxruntime sessions: batches take turns. */
+  readonly scoringThreads: number;
 }
 
-export const DEFAULT_BATCHING: BatchingOptions = { maxWaitMs: 1, maxBatchRows: 64, threads: 1, maxInFlight: 2 };
+export const DEFAULT_BATCHING: BatchingOptions = { maxWaitMs: 1, maxBatchRows: 64, threads: 1, maxInFlight: 2, scoringThreads: 1 };
 
 /** What the predictor reports, for logs and metrics. */
 export interface PredictorEvents {
@@ -137,9 +139,10 @@ function featuresOf(table: ColumnTable, r: number): Record<string, string | numb
 export class Predictor {
   private readonly registry: Registry;
   private readonly models = new Map<string, Promise<ModelState>>();
-  private thread: Worker;
-  private readonly pending = new Map<number, { resolve(reply: PredictorReply): void; reject(err: unknown): void }>();
+  private readonly threads: Worker[] = [];
+  private readonly pending = new Map<number, { thread: number; resolve(reply: PredictorReply): void; reject(err: unknown): void }>();
   private nextId = 1;
+  private nextThread = 0;
   private closing = false;
 
   private constructor(
@@ -148,41 +151,50 @@ export class Predictor {
     readonly batching: BatchingOptions,
   ) {
     this.registry = new Registry(paths.registryDir);
-    this.thread = this.startScoringThread();
+    for (let i = 0; i < batching.scoringThreads; i++) this.threads.push(this.startScoringThread(i));
   }
 
   static async create(paths: Paths, events: PredictorEvents = { log() {} }, batching: BatchingOptions = DEFAULT_BATCHING): Promise<Predictor> {
     return new Predictor(paths, events, batching);
   }
 
-  /** The scoring thread; should it ever die, the next requests load everything again in a new one. */
-  private startScoringThread(): Worker {
+  /** Scoring thread `index`; should one ever die, the next requests load everything again. */
+  private startScoringThread(index: number): Worker {
     const thread = startThread(threadFile, null);
     thread.on('message', (reply: PredictorReply) => {
       const call = this.pending.get(reply.id);
       this.pending.delete(reply.id);
       call?.resolve(reply);
     });
-    thread.on('error', (err) => this.events.log('scoring_thread_failed', { error: err.message }));
+    thread.on('error', (err) => this.events.log('scoring_thread_failed', { thread: index, error: err.message }));
     thread.on('exit', (code) => {
       if (this.closing) return;
-      this.events.log('scoring_thread_exited', { code });
-      for (const call of this.pending.values()) call.reject(new Error(`the scoring thread stopped (exit code ${code})`));
-      this.pending.clear();
+      this.events.log('scoring_thread_exited', { thread: index, code });
+      for (const [id, call] of this.pending) {
+        if (call.thread !== index) continue;
+        this.pending.delete(id);
+        call.reject(new Error(`a scoring thread stopped (exit code ${code})`));
+      }
       this.models.clear();
-      this.thread = this.startScoringThread();
+      this.threads[index] = this.startScoringThread(index);
     });
     return thread;
   }
 
-  private async call(request: WithoutId<PredictorRequest>): Promise<Extract<PredictorReply, { ok: true }>> {
+  /** One request to scoring thread `thread`. */
+  private async ask(thread: number, request: WithoutId<PredictorRequest>): Promise<Extract<PredictorReply, { ok: true }>> {
     const id = this.nextId++;
     const reply = await new Promise<PredictorReply>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.thread.postMessage({ ...request, id });
+      this.pending.set(id, { thread, resolve, reject });
+      this.threads[thread]!.postMessage({ ...request, id });
     });
     if (!reply.ok) throw new Error(reply.error);
     return reply;
+  }
+
+  /** The same request to every scoring thread (prepare, load, unload): each scores batches. */
+  private async tellAll(request: WithoutId<PredictorRequest>): Promise<void> {
+    await Promise.all(this.threads.map((_, i) => this.ask(i, request)));
   }
 
   /** Throws UnknownModelError for a model without a spec. */
@@ -195,7 +207,7 @@ export class Predictor {
     if (!state) {
       state = (async () => {
         const loaded = await loadSpec(this.paths.modelsDir, this.paths.sqlDir, model);
-        await this.call({
+        await this.tellAll({
           type: 'prepare',
           model,
           sql: featureQuery(loaded, requestSource(loaded.spec), false),
@@ -234,7 +246,7 @@ export class Predictor {
   private async load(state: ModelState, model: string, version: number): Promise<void> {
     try {
       const card = await this.registry.readCard(model, version);
-      await this.call({ type: 'load', model, version, file: this.registry.modelPath(model, version), threads: this.batching.threads });
+      await this.tellAll({ type: 'load', model, version, file: this.registry.modelPath(model, version), threads: this.batching.threads });
       const previous = state.current;
       state.current = { version, card, inFlight: 0, retired: false };
       state.loadError = undefined;
@@ -254,7 +266,7 @@ export class Predictor {
   }
 
   private unload(v: LoadedVersion): void {
-    this.call({ type: 'unload', model: v.card.model, version: v.version }).catch(() => undefined);
+    this.tellAll({ type: 'unload', model: v.card.model, version: v.version }).catch(() => undefined);
   }
 
   /**
@@ -337,7 +349,9 @@ export class Predictor {
       version.inFlight++;
       const rowsOf = chunks.flatMap((c) => c.rows);
       const columns = requestColumns(state.loaded.spec).map((_, k) => rowsOf.map((r) => r[k]!));
-      const scored = await this.call({ type: 'predict', model, version: version.version, output: version.card.output, columns });
+      // Batches take turns between the scoring threads: two batches score on two cores at once.
+      this.nextThread = (this.nextThread + 1) % this.threads.length;
+      const scored = await this.ask(this.nextThread, { type: 'predict', model, version: version.version, output: version.card.output, columns });
       const features: ColumnTable = { rows: scored.rows!, columns: scored.features! };
       const output = scored.output!;
       this.events.batch?.(model, rows);
@@ -374,6 +388,6 @@ export class Predictor {
 
   close(): void {
     this.closing = true;
-    void this.thread.terminate();
+    for (const thread of this.threads) void thread.terminate();
   }
 }
