@@ -141,6 +141,7 @@ export function createScoringActivities({ paths }: ScoringDeps) {
   async function writeBatchManifest(input: {
     plan: BatchPlan;
     requested: BatchInferenceInput['partitions'];
+    reason?: string;
     results: readonly ScoredPartition[];
     workflowId: string;
     runId: string;
@@ -155,6 +156,7 @@ export function createScoringActivities({ paths }: ScoringDeps) {
       workflowId: input.workflowId,
       runId: input.runId,
       requested: input.requested,
+      reason: input.reason ?? null,
       startedAt: input.startedAt,
       finishedAt: new Date().toISOString(),
       rowsIn: input.results.reduce((s, r) => s + r.rowsIn, 0),

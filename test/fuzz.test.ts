@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mulberry32 } from '../ml/random.js';
-import { API_TOKENS_ENV, freePort, pathsEnv, registerChampion, spawnEntry, stopProcess, testPaths, TEST_TOKENS } from './helpers.js';
+import { registerChampion, startApiProcess, stopProcess, testPaths, TEST_TOKENS } from './helpers.js';
 
 const REQUESTS = 10_500;
 const CONCURRENCY = 16;
@@ -20,24 +20,10 @@ let port: number;
 beforeAll(async () => {
   const paths = await testPaths();
   await registerChampion(paths, 'flight_delay', { numIterations: 10 });
-  port = await freePort();
-  base = `http://127.0.0.1:${port}`;
   // A real Temporal (the run's dev server, on a task queue no worker polls): requests that get
   // past validation are answered by it, never by a 503 about an unreachable server.
-  api = spawnEntry('api/main.ts', {
-    ...pathsEnv(paths),
-    ...API_TOKENS_ENV,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    TEMPORAL_ADDRESS: inject('temporalAddress'),
-    MLOPS_TASK_QUEUE: `fuzz-${process.pid}`,
-    LOG_LEVEL: 'error',
-  });
-  for (let i = 0; ; i++) {
-    if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
-    if (i > 300) throw new Error('the API process did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  ({ proc: api, url: base } = await startApiProcess(paths, { TEMPORAL_ADDRESS: inject('temporalAddress'), MLOPS_TASK_QUEUE: `fuzz-${process.pid}`, LOG_LEVEL: 'error' }));
+  port = Number(new URL(base).port);
 });
 
 afterAll(async () => {

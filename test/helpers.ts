@@ -111,6 +111,21 @@ export function spawnEntry(entry: string, env: Record<string, string>, stdio: 'i
   return spawn(process.execPath, ['--import', tsx, path.join(PROJECT_ROOT, entry)], { env: { ...process.env, ...env }, stdio });
 }
 
+/** An API process (api/main.ts) on a free port of 127.0.0.1 that accepts TEST_TOKENS, once it answers /healthz. */
+export async function startApiProcess(paths: Paths, env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = spawnEntry('api/main.ts', { ...pathsEnv(paths), ...API_TOKENS_ENV, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env });
+  for (let i = 0; ; i++) {
+    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return { proc, url };
+    if (i > 300 || proc.exitCode !== null) {
+      await stopProcess(proc);
+      throw new Error('the API process did not start');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Stop a child process and wait until it is gone. */
 export async function stopProcess(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;

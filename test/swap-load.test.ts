@@ -12,7 +12,7 @@ import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
 import { listPartitions } from '../core/lake.js';
 import type { EvaluateAndPromoteResult } from '../core/promotion.js';
 import type { TrainModelInput, TrainModelResult } from '../core/types.js';
-import { API_TOKENS_ENV, declareVariant, freePort, pathsEnv, spawnEntry, startWorkerHarness, stopProcess, TEST_TOKENS, type WorkerHarness } from './helpers.js';
+import { declareVariant, startApiProcess, startWorkerHarness, stopProcess, TEST_TOKENS, type WorkerHarness } from './helpers.js';
 
 const MODEL = 'flight_delay_swap';
 const MIN_REQUESTS = 20_000;
@@ -33,23 +33,7 @@ let apiUrl: string;
 beforeAll(async () => {
   harness = await startWorkerHarness('swap');
   ({ paths, client } = harness);
-  const port = await freePort();
-  apiUrl = `http://127.0.0.1:${port}`;
-  api = spawnEntry('api/main.ts', {
-    ...pathsEnv(paths),
-    ...API_TOKENS_ENV,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    TEMPORAL_ADDRESS: harness.address,
-    MLOPS_TASK_QUEUE: harness.taskQueue,
-    LOG_LEVEL: 'warn',
-  });
-  for (let i = 0; ; i++) {
-    const up = await fetch(`${apiUrl}/healthz`).then((r) => r.ok, () => false);
-    if (up) break;
-    if (i > 300) throw new Error('the API process did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  ({ proc: api, url: apiUrl } = await startApiProcess(paths, { TEMPORAL_ADDRESS: harness.address, MLOPS_TASK_QUEUE: harness.taskQueue }));
 });
 
 afterAll(async () => {

@@ -44,7 +44,15 @@ export async function BatchInferenceWorkflow(input: BatchInferenceInput): Promis
   };
   await Promise.all(Array.from({ length: Math.min(plan.concurrency, total) }, lane));
 
-  const manifest = await quick.writeBatchManifest({ plan, requested: input.partitions, results, workflowId, runId, startedAt: startTime.toISOString() });
+  const manifest = await quick.writeBatchManifest({
+    plan,
+    requested: input.partitions,
+    ...(input.reason ? { reason: input.reason } : {}),
+    results,
+    workflowId,
+    runId,
+    startedAt: startTime.toISOString(),
+  });
   const rowsIn = results.reduce((s, r) => s + r.rowsIn, 0);
   const rowsOut = results.reduce((s, r) => s + r.rowsOut, 0);
   setCurrentDetails(`Scored ${total} partition(s) of ${input.model} with v${plan.version}: ${rowsOut} rows out for ${rowsIn} rows in`);

@@ -67,7 +67,17 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
     status: `/workflows/${encodeURIComponent(workflowId)}`,
     temporalUi: temporalUiLink(deps.temporal, workflowId, runId),
   });
-  const uniqueId = (kind: string, model: string) => `${kind}-${model}-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 6)}`;
+  /** Start a workflow of `type` for a model under a fresh id (`<kind>-<model>-<time>-<random>`); 202 with where to follow it. */
+  const startRun = async (type: string, kind: string, model: string, input: unknown, reason?: string) => {
+    const workflowId = `${kind}-${model}-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 6)}`;
+    const handle = await (await deps.client()).workflow.start(type, {
+      taskQueue: deps.temporal.taskQueue,
+      workflowId,
+      args: [input],
+      typedSearchAttributes: [{ key: MODEL_NAME, value: model }, ...(reason ? [{ key: TRAIN_REASON, value: reason }] : [])],
+    });
+    return started(workflowId, handle.firstExecutionRunId);
+  };
   const startRoute = <S extends z.ZodType>(path: string, summary: string, schema: S, extra: (400 | 404 | 409 | 503)[] = []) =>
     createRoute({
       method: 'post',
@@ -83,17 +93,7 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
     const body = c.req.valid('json');
     await spec(body.model);
     const input: TrainModelInput = { model: body.model, reason: body.reason ?? 'api', actor: c.get('principal') };
-    const workflowId = uniqueId('train', body.model);
-    const handle = await (await deps.client()).workflow.start('TrainModelWorkflow', {
-      taskQueue: deps.temporal.taskQueue,
-      workflowId,
-      args: [input],
-      typedSearchAttributes: [
-        { key: MODEL_NAME, value: body.model },
-        { key: TRAIN_REASON, value: input.reason! },
-      ],
-    });
-    return c.json(started(workflowId, handle.firstExecutionRunId), 202);
+    return c.json(await startRun('TrainModelWorkflow', 'train', body.model, input, input.reason), 202);
   });
 
   app.openapi(
@@ -112,28 +112,14 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
     const body = c.req.valid('json');
     await spec(body.model);
     const input: BatchInferenceInput = { ...body, reason: body.reason ?? 'api' };
-    const workflowId = uniqueId('batch', body.model);
-    const handle = await (await deps.client()).workflow.start('BatchInferenceWorkflow', {
-      taskQueue: deps.temporal.taskQueue,
-      workflowId,
-      args: [input],
-      typedSearchAttributes: [{ key: MODEL_NAME, value: body.model }],
-    });
-    return c.json(started(workflowId, handle.firstExecutionRunId), 202);
+    return c.json(await startRun('BatchInferenceWorkflow', 'batch', body.model, input), 202);
   });
 
   app.openapi(startRoute('/workflows/monitor', 'Start MonitorModelWorkflow: drift and performance of a window against the champion’s training reference', MonitorRequest), async (c) => {
     const body = c.req.valid('json');
     await spec(body.model);
     const input: MonitorModelInput = { ...body, reason: body.reason ?? 'api' };
-    const workflowId = uniqueId('monitor', body.model);
-    const handle = await (await deps.client()).workflow.start('MonitorModelWorkflow', {
-      taskQueue: deps.temporal.taskQueue,
-      workflowId,
-      args: [input],
-      typedSearchAttributes: [{ key: MODEL_NAME, value: body.model }],
-    });
-    return c.json(started(workflowId, handle.firstExecutionRunId), 202);
+    return c.json(await startRun('MonitorModelWorkflow', 'monitor', body.model, input), 202);
   });
 
   app.openapi(
