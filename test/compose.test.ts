@@ -9,14 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseDocument, stringify } from 'yaml';
 import { PROJECT_ROOT } from '../core/config.js';
-import { SEARCH_ATTRIBUTES } from '../core/types.js';
-
-/**
- * Variables compose sets that the code does not read yet: they are being implemented now and
- * docker-compose.yml is written to them. Remove each entry when its code lands (the first test
- * prints the entries the code already reads).
- */
-const PLANNED = new Set(['MLOPS_WORKER_QUEUES', 'MLOPS_WORKER_METRICS']);
+import { SEARCH_ATTRIBUTES, trainingTaskQueue } from '../core/types.js';
 
 /** Where the code reads its environment. */
 const SOURCE_DIRS = ['core', 'api', 'worker', 'bin', 'data', 'activities', 'workflows', 'ml'];
@@ -24,10 +17,9 @@ const SOURCE_DIRS = ['core', 'api', 'worker', 'bin', 'data', 'activities', 'work
 const TEMPORAL_FRONTEND_PORT = '7233';
 const UI_PORT = '8080';
 
-/** The task queues a process uses: the main one, and training's (`<main>-training` unless set). */
-function taskQueues(env: Map<string, string>): { MLOPS_TASK_QUEUE: string; MLOPS_TRAINING_TASK_QUEUE: string } {
-  const main = env.get('MLOPS_TASK_QUEUE') || 'mlops';
-  return { MLOPS_TASK_QUEUE: main, MLOPS_TRAINING_TASK_QUEUE: env.get('MLOPS_TRAINING_TASK_QUEUE') || `${main}-training` };
+/** The main task queue a process uses (training's is derived from it by the code: trainingTaskQueue). */
+function taskQueue(env: Map<string, string>): string {
+  return env.get('MLOPS_TASK_QUEUE') || 'mlops';
 }
 const WORKER_QUEUE_ROLES = ['all', 'main', 'training'];
 const CONDITIONS = ['service_started', 'service_healthy', 'service_completed_successfully'];
@@ -41,7 +33,7 @@ const str = (v: unknown): string => (v === null || v === undefined ? '' : String
 
 interface Repo {
   readonly root: string;
-  /** Environment variable names the code reads, plus PLANNED. */
+  /** Environment variable names the code reads. */
   readonly knownEnv: ReadonlySet<string>;
   readonly searchAttributes: readonly { readonly name: string; readonly type: string }[];
   readonly packageJson: { dependencies?: Obj; devDependencies?: Obj; allowScripts?: Obj };
@@ -80,7 +72,7 @@ function realRepo(): Repo {
   const read = envReadByCode(PROJECT_ROOT);
   return {
     root: PROJECT_ROOT,
-    knownEnv: new Set([...read, ...PLANNED]),
+    knownEnv: read,
     searchAttributes: SEARCH_ATTRIBUTES.map((k) => ({ name: k.name, type: String(k.type) })),
     packageJson: JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as Repo['packageJson'],
     dockerignore: readFileSync(path.join(PROJECT_ROOT, '.dockerignore'), 'utf8'),
@@ -352,7 +344,7 @@ export function checkCompose(text: string, repo: Repo): string[] {
   for (const name of appServices) {
     const env = environment(svc(name));
     for (const key of env.keys()) {
-      if (!repo.knownEnv.has(key)) problems.push(`${name}: environment.${key} is not read by the code (a typo, or add it to PLANNED)`);
+      if (!repo.knownEnv.has(key)) problems.push(`${name}: environment.${key} is not read by the code (a typo?)`);
     }
     if ((workers.includes(name) || apis.includes(name)) && !env.has('TEMPORAL_ADDRESS')) {
       problems.push(`${name}: environment.TEMPORAL_ADDRESS is not set (the code's default, 127.0.0.1:7233, is the container itself)`);
@@ -405,16 +397,12 @@ export function checkCompose(text: string, repo: Repo): string[] {
   }
   const queueUsers = [...workers, ...apis];
   const [first] = queueUsers;
+  // One main queue for all: workflows started by the API land where the workers poll, and
+  // every worker derives the same training queue from it.
   for (const name of queueUsers) {
-    const queues = taskQueues(environment(svc(name)));
-    if (queues.MLOPS_TASK_QUEUE === queues.MLOPS_TRAINING_TASK_QUEUE) {
-      problems.push(`${name}: environment.MLOPS_TASK_QUEUE and MLOPS_TRAINING_TASK_QUEUE are the same queue '${queues.MLOPS_TASK_QUEUE}'`);
-    }
     if (!first || name === first) continue;
-    const expected = taskQueues(environment(svc(first)));
-    for (const key of ['MLOPS_TASK_QUEUE', 'MLOPS_TRAINING_TASK_QUEUE'] as const) {
-      if (queues[key] !== expected[key]) problems.push(`${name}: environment.${key} is '${queues[key]}' but ${first}'s is '${expected[key]}'`);
-    }
+    const [mine, theirs] = [taskQueue(environment(svc(name))), taskQueue(environment(svc(first)))];
+    if (mine !== theirs) problems.push(`${name}: environment.MLOPS_TASK_QUEUE is '${mine}' but ${first}'s is '${theirs}' (training: ${trainingTaskQueue(mine)} against ${trainingTaskQueue(theirs)})`);
   }
 
   // Worker metrics: bound to every interface and exposed to the network.
@@ -658,8 +646,6 @@ const DOCKERFILE = readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
 describe('docker-compose.yml and Dockerfile', () => {
   it('pass every rule', () => {
     const repo = realRepo();
-    const landed = [...PLANNED].filter((name) => envReadByCode(PROJECT_ROOT).has(name));
-    if (landed.length > 0) console.info(`compose.test.ts: the code now reads ${landed.join(', ')}: remove them from PLANNED`);
     expect({ compose: checkCompose(COMPOSE, repo), dockerfile: checkDockerfile(DOCKERFILE, repo) }).toEqual({ compose: [], dockerfile: [] });
   });
 });
@@ -712,10 +698,8 @@ describe('each rule catches a broken variant', () => {
     ['the worker polling every queue', composeWith((c) => (c.services.worker.environment.MLOPS_WORKER_QUEUES = 'all')), /^worker: environment\.MLOPS_WORKER_QUEUES is 'all', expected main/],
     ['an unknown worker role', composeWith((c) => (c.services.trainer.environment.MLOPS_WORKER_QUEUES = 'train')), /^trainer: environment\.MLOPS_WORKER_QUEUES 'train' is not one of/],
     ['nobody polling training', composeWith((c) => (c.services.trainer.environment.MLOPS_WORKER_QUEUES = 'main')), /^services: no worker polls the training queue/],
-    ['training queues that disagree', composeWith((c) => (c.services.trainer.environment.MLOPS_TRAINING_TASK_QUEUE = 'training')), /^trainer: environment\.MLOPS_TRAINING_TASK_QUEUE is 'training' but worker's is 'mlops-training'/],
     ['a default against a set name', composeWith((c) => ((c.services.worker.environment.MLOPS_TASK_QUEUE = 'jobs'), delete c.services.api.environment.MLOPS_TASK_QUEUE)), /^api: environment\.MLOPS_TASK_QUEUE is 'mlops' but worker's is 'jobs'/],
-    ['a derived training queue that differs', composeWith((c) => (c.services.worker.environment.MLOPS_TASK_QUEUE = 'jobs')), /^trainer: environment\.MLOPS_TRAINING_TASK_QUEUE is 'mlops-training' but worker's is 'jobs-training'/],
-    ['one queue for both', composeWith((c) => ['worker', 'trainer', 'api'].forEach((s) => (c.services[s].environment.MLOPS_TRAINING_TASK_QUEUE = 'mlops'))), /^worker: environment\.MLOPS_TASK_QUEUE and MLOPS_TRAINING_TASK_QUEUE are the same/],
+    ['a trainer on another queue', composeWith((c) => (c.services.trainer.environment.MLOPS_TASK_QUEUE = 'jobs')), /^trainer: environment\.MLOPS_TASK_QUEUE is 'jobs' but worker's is 'mlops' \(training: jobs-training against mlops-training\)/],
     ['a search attribute missing', replaced(COMPOSE, /\s*--name MonitorVerdict --type Keyword/, ''), /^temporal-create-namespace: command does not register search attribute MonitorVerdict \(KEYWORD\)/],
     ['a search attribute of the wrong type', replaced(COMPOSE, '--name ModelVersion --type Int', '--name ModelVersion --type Keyword'), /^temporal-create-namespace: command registers ModelVersion as Keyword but core\/types\.ts defines INT/],
     ['a search attribute the code does not define', replaced(COMPOSE, '--name TrainReason --type Keyword', '--name TrainReason --type Keyword --name Owner --type Text'), /^temporal-create-namespace: command registers Owner/],
