@@ -70,7 +70,9 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
         try {
           const lists = m.columns.map((values) => listValue([...values]));
           statement.bind(lists, lists.map(() => LIST(VARCHAR)));
-          table = await readColumns(await statement.stream(), prepared.features);
+          // Materialized, not streamed: a batch is at most a few thousand rows, and reading them
+          // from a materialized result costs no further trips to DuckDB's thread pool.
+          table = await readColumns(await statement.run(), prepared.features);
         } finally {
           prepared.free.push(statement);
         }

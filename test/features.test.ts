@@ -56,10 +56,25 @@ describe('flight_delay feature SQL', async () => {
         [String(flight!.date), String(flight!.distance), String(flight!.origin), String(flight!.destination)].map((v) => listValue([v])),
         [LIST(VARCHAR), LIST(VARCHAR), LIST(VARCHAR), LIST(VARCHAR)],
       );
-      const fromRequest = await readColumns(await statement.stream(), featureColumns(loaded.spec));
+      const fromRequest = await readColumns(await statement.run(), featureColumns(loaded.spec)); // materialized, as the predictor reads it
       const values = (t: typeof fromLake) =>
         t.columns.map((c) => (c.kind === 'numeric' ? c.values[0] : c.dictionary[c.codes[0]!]));
       expect(values(fromRequest)).toEqual(values(fromLake));
+    } finally {
+      db.close();
+    }
+  });
+
+  it('reads a materialized result into the same columns as a streamed one, across chunks', async () => {
+    const db = await openDuckDB();
+    try {
+      // 5,000 rows: three of DuckDB's 2,048-row chunks, so the materialized path walks them all.
+      const sql = `SELECT * FROM (${featureQuery(loaded, parquetSource(first!.files), true)}) ORDER BY ALL LIMIT 5000`;
+      const columns = [...featureColumns(loaded.spec), { name: LABEL_COLUMN, kind: 'numeric' as const }];
+      const streamed = await readColumns(await db.connection.stream(sql), columns);
+      const materialized = await readColumns(await db.connection.run(sql), columns);
+      expect(materialized.rows).toBe(5000);
+      expect(materialized).toEqual(streamed);
     } finally {
       db.close();
     }
