@@ -246,3 +246,23 @@ describe('ONNX export', () => {
     });
   }
 });
+
+describe('ONNX export of categorical splits', () => {
+  it('scores like the trainer when a categorical feature has no category frequent enough to keep', async () => {
+    const { data } = categorical(5_000, 21);
+    // Every serial number is seen once: all rare, so the feature has no categories and no splits.
+    const serial = { name: 'serial', kind: 'categorical' as const, codes: Int32Array.from({ length: data.features.rows }, (_, i) => i), dictionary: Array.from({ length: data.features.rows }, (_, i) => `s${i}`) };
+    const features = { ...data.features, columns: [serial, ...data.features.columns] };
+    const model = await trainGbdt({ features, labels: data.labels }, small);
+    const serialBins = model.features[0]!;
+    expect(serialBins.kind === 'categorical' && serialBins.categories.length).toBe(0);
+    // The category sets the trees test on 'shop' are shared by several splits: one column each.
+    const session = await loadSession(exportGbdt(model, { producerName: 'test', producerVersion: '0' }));
+    const actual = await runModel(session, features, outputName('binary'));
+    const expected = predict(model, features);
+    let maxDiff = 0;
+    for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
+    expect(maxDiff).toBeLessThan(1e-5);
+    await session.release();
+  });
+});

@@ -39,6 +39,18 @@ export interface Initializer {
   readonly values: readonly number[];
 }
 
+/**
+ * A mostly-zero constant stored as its non-zero entries (onnxruntime makes it dense when it
+ * loads the model): `indices` are positions in the row-major flattened tensor.
+ */
+export interface SparseInitializer {
+  readonly name: string;
+  readonly dims: readonly number[];
+  readonly dataType: typeof DataType.UINT8;
+  readonly indices: readonly number[];
+  readonly values: ArrayLike<number>;
+}
+
 export interface ValueInfo {
   readonly name: string;
   readonly elemType: DataTypeCode;
@@ -50,6 +62,7 @@ export interface Graph {
   readonly name: string;
   readonly nodes: readonly Node[];
   readonly initializers: readonly Initializer[];
+  readonly sparseInitializers?: readonly SparseInitializer[];
   readonly inputs: readonly ValueInfo[];
   readonly outputs: readonly ValueInfo[];
 }
@@ -136,6 +149,12 @@ function writeInitializer(w: ProtoWriter, t: Initializer): void {
   else w.packedInts(7, t.values);
 }
 
+function writeSparseInitializer(w: ProtoWriter, t: SparseInitializer): void {
+  w.message(1, (values) => writeTensor(values, { dataType: t.dataType, dims: [t.values.length], values: t.values }, t.name));
+  w.message(2, (indices) => writeTensor(indices, { dataType: DataType.INT64, dims: [t.indices.length], values: t.indices }));
+  w.packedInts(3, t.dims);
+}
+
 export function encodeModel(graph: Graph, info: ModelInfo): Uint8Array {
   const w = new ProtoWriter();
   w.int(1, ONNX_IR_VERSION);
@@ -155,6 +174,7 @@ export function encodeModel(graph: Graph, info: ModelInfo): Uint8Array {
     }
     g.string(2, graph.name);
     for (const t of graph.initializers) g.message(5, (tw) => writeInitializer(tw, t));
+    for (const t of graph.sparseInitializers ?? []) g.message(15, (tw) => writeSparseInitializer(tw, t));
     for (const i of graph.inputs) g.message(11, (vw) => writeValueInfo(vw, i));
     for (const o of graph.outputs) g.message(12, (vw) => writeValueInfo(vw, o));
   });
