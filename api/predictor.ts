@@ -17,6 +17,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Paths } from '../core/config.js';
 import { ModelUnavailableError, NoChampionError } from '../core/errors.js';
 import { featureColumns, featureQuery, requestSource } from '../core/features.js';
+import { ROWS_PER_RUN } from '../core/inference.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { loadSpec, requestColumns, type LoadedSpec } from '../core/spec.js';
 import { siblingModule, startThread } from '../ml/threads.js';
@@ -41,7 +42,7 @@ export interface BatchingOptions {
   readonly scoringThreads: number;
 }
 
-export const DEFAULT_BATCHING: BatchingOptions = { maxWaitMs: 1, maxBatchRows: 64, threads: 1, maxInFlight: 2, scoringThreads: 1 };
+export const DEFAULT_BATCHING: BatchingOptions = { maxWaitMs: 1, maxBatchRows: ROWS_PER_RUN, threads: 1, maxInFlight: 2, scoringThreads: 1 };
 
 /** What the predictor reports, for logs and metrics. */
 export interface PredictorEvents {
@@ -222,25 +223,36 @@ export class Predictor {
     return state;
   }
 
-  /** The version that serves requests now, after picking up an alias move. */
+  /**
+   * The version that serves requests now. The alias is re-read at most every ALIAS_CHECK_MS;
+   * once a version serves, no request waits for that read (or for loading a new version): a
+   * move is picked up in the background and swapped in when its session is ready.
+   */
   private async champion(model: string, state: ModelState): Promise<LoadedVersion> {
     const now = Date.now();
     if (now - state.lastAliasCheck >= ALIAS_CHECK_MS || !state.current) {
       state.lastAliasCheck = now;
-      const alias = await this.registry.getAlias(model, CHAMPION);
-      if (!alias) {
-        if (state.current) return state.current; // alias removed by hand: keep serving what we have
-        throw new NoChampionError(model);
-      }
-      if (alias.version !== state.current?.version && alias.version !== state.loadError?.version) {
-        state.loading ??= this.load(state, model, alias.version).finally(() => (state.loading = undefined));
-        if (!state.current) await state.loading;
-      }
+      const followed = this.followAlias(model, state);
+      if (state.current) followed.catch(() => undefined); // keep serving what we have
+      else await followed;
     }
     if (!state.current) {
       throw state.loadError ? new ModelUnavailableError(model, state.loadError.version, state.loadError.message) : new NoChampionError(model);
     }
     return state.current;
+  }
+
+  /** Read the champion alias and start loading the version it names when that is new. */
+  private async followAlias(model: string, state: ModelState): Promise<void> {
+    const alias = await this.registry.getAlias(model, CHAMPION);
+    if (!alias) {
+      if (state.current) return; // alias removed by hand: keep serving what we have
+      throw new NoChampionError(model);
+    }
+    if (alias.version !== state.current?.version && alias.version !== state.loadError?.version) {
+      state.loading ??= this.load(state, model, alias.version).finally(() => (state.loading = undefined));
+      if (!state.current) await state.loading;
+    }
   }
 
   private async load(state: ModelState, model: string, version: number): Promise<void> {

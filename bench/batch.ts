@@ -17,6 +17,7 @@ import path from 'node:path';
 import { resolvePaths } from '../core/config.js';
 import { openDuckDB, parquetRowCounts, parquetSource } from '../core/duckdb.js';
 import { featureColumns, featureQuery } from '../core/features.js';
+import { ROWS_PER_RUN } from '../core/inference.js';
 import { listPartitions } from '../core/lake.js';
 import { CHAMPION, Registry } from '../core/registry.js';
 import { loadSpec } from '../core/spec.js';
@@ -58,7 +59,7 @@ async function ortOwn(modelFile: string, queries: { sql: string; rows: number }[
       threads,
       featureQueries,
       features: featureColumns(loaded.spec),
-      batchRows: 32_768,
+      batchRows: ROWS_PER_RUN, // as the scoring activity calls it
     } satisfies OrtOwnJob),
   );
   const next = (w: (typeof workers)[number]) =>
