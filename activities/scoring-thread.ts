@@ -1,20 +1,24 @@
-// Runs in a worker thread: scores one lake partition and writes its predictions. Everything
-// heavy is here (DuckDB's feature query, onnxruntime's synchronous run(), the Parquet write),
-// so the worker's event loop stays free for heartbeats while a big partition is scored.
+// Runs in a pooled worker thread (activities/thread-activity.ts ThreadPool): scores one lake
+// partition per job and writes its predictions. Everything heavy is here (DuckDB's feature
+// query, onnxruntime's synchronous run(), the Parquet write), so the worker's event loop stays
+// free for heartbeats while a big partition is scored. The thread keeps its DuckDB and the
+// last model's session from one job to the next: a batch run's partitions share them.
 //
 // The output is written under a temporary dot-name and renamed into place only when it holds
 // exactly as many rows as the input: a crash or a retry never leaves a half-written file
 // where readers look, and the same (version, partition) always lands in the same file.
 import { DuckDBDataChunk, FLOAT, type DuckDBFloatVector } from '@duckdb/node-api';
 import { rm } from 'node:fs/promises';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { publishDurably } from '../core/durable.js';
-import { openDuckDB, queryRows, quoteLiteral, readColumns, type ColumnRequest } from '../core/duckdb.js';
-import { inBatches, loadSession, runModel } from '../core/inference.js';
+import { openDuckDB, queryRows, quoteLiteral, readColumns, type ColumnRequest, type OpenDuckDB } from '../core/duckdb.js';
+import { loadSession, scoreInBatches, type InferenceSession } from '../core/inference.js';
 
 export interface ScoringJob {
   /** The registered ONNX file's bytes, already checked against its card. */
   readonly modelBytes: Uint8Array;
+  /** Names those bytes (model, version, sha256): a thread reuses its session for the same key. */
+  readonly modelKey: string;
   /** The ONNX output to read, and how many values it has per row. */
   readonly output: string;
   readonly width: number;
@@ -40,9 +44,21 @@ export type ScoringMessage =
 /** Rows per DuckDB data chunk when appending scores (DuckDB's vector size). */
 const CHUNK_ROWS = 2048;
 
-async function run(job: ScoringJob, post: (m: ScoringMessage) => void): Promise<void> {
-  const db = await openDuckDB({ threads: 1 });
-  const session = await loadSession(job.modelBytes, job.threads);
+/** What a thread keeps between jobs. */
+interface ThreadState {
+  db?: OpenDuckDB;
+  model?: { readonly key: string; readonly threads: number; readonly session: InferenceSession };
+}
+
+async function run(job: ScoringJob, post: (m: ScoringMessage) => void, state: ThreadState): Promise<void> {
+  const db = (state.db ??= await openDuckDB({ threads: 1 }));
+  if (state.model?.key !== job.modelKey || state.model.threads !== job.threads) {
+    const previous = state.model;
+    state.model = undefined;
+    await previous?.session.release();
+    state.model = { key: job.modelKey, threads: job.threads, session: await loadSession(job.modelBytes, job.threads) };
+  }
+  const session = state.model.session;
   try {
     post({ type: 'progress', stage: 'computing features', rows: 0 });
     const table = await readColumns(await db.connection.stream(job.featuresSql), job.features);
@@ -50,17 +66,10 @@ async function run(job: ScoringJob, post: (m: ScoringMessage) => void): Promise<
       post({ type: 'done', rowsOut: null, featureRows: table.rows });
       return;
     }
-    const scores = await inBatches(
-      table,
-      job.width,
-      (batch) => runModel(session, batch, job.output),
-      (rows) => post({ type: 'progress', stage: 'scoring', rows }),
-      job.batchRows,
-    );
-
+    const scores = await scoreInBatches(session, table, job.output, job.width, (rows) => post({ type: 'progress', stage: 'scoring', rows }), job.batchRows);
     post({ type: 'progress', stage: 'writing', rows: table.rows });
     const columns = Array.from({ length: job.width }, (_, k) => `s${k}`);
-    await db.connection.run(`CREATE TABLE scores (${columns.map((c) => `${c} FLOAT`).join(', ')})`);
+    await db.connection.run(`CREATE OR REPLACE TABLE scores (${columns.map((c) => `${c} FLOAT`).join(', ')})`);
     const appender = await db.connection.createAppender('scores');
     for (let start = 0; start < table.rows; start += CHUNK_ROWS) {
       const n = Math.min(CHUNK_ROWS, table.rows - start);
@@ -85,17 +94,17 @@ async function run(job: ScoringJob, post: (m: ScoringMessage) => void): Promise<
     await publishDurably(job.tempFile, job.targetFile);
     post({ type: 'done', rowsOut });
   } finally {
-    await session.release();
-    db.close();
+    await db.connection.run('DROP TABLE IF EXISTS scores');
   }
 }
 
 if (parentPort) {
   const port = parentPort;
-  run((workerData as { input: ScoringJob }).input, (m) => port.postMessage(m)).catch((err: unknown) => {
-    // Rethrown in the thread so the parent's 'error' event carries the original message.
-    setImmediate(() => {
-      throw err;
-    });
+  const state: ThreadState = {};
+  // One job at a time: the pool sends the next only after this one's answer.
+  port.on('message', (m: { type: 'job'; input: ScoringJob }) => {
+    run(m.input, (reply) => port.postMessage(reply), state).catch((err: unknown) =>
+      port.postMessage({ type: 'failed', message: err instanceof Error ? err.message : JSON.stringify(err) }),
+    );
   });
 }

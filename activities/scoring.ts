@@ -12,6 +12,7 @@ import { replaceDurably } from '../core/durable.js';
 import { openDuckDB, parquetRowCounts, parquetSource, quoteIdent } from '../core/duckdb.js';
 import { FeatureRowCountError, InvalidSpecError, NoChampionError, UnknownPartitionError } from '../core/errors.js';
 import { featureColumns, featureQuery, keyedFeatures } from '../core/features.js';
+import { ROWS_PER_RUN } from '../core/inference.js';
 import { exists, listPartitions } from '../core/lake.js';
 import {
   FEATURES_COLUMN,
@@ -30,19 +31,18 @@ import { loadSpec, requestColumns } from '../core/spec.js';
 import type { BatchInferenceInput, BatchPlan, PartitionToScore, ScoredPartition } from '../core/types.js';
 import { siblingModule } from '../ml/threads.js';
 import type { ScoringJob, ScoringMessage } from './scoring-thread.js';
-import { runInThread } from './thread-activity.js';
+import { ThreadPool } from './thread-activity.js';
 
 export interface ScoringDeps {
   readonly paths: Paths;
 }
 
-/** Rows per onnxruntime call: large enough to amortise the call, small enough for steady progress. */
-const BATCH_ROWS = 32_768;
-
 const threadFile = siblingModule(import.meta.url, 'scoring-thread');
 
 export function createScoringActivities({ paths }: ScoringDeps) {
   const registry = new Registry(paths.registryDir);
+  /** Partitions of a batch run, one after another on the same few threads (about 0.5 s saved each). */
+  const scoringThreads = new ThreadPool(threadFile);
 
   /** The version to use (the champion unless named) and the partitions it will score, with their files and rows. */
   async function planBatch(input: BatchInferenceInput): Promise<BatchPlan> {
@@ -112,6 +112,7 @@ export function createScoringActivities({ paths }: ScoringDeps) {
     const featureStruct = `struct_pack(${spec.features.columns.map((f) => `${quoteIdent(f.name)} := f.${quoteIdent(f.name)}`).join(', ')})`;
     const job: ScoringJob = {
       modelBytes: await registry.readVerifiedModel(card),
+      modelKey: `${card.model} v${card.version} ${card.onnx.sha256}`,
       output: card.output,
       width: outputWidth(card),
       threads: input.threads,
@@ -124,10 +125,10 @@ export function createScoringActivities({ paths }: ScoringDeps) {
       expectedRows: partition.rows,
       tempFile: path.join(dir, `.v${version}.${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}.tmp`),
       targetFile: target,
-      batchRows: BATCH_ROWS,
+      batchRows: ROWS_PER_RUN,
     };
     let details: Record<string, unknown> = { stage: 'starting', partition: partition.value, rows: 0, of: partition.rows, attempt: ctx.info.attempt };
-    const done = await runInThread<ScoringMessage>(threadFile, job, {
+    const done = await scoringThreads.run<ScoringMessage>(job, {
       details: () => details,
       onMessage(m) {
         details = { ...details, stage: m.stage, rows: m.rows };

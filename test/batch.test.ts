@@ -86,16 +86,16 @@ describe('BatchInferenceWorkflow', () => {
   it('ends with one output row per input row in every partition when the worker is killed mid-batch', async () => {
     const partitions = await listPartitions(paths.lakeDir, 'flights', 'week');
     const handle = await batch({ model: MODEL, partitions: 'new', concurrency: 1, threads: 1 }, `batch-kill-${process.pid}`);
-    // Kill the worker outright once one partition is written and the next is being scored.
+    // Kill the worker outright once two partitions are written and the next is being scored
+    // (its activity started: a partition takes a second or two, heartbeats come every 2 s).
     for (;;) {
       const d = await handle.describe();
       expect(d.status.name).toBe('RUNNING');
       const pending = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'scorePartition');
-      const data = pending?.heartbeatDetails?.payloads?.[0]?.data;
-      const details = data ? (JSON.parse(Buffer.from(data).toString()) as { stage: string; rows: number }) : undefined;
+      const started = pending?.lastStartedTime != null;
       const written = await readdir(modelPredictionsDir(paths, MODEL)).catch(() => [] as string[]);
-      if (written.filter((n) => n.startsWith('week=')).length >= 2 && details?.stage === 'scoring' && details.rows > 0) break;
-      await new Promise((r) => setTimeout(r, 100));
+      if (written.filter((n) => n.startsWith('week=')).length >= 2 && started) break;
+      await new Promise((r) => setTimeout(r, 20));
     }
     worker!.kill('SIGKILL');
     await new Promise((r) => worker!.once('exit', r));
