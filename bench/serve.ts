@@ -231,7 +231,9 @@ function plans(paths: Paths, champion: Champion, py: PythonEnv): Plan[] {
     start: nodeServer('bench/serve/bare-ort-server.ts', [champion.modelFile], {}),
     headers: {},
     healthz: false,
-    openLoop: false,
+    // At the same rate, the least any Node server of this model can show on this machine:
+    // the floor under our p99 (the machine's scheduling and the load generator's own share).
+    openLoop: true,
     parity: false,
   };
   const fastapi = uvicornWorkers.map(
@@ -321,6 +323,7 @@ function targets(outcomes: readonly Outcome[]): string[] {
       `p99 at ${rate} requests/s (open loop, from each request's scheduled send): ${fmt(open.p99Ms, 2)} ms (target < 10 ms; ` +
         `${open.rps} answered/s, ${open.errors} errors, sent ${fmt(open.sendLagP50Ms, 2)} ms late at p50, ${fmt(open.sendLagP99Ms, 2)} ms at p99): ${verdict(ok)}`,
     );
+    if (bare?.open) lines.push(`  the bare server at the same rate, for reference: p50 ${fmt(bare.open.p50Ms, 2)} ms, p99 ${fmt(bare.open.p99Ms, 2)} ms`);
   }
   return lines;
 }
