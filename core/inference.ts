@@ -27,24 +27,26 @@ function feedColumns(table: ColumnTable): FeedColumn[] {
   );
 }
 
+/** Rows [start, end) of a column as an [N,1] tensor. */
+function tensorOf(col: FeedColumn, start: number, end: number): ort.Tensor {
+  return col.values instanceof Float32Array
+    ? new ort.Tensor('float32', col.values.subarray(start, end), [end - start, 1])
+    : new ort.Tensor('string', col.values.slice(start, end), [end - start, 1]);
+}
+
 /** Rows [start, end) of the columns the session takes, as its feeds. */
 function feedsOf(session: ort.InferenceSession, columns: readonly FeedColumn[], start: number, end: number): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of session.inputNames) {
     const col = columns.find((c) => c.name === name);
     if (!col) throw new Error(`model input '${name}' has no matching feature column`);
-    feeds[name] =
-      col.values instanceof Float32Array
-        ? new ort.Tensor('float32', col.values.subarray(start, end), [end - start, 1])
-        : new ort.Tensor('string', col.values.slice(start, end), [end - start, 1]);
+    feeds[name] = tensorOf(col, start, end);
   }
   return feeds;
 }
 
 export function toFeeds(table: ColumnTable): Record<string, ort.Tensor> {
-  return Object.fromEntries(
-    feedColumns(table).map((c) => [c.name, c.values instanceof Float32Array ? new ort.Tensor('float32', c.values, [table.rows, 1]) : new ort.Tensor('string', c.values, [table.rows, 1])]),
-  );
+  return Object.fromEntries(feedColumns(table).map((c) => [c.name, tensorOf(c, 0, table.rows)]));
 }
 
 async function run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, output: string): Promise<Float32Array> {

@@ -13,9 +13,10 @@
 // Instead every distinct set of a feature becomes one 0/1 column, gathered per row from a
 // table with a row per bin, and its split a single `>= 0.5` test: the same answers, about
 // five times faster. The tables are mostly zero and stored sparse (flight_delay, with about
-// 14,000 sets, is a 1.5 MB file). Unknown and missing categories take the table's last row, all zeros: the false
-// branch, as the trainer does with its "other" bin. The first F columns keep each feature's
-// own position (a categorical one as its bin code), so numeric splits keep their feature ids.
+// 14,000 sets, is a 1.5 MB file). Unknown and missing categories take the table's last row,
+// all zeros: the false branch, as the trainer does with its "other" bin. The first F columns
+// keep each feature's own position (a categorical one as its bin code), so numeric splits
+// keep their feature ids.
 //
 // The link is a separate standard node because TreeEnsemble's post_transform is ignored for
 // one target (see shared/design/ONNX_NOTES.md).
