@@ -2,8 +2,9 @@
 // CPU-heavy work is here (and in the trainer's own helper threads) so the worker's event
 // loop stays free for heartbeats, polling and cancellation. A checkpoint is written every
 // `checkpointEvery` rounds; a retried activity resumes from it and ends with the same model.
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
+import { replaceDurably } from '../core/durable.js';
 import { openDuckDB, quoteLiteral, readColumns } from '../core/duckdb.js';
 import { LABEL_COLUMN } from '../core/features.js';
 import type { TrainedModel } from '../core/types.js';
@@ -66,11 +67,6 @@ async function readCheckpoint(file: string): Promise<GbdtCheckpoint | undefined>
   }
 }
 
-async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  await writeFile(`${file}.tmp`, data);
-  await rename(`${file}.tmp`, file);
-}
-
 async function run(job: TrainingJob, post: (m: TrainingMessage) => void): Promise<void> {
   post({ type: 'status', stage: 'reading training set' });
   const train = await readLabeled(job.trainFile, job.features, (rows) => post({ type: 'status', stage: 'reading training set', rows }));
@@ -88,7 +84,7 @@ async function run(job: TrainingJob, post: (m: TrainingMessage) => void): Promis
     resumeFrom,
     checkpointEvery: job.checkpointEvery,
     onCheckpoint: async (checkpoint) => {
-      await writeAtomic(job.checkpointFile, encodeCheckpoint(checkpoint));
+      await replaceDurably(job.checkpointFile, encodeCheckpoint(checkpoint));
       post({ type: 'checkpoint', iteration: checkpoint.iteration });
     },
     onIteration: (i) => post({ type: 'iteration', ...i }),
@@ -101,8 +97,8 @@ async function run(job: TrainingJob, post: (m: TrainingMessage) => void): Promis
     validationMetric = metrics.task === 'regression' ? { metric: 'rmse', value: metrics.rmse } : { metric: 'logLoss', value: metrics.logLoss };
   }
   const onnx = exportGbdt(model, { producerName: 'tabular-mlops', producerVersion: job.producerVersion, metadata: job.onnxMetadata });
-  await writeAtomic(job.modelFile, JSON.stringify(model));
-  await writeAtomic(job.onnxFile, onnx);
+  await replaceDurably(job.modelFile, JSON.stringify(model));
+  await replaceDurably(job.onnxFile, onnx);
   post({
     type: 'done',
     holdout: holdoutMetrics,

@@ -111,6 +111,7 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
       iterations: done.iterations,
       bestIteration: done.bestIteration,
       resumedFromIteration: done.resumedFromIteration,
+      attempt: ctx.info.attempt,
       importance: done.importance,
       seconds: (Date.now() - started) / 1000,
     };

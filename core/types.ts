@@ -87,6 +87,8 @@ export interface TrainedModel {
   readonly iterations: number;
   readonly bestIteration: number | null;
   readonly resumedFromIteration: number;
+  /** The activity attempt that finished the training (1 unless it was retried). */
+  readonly attempt?: number;
   readonly importance: FeatureImportance;
   readonly seconds: number;
 }
@@ -115,6 +117,8 @@ export interface TrainModelResult {
     readonly iterations: number;
     readonly bestIteration: number | null;
     readonly resumedFromIteration: number;
+    /** The training activity's attempt that finished (absent in runs recorded before it was kept). */
+    readonly attempt?: number;
     readonly seconds: number;
     /** Tuning: every trial's parameters and validation metric, and which one won. */
     readonly trials?: readonly { readonly trial: TuningTrial; readonly validation: TrainedModel['validation']; readonly chosen: boolean }[];

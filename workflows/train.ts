@@ -104,6 +104,7 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
       iterations: trained.iterations,
       bestIteration: trained.bestIteration,
       resumedFromIteration: trained.resumedFromIteration,
+      ...(trained.attempt !== undefined ? { attempt: trained.attempt } : {}),
       seconds: trained.seconds,
       ...(trials.length ? { trials: trials.map((t) => ({ trial: t.trial!, validation: t.validation, chosen: t === trained })) } : {}),
     },
