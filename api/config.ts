@@ -17,7 +17,7 @@ export interface ApiConfig {
   readonly batching: BatchingOptions;
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -26,22 +26,23 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number, max
 }
 
 export function apiConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const maxPredictRows = positiveInt(env, 'MLOPS_PREDICT_MAX_ROWS', 1_000, 100_000);
+  const maxPredictRows = wholeNumber(env, 'MLOPS_PREDICT_MAX_ROWS', 1_000, 100_000);
   return {
-    port: positiveInt(env, 'PORT', 3000, 65_535),
+    port: wholeNumber(env, 'PORT', 3000, 65_535),
     host: env.HOST ?? '127.0.0.1',
     auth: authFromEnv(env),
     limits: {
       maxPredictRows,
       // Room for every row at ~200 bytes, and never less than 64 KiB.
-      maxBodyBytes: positiveInt(env, 'MLOPS_MAX_BODY_BYTES', Math.max(64 * 1024, maxPredictRows * 200), 64 * 1024 * 1024),
+      maxBodyBytes: wholeNumber(env, 'MLOPS_MAX_BODY_BYTES', Math.max(64 * 1024, maxPredictRows * 200), 64 * 1024 * 1024),
     },
     batching: {
-      maxWaitMs: positiveInt(env, 'MLOPS_PREDICT_BATCH_WAIT_MS', DEFAULT_BATCHING.maxWaitMs, 1_000),
-      maxBatchRows: Math.max(1, positiveInt(env, 'MLOPS_PREDICT_MAX_BATCH', DEFAULT_BATCHING.maxBatchRows, 10_000)),
-      threads: Math.max(1, positiveInt(env, 'MLOPS_PREDICT_THREADS', DEFAULT_BATCHING.threads, 64)),
-      maxInFlight: Math.max(1, positiveInt(env, 'MLOPS_PREDICT_IN_FLIGHT', DEFAULT_BATCHING.maxInFlight, 16)),
-      scoringThreads: Math.max(1, positiveInt(env, 'MLOPS_PREDICT_SCORING_THREADS', DEFAULT_BATCHING.scoringThreads, 16)),
+      maxWaitMs: wholeNumber(env, 'MLOPS_PREDICT_BATCH_WAIT_MS', DEFAULT_BATCHING.maxWaitMs, 1_000),
+      maxBatchRows: Math.max(1, wholeNumber(env, 'MLOPS_PREDICT_MAX_BATCH', DEFAULT_BATCHING.maxBatchRows, 10_000)),
+      threads: Math.max(1, wholeNumber(env, 'MLOPS_PREDICT_THREADS', DEFAULT_BATCHING.threads, 64)),
+      maxInFlight: Math.max(1, wholeNumber(env, 'MLOPS_PREDICT_IN_FLIGHT', DEFAULT_BATCHING.maxInFlight, 16)),
+      scoringThreads: wholeNumber(env, 'MLOPS_PREDICT_SCORING_THREADS', DEFAULT_BATCHING.scoringThreads, 16),
+      inlineMaxRows: wholeNumber(env, 'MLOPS_PREDICT_INLINE_ROWS', DEFAULT_BATCHING.inlineMaxRows, 10_000),
     },
   };
 }

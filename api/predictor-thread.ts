@@ -1,7 +1,7 @@
-// Runs in a worker thread of the API: the feature query (DuckDB) and the model (onnxruntime)
-// for each micro-batch. onnxruntime's run() is synchronous and DuckDB's answers come back
-// through callbacks: here neither holds the API's event loop, which keeps parsing requests and
-// writing responses on the other core while a batch is scored.
+// The scorer of micro-batches: the feature query (DuckDB) and the model (onnxruntime). It runs
+// in worker threads of the API, where onnxruntime's synchronous run() never holds the API's
+// event loop, which keeps parsing requests and writing responses on the other core while a big
+// batch is scored; the API keeps one more in its own thread for batches of a few rows.
 //
 // Messages in: load / unload a model version's session, prepare a model's feature query,
 // predict a batch. Every message with an id gets exactly one answer with that id.
@@ -39,7 +39,14 @@ export type PredictorReply =
 
 const key = (model: string, version: number) => `${model}@${version}`;
 
-async function main(port: NonNullable<typeof parentPort>): Promise<void> {
+/** What a scoring thread does with each message; the API also keeps one for small batches. */
+export interface Scorer {
+  score(m: PredictorRequest): Promise<PredictorReply>;
+  /** Release the sessions and DuckDB (a thread's go with it). */
+  close(): Promise<void>;
+}
+
+export async function createScorer(): Promise<Scorer> {
   const db = await openDuckDB({ threads: 1 });
   const statements = new Map<string, { free: DuckDBPreparedStatement[]; features: readonly ColumnRequest[] }>();
   const sessions = new Map<string, InferenceSession>();
@@ -83,11 +90,35 @@ async function main(port: NonNullable<typeof parentPort>): Promise<void> {
     }
   }
 
+  let inFlight = 0;
+  let whenIdle: (() => void) | undefined;
+  return {
+    async score(m) {
+      inFlight++;
+      try {
+        return await handle(m);
+      } catch (err) {
+        return { id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) };
+      } finally {
+        if (--inFlight === 0) whenIdle?.();
+      }
+    },
+    async close() {
+      // A statement or session must not go while a batch still uses it.
+      if (inFlight > 0) await new Promise<void>((resolve) => (whenIdle = resolve));
+      for (const session of sessions.values()) await session.release();
+      sessions.clear();
+      for (const { free } of statements.values()) for (const statement of free) statement.destroySync();
+      statements.clear();
+      db.close();
+    },
+  };
+}
+
+async function main(port: NonNullable<typeof parentPort>): Promise<void> {
+  const scorer = await createScorer();
   port.on('message', (m: PredictorRequest) => {
-    handle(m).then(
-      (reply) => port.postMessage(reply, reply.ok && reply.output ? [reply.output.buffer as ArrayBuffer] : []),
-      (err: unknown) => port.postMessage({ id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies PredictorReply),
-    );
+    void scorer.score(m).then((reply) => port.postMessage(reply, reply.ok && reply.output ? [reply.output.buffer as ArrayBuffer] : []));
   });
 }
 

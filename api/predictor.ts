@@ -5,9 +5,11 @@
 // Micro-batching: rows asked for the same model within a short wait (or until a batch is full)
 // go through ONE feature query and ONE onnxruntime call. A request is validated before it joins
 // (api/schemas.ts), so one bad request never fails another; a request bigger than a batch is
-// cut into batches. Both run in a scoring thread (api/predictor-thread.ts): onnxruntime's run()
-// is synchronous, and there it never holds the event loop that parses requests and writes
-// answers. A new batch starts as soon as the previous one is done.
+// cut into batches. A batch of a few rows (at low load nearly all of them) is scored right here:
+// about 0.1 ms of onnxruntime, less than handing it to another thread and back. Bigger ones go
+// to a scoring thread (api/predictor-thread.ts), where onnxruntime's synchronous run() never
+// holds the event loop that parses requests and writes answers. A new batch starts as soon as
+// the previous one is done.
 //
 // The champion is followed without a restart: the alias file is re-read at most every
 // ALIAS_CHECK_MS; a new version is loaded in the background while the old one keeps serving,
@@ -22,7 +24,7 @@ import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { loadSpec, requestColumns, type LoadedSpec } from '../core/spec.js';
 import { siblingModule, startThread } from '../ml/threads.js';
 import type { ColumnTable } from '../ml/table.js';
-import type { PredictorReply, PredictorRequest } from './predictor-thread.js';
+import { createScorer, type PredictorReply, type PredictorRequest, type Scorer } from './predictor-thread.js';
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 const threadFile = siblingModule(import.meta.url, 'predictor-thread');
@@ -38,11 +40,20 @@ export interface BatchingOptions {
   readonly threads: number;
   /** Batches of one model scored at once (each holds its own prepared feature query). */
   readonly maxInFlight: number;
-  /** Scoring threads, each with its own DuckDB and onnxruntime sessions: batches take turns. */
+  /** Scoring threads, each with its own DuckDB and onnxruntime sessions: big batches take turns. */
   readonly scoringThreads: number;
+  /**
+   * Batches of at most this many rows are scored in the API's own thread (0: none, unless
+   * there are no scoring threads). A small batch costs onnxruntime about 0.1 ms, less than
+   * handing it to a thread and back, which wakes two threads and under load waits for a core.
+   */
+  readonly inlineMaxRows: number;
 }
 
-export const DEFAULT_BATCHING: BatchingOptions = { maxWaitMs: 1, maxBatchRows: ROWS_PER_RUN, threads: 1, maxInFlight: 2, scoringThreads: 1 };
+export const DEFAULT_BATCHING: BatchingOptions = { maxWaitMs: 1, maxBatchRows: ROWS_PER_RUN, threads: 1, maxInFlight: 2, scoringThreads: 1, inlineMaxRows: 4 };
+
+/** Where a batch is scored: a scoring thread (its index), or this thread. */
+type Lane = number | 'inline';
 
 /** What the predictor reports, for logs and metrics. */
 export interface PredictorEvents {
@@ -141,6 +152,8 @@ export class Predictor {
   private readonly registry: Registry;
   private readonly models = new Map<string, Promise<ModelState>>();
   private readonly threads: Worker[] = [];
+  /** The scorer in this thread, for small batches (all of them without scoring threads). */
+  private readonly inline: Promise<Scorer> | undefined;
   private readonly pending = new Map<number, { thread: number; resolve(reply: PredictorReply): void; reject(err: unknown): void }>();
   private nextId = 1;
   private nextThread = 0;
@@ -153,6 +166,8 @@ export class Predictor {
   ) {
     this.registry = new Registry(paths.registryDir);
     for (let i = 0; i < batching.scoringThreads; i++) this.threads.push(this.startScoringThread(i));
+    this.inline = batching.scoringThreads === 0 || batching.inlineMaxRows > 0 ? createScorer() : undefined;
+    this.inline?.catch(() => undefined); // a failure surfaces on the first batch that needs it
   }
 
   static async create(paths: Paths, events: PredictorEvents = { log() {} }, batching: BatchingOptions = DEFAULT_BATCHING): Promise<Predictor> {
@@ -182,20 +197,31 @@ export class Predictor {
     return thread;
   }
 
-  /** One request to scoring thread `thread`. */
-  private async ask(thread: number, request: WithoutId<PredictorRequest>): Promise<Extract<PredictorReply, { ok: true }>> {
+  /** One request to a scoring thread or to the scorer in this thread. */
+  private async ask(lane: Lane, request: WithoutId<PredictorRequest>): Promise<Extract<PredictorReply, { ok: true }>> {
     const id = this.nextId++;
-    const reply = await new Promise<PredictorReply>((resolve, reject) => {
-      this.pending.set(id, { thread, resolve, reject });
-      this.threads[thread]!.postMessage({ ...request, id });
-    });
+    const reply =
+      lane === 'inline'
+        ? await (await this.inline!).score({ ...request, id } as PredictorRequest)
+        : await new Promise<PredictorReply>((resolve, reject) => {
+            this.pending.set(id, { thread: lane, resolve, reject });
+            this.threads[lane]!.postMessage({ ...request, id });
+          });
     if (!reply.ok) throw new Error(reply.error);
     return reply;
   }
 
-  /** The same request to every scoring thread (prepare, load, unload): each scores batches. */
+  /** The same request to every lane (prepare, load, unload): each scores batches. */
   private async tellAll(request: WithoutId<PredictorRequest>): Promise<void> {
-    await Promise.all(this.threads.map((_, i) => this.ask(i, request)));
+    const lanes: Lane[] = [...this.threads.keys(), ...(this.inline ? ['inline' as const] : [])];
+    await Promise.all(lanes.map((lane) => this.ask(lane, request)));
+  }
+
+  /** Small batches (and all, without scoring threads) here; the others take turns between the threads. */
+  private laneFor(rows: number): Lane {
+    if (this.inline && (this.threads.length === 0 || rows <= this.batching.inlineMaxRows)) return 'inline';
+    this.nextThread = (this.nextThread + 1) % this.threads.length;
+    return this.nextThread;
   }
 
   /** Throws UnknownModelError for a model without a spec. */
@@ -361,9 +387,7 @@ export class Predictor {
       version.inFlight++;
       const rowsOf = chunks.flatMap((c) => c.rows);
       const columns = requestColumns(state.loaded.spec).map((_, k) => rowsOf.map((r) => r[k]!));
-      // Batches take turns between the scoring threads: two batches score on two cores at once.
-      this.nextThread = (this.nextThread + 1) % this.threads.length;
-      const scored = await this.ask(this.nextThread, { type: 'predict', model, version: version.version, output: version.card.output, columns });
+      const scored = await this.ask(this.laneFor(rows), { type: 'predict', model, version: version.version, output: version.card.output, columns });
       const features: ColumnTable = { rows: scored.rows!, columns: scored.features! };
       const output = scored.output!;
       this.events.batch?.(model, rows);
@@ -401,5 +425,6 @@ export class Predictor {
   close(): void {
     this.closing = true;
     for (const thread of this.threads) void thread.terminate();
+    void this.inline?.then((scorer) => scorer.close()).catch(() => undefined);
   }
 }
