@@ -21,6 +21,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { API_NODE_FLAGS } from '../api/config.js';
 import { PROJECT_ROOT, resolvePaths, type Paths } from '../core/config.js';
 import { MODEL, sampleFlights, type FlightSample } from './serve/flights.js';
 import {
@@ -205,8 +206,8 @@ async function bench(plan: Plan, sample: FlightSample, loadgen: string, workDir:
 }
 
 function plans(paths: Paths, champion: Champion, py: PythonEnv): Plan[] {
-  const nodeServer = (file: string, extraArgs: string[], env: NodeJS.ProcessEnv) => (port: number, logFile: string) =>
-    startServer(path.basename(file), process.execPath, ['--import', 'tsx', file, ...extraArgs], {
+  const nodeServer = (file: string, extraArgs: string[], env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []) => (port: number, logFile: string) =>
+    startServer(path.basename(file), process.execPath, [...nodeFlags, '--import', 'tsx', file, ...extraArgs], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
       logFile,
@@ -219,7 +220,7 @@ function plans(paths: Paths, champion: Champion, py: PythonEnv): Plan[] {
       TEMPORAL_ADDRESS: '127.0.0.1:1', // GET /predict needs no Temporal; nothing listens there
       MLOPS_API_TOKENS: `predict:${TOKEN}`,
       LOG_LEVEL: 'warn',
-    }),
+    }, API_NODE_FLAGS),
     headers: { Authorization: `Bearer ${TOKEN}` },
     healthz: true,
     openLoop: true,

@@ -19,6 +19,7 @@ import { DEFAULT_INITIAL_WEEKS, ensureFlightsLake } from '../data/flights.js';
 import { startDevServer, type DevServer } from '../worker/dev-server.js';
 import { ensureTemporalCli } from '../worker/temporal-cli.js';
 import { ensureTokenFile } from '../api/auth.js';
+import { API_NODE_FLAGS } from '../api/config.js';
 import { followTraining } from './follow.js';
 
 const paths = resolvePaths();
@@ -32,9 +33,9 @@ const children: ChildProcess[] = [];
 let server: DevServer | undefined;
 let stopping = false;
 
-function startChild(name: string, entry: string, env: NodeJS.ProcessEnv): ChildProcess {
+function startChild(name: string, entry: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []): ChildProcess {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  const child = spawn(process.execPath, ['--import', tsx, path.join(PROJECT_ROOT, entry)], {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', tsx, path.join(PROJECT_ROOT, entry)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -146,7 +147,7 @@ async function main(): Promise<void> {
     MLOPS_API_TOKENS_FILE: tokensFile,
     MLOPS_PUBLIC_PREDICT: process.env.MLOPS_PUBLIC_PREDICT ?? 'true',
     MLOPS_PUBLIC_REPORTS: process.env.MLOPS_PUBLIC_REPORTS ?? 'true',
-  });
+  }, API_NODE_FLAGS);
   await waitFor('the API', async () => (await fetch(`${apiUrl}/healthz`)).ok, 60_000);
 
   const temporal = temporalSettings({ ...process.env, ...env });

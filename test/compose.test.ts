@@ -8,6 +8,7 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseDocument, stringify } from 'yaml';
+import { API_NODE_FLAGS } from '../api/config.js';
 import { PROJECT_ROOT } from '../core/config.js';
 import { SEARCH_ATTRIBUTES, trainingTaskQueue } from '../core/types.js';
 
@@ -335,6 +336,9 @@ export function checkCompose(text: string, repo: Repo): string[] {
 
   const workers = appServices.filter((n) => runs(svc(n), 'worker/main.ts'));
   const apis = appServices.filter((n) => runs(svc(n), 'api/main.ts'));
+  for (const name of apis) {
+    for (const flag of API_NODE_FLAGS) if (!runs(svc(name), flag)) problems.push(`${name}: command lacks ${flag} (API_NODE_FLAGS, api/config.ts)`);
+  }
   for (const name of ['worker', 'trainer', 'api']) {
     if (!(name in services)) problems.push(`services: no '${name}' service`);
     else if (!appServices.includes(name)) problems.push(`${name}: is not built from this repository (build.context .)`);
@@ -689,6 +693,7 @@ describe('each rule catches a broken variant', () => {
     ['the API on another port than it publishes', composeWith((c) => (c.services.api.environment.PORT = '3001')), /^api: environment\.PORT is 3001/],
     ['the API on the loopback', composeWith((c) => (c.services.api.environment.HOST = '127.0.0.1')), /^api: environment\.HOST/],
     ['the API without its healthcheck', composeWith((c) => delete c.services.api.healthcheck), /^api: healthcheck/],
+    ['the API without its Node flags', composeWith((c) => (c.services.api.command = ['node', '--import', 'tsx', 'api/main.ts'])), /^api: command lacks --max-semi-space-size=4/],
     ['replicas on a published port', composeWith((c) => (c.services.api.deploy.replicas = 2)), /^api: ports publishes host port 3000 but deploy\.replicas is 2/],
     ['the UI port not published', composeWith((c) => (c.services['temporal-ui'].ports = ['127.0.0.1:8080:8081'])), /^temporal-ui: ports do not publish the UI's container port 8080/],
     ['UI links to the wrong port', composeWith((c) => (c.services.worker.environment.TEMPORAL_UI_URL = 'http://localhost:8088')), /^worker: environment\.TEMPORAL_UI_URL port 8088/],

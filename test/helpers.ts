@@ -12,7 +12,7 @@ import { bundleWorkflowCode, NativeConnection, type WorkflowBundleWithSourceMap 
 import { inject } from 'vitest';
 import { createApp, type Api } from '../api/app.js';
 import { apiToken, type AuthConfig } from '../api/auth.js';
-import type { ApiLimits } from '../api/config.js';
+import { API_NODE_FLAGS, type ApiLimits } from '../api/config.js';
 import { silentLogger } from '../api/log.js';
 import { ApiMetrics } from '../api/metrics.js';
 import { Predictor, type BatchingOptions } from '../api/predictor.js';
@@ -108,7 +108,8 @@ export async function freePort(): Promise<number> {
 /** Run one of the project's TypeScript entry points (worker/main.ts, api/main.ts) as its own process. */
 export function spawnEntry(entry: string, env: Record<string, string>, stdio: 'ignore' | 'inherit' = 'ignore'): ChildProcess {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return spawn(process.execPath, ['--import', tsx, path.join(PROJECT_ROOT, entry)], { env: { ...process.env, ...env }, stdio });
+  const nodeFlags = entry === 'api/main.ts' ? API_NODE_FLAGS : []; // as npm start runs it
+  return spawn(process.execPath, [...nodeFlags, '--import', tsx, path.join(PROJECT_ROOT, entry)], { env: { ...process.env, ...env }, stdio });
 }
 
 /** An API process (api/main.ts) on a free port of 127.0.0.1 that accepts TEST_TOKENS, once it answers /healthz. */
