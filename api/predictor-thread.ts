@@ -48,19 +48,21 @@ export interface Scorer {
 
 export async function createScorer(): Promise<Scorer> {
   const db = await openDuckDB({ threads: 1 });
-  const statements = new Map<string, { free: DuckDBPreparedStatement[]; features: readonly ColumnRequest[] }>();
+  const statements = new Map<string, { sql: string; free: DuckDBPreparedStatement[]; features: readonly ColumnRequest[] }>();
   const sessions = new Map<string, InferenceSession>();
 
   async function handle(m: PredictorRequest): Promise<PredictorReply> {
     switch (m.type) {
       case 'prepare': {
+        // Again after a scoring thread died: the API's own scorer keeps the same query prepared.
+        if (statements.get(m.model)?.sql === m.sql) return { id: m.id, ok: true };
         const free: DuckDBPreparedStatement[] = [];
         for (let i = 0; i < m.statements; i++) free.push(await (await db.instance.connect()).prepare(m.sql));
-        statements.set(m.model, { free, features: m.features });
+        statements.set(m.model, { sql: m.sql, free, features: m.features });
         return { id: m.id, ok: true };
       }
       case 'load':
-        sessions.set(key(m.model, m.version), await loadSession(m.file, m.threads));
+        if (!sessions.has(key(m.model, m.version))) sessions.set(key(m.model, m.version), await loadSession(m.file, m.threads));
         return { id: m.id, ok: true };
       case 'unload': {
         const session = sessions.get(key(m.model, m.version));
