@@ -3,6 +3,7 @@
 // champion whose file is corrupt is never switched to; micro-batches answer every request as
 // one at a time would; POST /predict; the request id; metrics; the documentation.
 import { writeFile } from 'node:fs/promises';
+import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Paths } from '../core/config.js';
 import { TemporalUnavailableError } from '../core/errors.js';
@@ -133,6 +134,22 @@ describe('API', () => {
     expect(tooMany.body.error?.fields).toEqual([{ field: 'rows', problem: 'must hold at most 1000 rows' }]);
     const stray = await post('/predict', JSON.stringify({ model: 'flight_delay', rows: [flight, { ...flight, colour: 'red' }] }), TEST_TOKENS.predict);
     expect(stray.body.error?.fields?.map((f) => f.field)).toEqual(['rows.1.colour']);
+  });
+
+  it('answers the same from its own thread and a new scoring thread after the scoring thread dies', async () => {
+    const flights = Array.from({ length: 12 }, (_, i) => ({ ...flight, distance: 300 + 91 * i }));
+    const many = () => post('/predict', JSON.stringify({ model: 'flight_delay', rows: flights }), TEST_TOKENS.predict);
+    const before = { one: await get(predictUrl(flight)), many: await many() }; // 1 row here, 12 in the thread
+    // Fault injection: the scoring thread ends as a crash would end it.
+    const threads = (api.predictor as unknown as { threads: Worker[] }).threads;
+    const dead = threads[0]!;
+    await dead.terminate();
+    for (let i = 0; i < 100 && threads[0] === dead; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(threads[0]).not.toBe(dead);
+    const after = { one: await get(predictUrl(flight)), many: await many() };
+    expect([after.one.status, after.many.status]).toEqual([200, 200]);
+    expect(after.one.body).toEqual(before.one.body);
+    expect(after.many.body.predictions).toEqual(before.many.body.predictions);
   });
 
   it('tags every answer with a request id, reused from the caller when it sends a sane one', async () => {
