@@ -132,7 +132,7 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
       const sample = sliceTable(holdout.features, 0, Math.min(PARITY_SAMPLE_ROWS, holdout.features.rows));
       const ctx = Context.current();
       // The trainer's own predictions take seconds for 100,000 rows: batched too, heartbeating.
-      const expected = await inBatches(sample, K, (batch) => predict(model, batch), (rows) =>
+      const expected = await inBatches(sample.rows, K, (start, end) => predict(model, sliceTable(sample, start, end)), (rows) =>
         ctx.heartbeat({ stage: 'verifying ONNX: trainer predictions', rows }),
       );
       const actual = await scoreInBatches(session, sample, output, K, (rows) => ctx.heartbeat({ stage: 'verifying ONNX: onnxruntime', rows }));

@@ -1,7 +1,7 @@
 // Running exported models with onnxruntime-node: turning a ColumnTable into the graph's
 // per-feature [N,1] inputs and reading the named output back.
 import * as ort from 'onnxruntime-node';
-import { sliceTable, type ColumnTable } from '../ml/table.js';
+import type { ColumnTable } from '../ml/table.js';
 
 export type InferenceSession = ort.InferenceSession;
 
@@ -34,19 +34,23 @@ function tensorOf(col: FeedColumn, start: number, end: number): ort.Tensor {
     : new ort.Tensor('string', col.values.slice(start, end), [end - start, 1]);
 }
 
-/** Rows [start, end) of the columns the session takes, as its feeds. */
-function feedsOf(session: ort.InferenceSession, columns: readonly FeedColumn[], start: number, end: number): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const name of session.inputNames) {
+/** The columns the session takes, one per input, in its input order. */
+function inputColumns(session: ort.InferenceSession, table: ColumnTable): FeedColumn[] {
+  const columns = feedColumns(table);
+  return session.inputNames.map((name) => {
     const col = columns.find((c) => c.name === name);
     if (!col) throw new Error(`model input '${name}' has no matching feature column`);
-    feeds[name] = tensorOf(col, start, end);
-  }
-  return feeds;
+    return col;
+  });
+}
+
+/** Rows [start, end) of the session's input columns, as its feeds. */
+function feedsOf(inputs: readonly FeedColumn[], start: number, end: number): Record<string, ort.Tensor> {
+  return Object.fromEntries(inputs.map((c) => [c.name, tensorOf(c, start, end)]));
 }
 
 export function toFeeds(table: ColumnTable): Record<string, ort.Tensor> {
-  return Object.fromEntries(feedColumns(table).map((c) => [c.name, tensorOf(c, 0, table.rows)]));
+  return feedsOf(feedColumns(table), 0, table.rows);
 }
 
 async function run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, output: string): Promise<Float32Array> {
@@ -61,7 +65,7 @@ async function run(session: ort.InferenceSession, feeds: Record<string, ort.Tens
  * blocks the event loop while it runs: keep batches bounded.
  */
 export function runModel(session: ort.InferenceSession, table: ColumnTable, output: string): Promise<Float32Array> {
-  return run(session, feedsOf(session, feedColumns(table), 0, table.rows), output);
+  return run(session, feedsOf(inputColumns(session, table), 0, table.rows), output);
 }
 
 /**
@@ -79,23 +83,23 @@ const CALLS_PER_TURN = 20;
 const PROGRESS_EVERY_MS = 50;
 
 /**
- * Score a whole table in bounded batches with `score` (the trainer's predict, or a session),
- * yielding to the event loop between them (so heartbeats and polls go through) and reporting
- * rows done: row-major [rows x width].
+ * Score rows [0, rows) in bounded batches with `score(start, end)` (the trainer's predict on a
+ * slice, or a session), yielding to the event loop between them (so heartbeats and polls go
+ * through) and reporting rows done: row-major [rows x width].
  */
 export async function inBatches(
-  table: ColumnTable,
+  rows: number,
   width: number,
-  score: (batch: ColumnTable, start: number, end: number) => ArrayLike<number> | Promise<ArrayLike<number>>,
+  score: (start: number, end: number) => ArrayLike<number> | Promise<ArrayLike<number>>,
   onRows?: (rowsDone: number) => void,
   batchRows = ROWS_PER_RUN,
 ): Promise<Float64Array> {
-  const scores = new Float64Array(table.rows * width);
+  const scores = new Float64Array(rows * width);
   let reported = performance.now();
-  for (let start = 0; start < table.rows; start += batchRows) {
-    const end = Math.min(table.rows, start + batchRows);
-    scores.set(await score(sliceTable(table, start, end), start, end), start * width);
-    if (end === table.rows || performance.now() - reported >= PROGRESS_EVERY_MS) {
+  for (let start = 0; start < rows; start += batchRows) {
+    const end = Math.min(rows, start + batchRows);
+    scores.set(await score(start, end), start * width);
+    if (end === rows || performance.now() - reported >= PROGRESS_EVERY_MS) {
       onRows?.(end);
       await new Promise((r) => setImmediate(r));
       reported = performance.now();
@@ -113,17 +117,17 @@ export function scoreInBatches(
   onRows?: (rowsDone: number) => void,
   batchRows = ROWS_PER_RUN,
 ): Promise<Float64Array> {
-  const columns = feedColumns(table); // categories turned into strings once, not once a batch
+  const inputs = inputColumns(session, table); // categories turned into strings once, not once a batch
   return inBatches(
-    table,
+    table.rows,
     width,
-    async (_, start, end) => {
+    async (start, end) => {
       // onnxruntime-node starts every run() from a setImmediate. Calls made together run one
       // after the other in the same turn of the event loop; awaited one by one, each would
       // wait for a whole turn, which on a busy loop (the worker's, among other activities)
       // costs milliseconds per 48 rows.
       const calls: Promise<Float32Array>[] = [];
-      for (let s = start; s < end; s += batchRows) calls.push(run(session, feedsOf(session, columns, s, Math.min(end, s + batchRows)), output));
+      for (let s = start; s < end; s += batchRows) calls.push(run(session, feedsOf(inputs, s, Math.min(end, s + batchRows)), output));
       const out = new Float32Array((end - start) * width);
       (await Promise.all(calls)).forEach((part, i) => out.set(part, i * batchRows * width));
       return out;
