@@ -1,12 +1,11 @@
 // Data activities: pin a snapshot of the lake, check it against the model's contract, and
 // build the training set with DuckDB. Each is idempotent: a retry redoes the same work on
 // the same pinned files and overwrites its own outputs atomically.
-import { randomUUID } from 'node:crypto';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetRowCounts, parquetSource, quoteIdent, quoteLiteral, queryRows } from '../core/duckdb.js';
-import { publishDurably } from '../core/durable.js';
+import { publishDurably, temporaryPath } from '../core/durable.js';
 import { DataContractViolation } from '../core/errors.js';
 import { featureQuery, LABEL_COLUMN, rawFeatureQuery } from '../core/features.js';
 import { hashFile, listPartitions } from '../core/lake.js';
@@ -199,8 +198,8 @@ export function createDataActivities({ paths }: DataDeps) {
     try {
       const write = async (name: string, partitions: readonly PartitionSnapshot[]) => {
         const target = path.join(workDir, name);
-        // Its own temporary name: an attempt the server gave up on may still be writing.
-        const temp = path.join(workDir, `.${name}.${randomUUID()}.tmp`);
+        // An attempt the server gave up on may still be writing its own.
+        const temp = temporaryPath(target);
         const query = featureQuery(loaded, parquetSource(partitions.flatMap((p) => p.files.map((f) => f.path))), true);
         await db.connection.run(`COPY (SELECT * FROM (${query}) WHERE ${LABEL_COLUMN} IS NOT NULL) TO ${quoteLiteral(temp)} (FORMAT parquet)`);
         await publishDurably(temp, target);

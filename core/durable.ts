@@ -4,9 +4,17 @@ import { randomUUID } from 'node:crypto';
 import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
 
+/**
+ * A dot-named temporary path beside `file`, unique to this writer: two writers of one file
+ * (an attempt the server gave up on and its retry) never write into each other's bytes.
+ */
+export function temporaryPath(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID()}.tmp`);
+}
+
 /** Replace `file` with `data`: readers see the old content or the new, even after a power loss. */
 export async function replaceDurably(file: string, data: string | Uint8Array): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID()}.tmp`);
+  const temp = temporaryPath(file);
   const handle = await open(temp, 'w');
   try {
     await handle.writeFile(data);
