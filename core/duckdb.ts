@@ -3,6 +3,7 @@
 import {
   DuckDBInstance,
   DuckDBMaterializedResult,
+  DuckDBTypeId,
   type DuckDBConnection,
   type DuckDBDataChunk,
   type DuckDBResult,
@@ -10,6 +11,7 @@ import {
   type DuckDBValue,
 } from '@duckdb/node-api';
 import type { Column, ColumnTable } from '../ml/table.js';
+import { CategoryCoder } from './category-codes.js';
 
 export interface OpenDuckDB {
   readonly instance: DuckDBInstance;
@@ -114,12 +116,21 @@ export async function readColumns(
   });
   const numericParts: Float32Array[][] = requested.map(() => []);
   const codeParts: Int32Array[][] = requested.map(() => []);
+  // VARCHAR categories are coded from DuckDB's memory; others (a BOOLEAN or INTEGER category) through their JS values.
+  const varchar = indexes.map((i) => result.columnTypeId(i) === DuckDBTypeId.VARCHAR);
+  const coders = requested.map(() => new CategoryCoder());
   const dictionaries = requested.map(() => new Map<string, number>());
   let rows = 0;
   for await (const chunk of chunksOf(result)) {
     const n = chunk.rowCount;
     if (n === 0) continue;
     requested.forEach((col, k) => {
+      if (varchar[k] && col.kind === 'categorical') {
+        const out = new Int32Array(n);
+        coders[k]!.codeVarchar(chunk, indexes[k]!, n, out);
+        codeParts[k]!.push(out);
+        return;
+      }
       const vector = chunk.getColumnVector(indexes[k]!);
       if (col.kind === 'numeric') {
         const out = new Float32Array(n);
@@ -153,7 +164,8 @@ export async function readColumns(
   }
   const columns = requested.map((col, k): Column => {
     if (col.kind === 'numeric') return { name: col.name, kind: 'numeric', values: concat(numericParts[k]!, Float32Array, rows) };
-    return { name: col.name, kind: 'categorical', codes: concat(codeParts[k]!, Int32Array, rows), dictionary: [...dictionaries[k]!.keys()] };
+    const dictionary = varchar[k] ? coders[k]!.dictionary : [...dictionaries[k]!.keys()];
+    return { name: col.name, kind: 'categorical', codes: concat(codeParts[k]!, Int32Array, rows), dictionary };
   });
   return { rows, columns };
 }
