@@ -13,6 +13,7 @@ import { parentPort } from 'node:worker_threads';
 import { publishDurably } from '../core/durable.js';
 import { openDuckDB, queryRows, quoteLiteral, readColumns, type ColumnRequest, type OpenDuckDB } from '../core/duckdb.js';
 import { loadSession, scoreInBatches, type InferenceSession } from '../core/inference.js';
+import type { StageSeconds } from '../core/types.js';
 
 export interface ScoringJob {
   /** The registered ONNX file's bytes, already checked against its card. */
@@ -37,7 +38,7 @@ export interface ScoringJob {
 
 export type ScoringMessage =
   | { readonly type: 'progress'; readonly stage: string; readonly rows: number }
-  | { readonly type: 'done'; readonly rowsOut: number }
+  | { readonly type: 'done'; readonly rowsOut: number; readonly stages: StageSeconds }
   /** The feature SQL is not one row per input row: nothing written, and retrying cannot help. */
   | { readonly type: 'done'; readonly rowsOut: null; readonly featureRows: number };
 
@@ -61,12 +62,15 @@ async function run(job: ScoringJob, post: (m: ScoringMessage) => void, state: Th
   const session = state.model.session;
   try {
     post({ type: 'progress', stage: 'computing features', rows: 0 });
+    const clock = stageClock();
     const table = await readColumns(await db.connection.stream(job.featuresSql), job.features);
     if (table.rows !== job.expectedRows) {
       post({ type: 'done', rowsOut: null, featureRows: table.rows });
       return;
     }
+    const features = clock();
     const scores = await scoreInBatches(session, table, job.output, job.width, (rows) => post({ type: 'progress', stage: 'scoring', rows }), job.batchRows);
+    const scoring = clock();
     post({ type: 'progress', stage: 'writing', rows: table.rows });
     const columns = Array.from({ length: job.width }, (_, k) => `s${k}`);
     await db.connection.run(`CREATE OR REPLACE TABLE scores (${columns.map((c) => `${c} FLOAT`).join(', ')})`);
@@ -92,10 +96,21 @@ async function run(job: ScoringJob, post: (m: ScoringMessage) => void, state: Th
       throw new Error(`wrote ${rowsOut} prediction rows for ${job.expectedRows} input rows; nothing was published`);
     }
     await publishDurably(job.tempFile, job.targetFile);
-    post({ type: 'done', rowsOut });
+    post({ type: 'done', rowsOut, stages: { features, scoring, writing: clock() } });
   } finally {
     await db.connection.run('DROP TABLE IF EXISTS scores');
   }
+}
+
+/** Seconds since the previous call (or since the clock was made). */
+function stageClock(): () => number {
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    const seconds = (now - last) / 1000;
+    last = now;
+    return seconds;
+  };
 }
 
 if (parentPort) {

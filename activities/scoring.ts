@@ -135,7 +135,15 @@ export function createScoringActivities({ paths }: ScoringDeps) {
       },
     });
     if (done.rowsOut === null) throw new FeatureRowCountError(spec.features.sql, partition.value, partition.rows, done.featureRows);
-    return { partition: partition.value, rowsIn: partition.rows, rowsOut: done.rowsOut, file: target, skipped: false, seconds: (Date.now() - started) / 1000 };
+    return {
+      partition: partition.value,
+      rowsIn: partition.rows,
+      rowsOut: done.rowsOut,
+      file: target,
+      skipped: false,
+      seconds: (Date.now() - started) / 1000,
+      stages: done.stages,
+    };
   }
 
   /** What a batch run did, in one JSON file per run beside the predictions. */

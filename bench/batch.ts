@@ -21,7 +21,7 @@ import { ROWS_PER_RUN } from '../core/inference.js';
 import { listPartitions } from '../core/lake.js';
 import { CHAMPION, Registry } from '../core/registry.js';
 import { loadSpec } from '../core/spec.js';
-import type { BatchInferenceInput, BatchInferenceResult, TrainModelInput, TrainModelResult } from '../core/types.js';
+import type { BatchInferenceInput, BatchInferenceResult, ScoredPartition, TrainModelInput, TrainModelResult } from '../core/types.js';
 import { bootstrapFlights, FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY, releaseWeeks } from '../data/flights.js';
 import { startThread } from '../ml/threads.js';
 import { startDevServer } from '../worker/dev-server.js';
@@ -44,7 +44,7 @@ const paths = { ...resolvePaths({ ...process.env, MLOPS_STATE_DIR: stateDir }), 
 const taskQueue = 'bench-batch';
 
 /** onnxruntime alone: the partitions dealt to `concurrency` threads, all timed together. */
-async function ortOwn(modelFile: string, queries: { sql: string; rows: number }[]): Promise<{ rows: number; seconds: number }> {
+async function ortOwn(modelFile: string, queries: { sql: string; rows: number }[]): Promise<{ rows: number; seconds: number; threadSeconds: number }> {
   const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, MODEL);
   const groups: string[][] = Array.from({ length: concurrency }, () => []);
   const load = new Array<number>(concurrency).fill(0);
@@ -74,7 +74,7 @@ async function ortOwn(modelFile: string, queries: { sql: string; rows: number }[
   const results = (await Promise.all(done)) as Extract<OrtOwnMessage, { type: 'done' }>[];
   const seconds = (performance.now() - started) / 1000;
   await Promise.all(workers.map((w) => w.terminate()));
-  return { rows: results.reduce((s, r) => s + r.rows, 0), seconds };
+  return { rows: results.reduce((s, r) => s + r.rows, 0), seconds, threadSeconds: results.reduce((s, r) => s + r.ms / 1000, 0) };
 }
 
 async function run(): Promise<void> {
@@ -124,6 +124,12 @@ async function run(): Promise<void> {
       const seconds = (performance.now() - started) / 1000;
       if (result.rowsOut !== own.rows || result.rowsIn !== own.rows) throw new Error(`rows differ: ${result.rowsIn} in, ${result.rowsOut} out, ${own.rows} scored alone`);
       console.log(`BatchInferenceWorkflow: ${result.rowsOut} rows in ${seconds.toFixed(1)} s (${result.partitions.length} partitions, v${version})`);
+      // Where the lanes' time went: the activities' own seconds, and inside them the scoring threads' stages.
+      const total = (f: (p: ScoredPartition) => number) => result.partitions.reduce((s, p) => s + f(p), 0).toFixed(1);
+      console.log(
+        `  lane seconds ${(concurrency * seconds).toFixed(1)}: activities ${total((p) => p.seconds)} = features ${total((p) => p.stages?.features ?? 0)}` +
+          ` + onnxruntime ${total((p) => p.stages?.scoring ?? 0)} (alone: ${own.threadSeconds.toFixed(1)}) + writing ${total((p) => p.stages?.writing ?? 0)} + the rest`,
+      );
       const a = own.rows / own.seconds;
       const b = result.rowsOut / seconds;
       table.push([String(r), `${Math.round(a)} (${own.seconds.toFixed(1)} s)`, `${Math.round(b)} (${seconds.toFixed(1)} s)`, (b / a).toFixed(3)]);

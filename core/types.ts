@@ -165,6 +165,15 @@ export interface ScoredPartition {
   /** True when the output for this version and partition was already complete: nothing rewritten. */
   readonly skipped: boolean;
   readonly seconds: number;
+  /** Where a scored partition's time went in its thread (absent when skipped). */
+  readonly stages?: StageSeconds;
+}
+
+/** A scored partition's seconds: the feature query read, onnxruntime, the Parquet write and its publication. */
+export interface StageSeconds {
+  readonly features: number;
+  readonly scoring: number;
+  readonly writing: number;
 }
 
 export interface BatchInferenceResult {
