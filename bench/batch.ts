@@ -7,7 +7,7 @@
 //     partition through the model's feature SQL in DuckDB, onnxruntime and a Parquet write,
 //     C partitions at a time with T threads each, timed from start to result.
 //
-// Options: --concurrency C (2)  --threads T (1)  --repeat N (2: the two alternate)
+// Options: --concurrency C (2)  --threads T (1)  --repeat N (3 workflow runs, onnxruntime alone before, between and after)
 // The lake (all 26 weeks) and a trained flight_delay champion live in .state/bench/batch.
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -37,7 +37,7 @@ function option(name: string, fallback: string): string {
 const MODEL = 'flight_delay';
 const concurrency = Number(option('concurrency', '2'));
 const threads = Number(option('threads', '1'));
-const repeat = Number(option('repeat', '2'));
+const repeat = Number(option('repeat', '3'));
 const main = resolvePaths();
 const stateDir = path.join(main.stateDir, 'bench', 'batch');
 const paths = { ...resolvePaths({ ...process.env, MLOPS_STATE_DIR: stateDir }), arrivalsDir: main.arrivalsDir };
@@ -110,10 +110,19 @@ async function run(): Promise<void> {
     db.close();
     partitions.forEach((p, i) => (queries[i]!.rows = p.files.reduce((s, f) => s + (counts.get(f) ?? 0), 0)));
 
-    const table: string[][] = [['run', 'onnxruntime alone (rows/s)', 'BatchInferenceWorkflow (rows/s)', 'ratio']];
+    // onnxruntime alone runs before the first workflow run, between runs and after the last:
+    // each workflow run is compared with the mean of the two next to it, so a machine that
+    // speeds up or slows down during the bench (this VM does, by up to a third) biases no side.
+    const modelFile = registry.modelPath(MODEL, version);
+    const timeOwn = async () => {
+      const own = await ortOwn(modelFile, queries);
+      console.log(`onnxruntime alone: ${own.rows} rows in ${own.seconds.toFixed(1)} s (${own.threadSeconds.toFixed(1)} thread-seconds in run())`);
+      return own;
+    };
+    let before = await timeOwn();
+    const table: string[][] = [['run', 'onnxruntime alone before / after (rows/s)', 'BatchInferenceWorkflow (rows/s)', 'ratio']];
+    const ratios: number[] = [];
     for (let r = 1; r <= repeat; r++) {
-      const own = await ortOwn(registry.modelPath(MODEL, version), queries);
-      console.log(`onnxruntime alone: ${own.rows} rows in ${own.seconds.toFixed(1)} s`);
       await rm(paths.predictionsDir, { recursive: true, force: true });
       const started = performance.now();
       const result = await client.workflow.execute<(i: BatchInferenceInput) => Promise<BatchInferenceResult>>('BatchInferenceWorkflow', {
@@ -122,19 +131,25 @@ async function run(): Promise<void> {
         args: [{ model: MODEL, version, partitions: partitions.map((p) => p.value), concurrency, threads, reason: 'bench' }],
       });
       const seconds = (performance.now() - started) / 1000;
-      if (result.rowsOut !== own.rows || result.rowsIn !== own.rows) throw new Error(`rows differ: ${result.rowsIn} in, ${result.rowsOut} out, ${own.rows} scored alone`);
+      if (result.rowsOut !== before.rows || result.rowsIn !== before.rows) throw new Error(`rows differ: ${result.rowsIn} in, ${result.rowsOut} out, ${before.rows} scored alone`);
       console.log(`BatchInferenceWorkflow: ${result.rowsOut} rows in ${seconds.toFixed(1)} s (${result.partitions.length} partitions, v${version})`);
       // Where the lanes' time went: the activities' own seconds, and inside them the scoring threads' stages.
       const total = (f: (p: ScoredPartition) => number) => result.partitions.reduce((s, p) => s + f(p), 0).toFixed(1);
       console.log(
         `  lane seconds ${(concurrency * seconds).toFixed(1)}: activities ${total((p) => p.seconds)} = features ${total((p) => p.stages?.features ?? 0)}` +
-          ` + onnxruntime ${total((p) => p.stages?.scoring ?? 0)} (alone: ${own.threadSeconds.toFixed(1)}) + writing ${total((p) => p.stages?.writing ?? 0)} + the rest`,
+          ` + onnxruntime ${total((p) => p.stages?.scoring ?? 0)} + writing ${total((p) => p.stages?.writing ?? 0)} + the rest`,
       );
-      const a = own.rows / own.seconds;
-      const b = result.rowsOut / seconds;
-      table.push([String(r), `${Math.round(a)} (${own.seconds.toFixed(1)} s)`, `${Math.round(b)} (${seconds.toFixed(1)} s)`, (b / a).toFixed(3)]);
+      const after = await timeOwn();
+      const alone = [before, after].map((o) => o.rows / o.seconds);
+      const mean = (alone[0]! + alone[1]!) / 2;
+      const ours = result.rowsOut / seconds;
+      ratios.push(ours / mean);
+      table.push([String(r), alone.map(Math.round).join(' / '), `${Math.round(ours)} (${seconds.toFixed(1)} s)`, (ours / mean).toFixed(3)]);
+      before = after;
     }
     console.log(`\n${table.map((row, i) => `| ${row.join(' | ')} |${i === 0 ? `\n|${' --- |'.repeat(row.length)}` : ''}`).join('\n')}`);
+    const median = [...ratios].sort((a, b) => a - b)[Math.floor((ratios.length - 1) / 2)]!;
+    console.log(`\nmedian ratio ${median.toFixed(3)} over ${ratios.length} run(s) (target >= 0.8): ${median >= 0.8 ? 'MET' : 'NOT MET'}`);
   } finally {
     worker.shutdown();
     await running;
