@@ -4,7 +4,9 @@
 //   ours     api/main.ts as deployed (Hono, feature SQL in DuckDB, onnxruntime-node), with a
 //            bearer token on every request;
 //   bare     bench/serve/bare-ort-server.ts: node:http running the same onnxruntime session on
-//            one pre-built row, the ceiling for any Node server of this model;
+//            one pre-built row, one run() per request;
+//   ceiling  bench/serve/http-ceiling-server.ts: node:http answering a fixed body, no model: the
+//            most requests any Node server answers on this machine with this load generator;
 //   fastapi  bench/serve/fastapi_app.py under uvicorn (uvloop, httptools), the same model and
 //            features in Python, for each --uvicorn-workers count.
 //
@@ -237,6 +239,15 @@ function plans(paths: Paths, champion: Champion, py: PythonEnv): Plan[] {
     openLoop: true,
     parity: false,
   };
+  const ceiling: Plan = {
+    key: 'ceiling',
+    label: 'node:http, fixed answer (no model)',
+    start: nodeServer('bench/serve/http-ceiling-server.ts', [], {}, API_NODE_FLAGS),
+    headers: {},
+    healthz: false,
+    openLoop: false,
+    parity: false,
+  };
   const fastapi = uvicornWorkers.map(
     (workers): Plan => ({
       key: `fastapi-w${workers}`,
@@ -254,7 +265,7 @@ function plans(paths: Paths, champion: Champion, py: PythonEnv): Plan[] {
       parity: true,
     }),
   );
-  return [ours, bare, ...fastapi];
+  return [ours, bare, ceiling, ...fastapi];
 }
 
 function fmt(n: number | undefined, digits = 1): string {
@@ -295,6 +306,7 @@ function verdict(ok: boolean): string {
 function targets(outcomes: readonly Outcome[]): string[] {
   const ours = outcomes.find((o) => o.plan.key === 'ours');
   const bare = outcomes.find((o) => o.plan.key === 'bare');
+  const ceiling = outcomes.find((o) => o.plan.key === 'ceiling');
   const lines: string[] = [];
   const oursClosed = ours?.closed;
   if (!oursClosed) return [`this project's API was not measured: ${ours?.failure ?? 'not run'}`];
@@ -310,6 +322,13 @@ function targets(outcomes: readonly Outcome[]): string[] {
       `ours / ${f.plan.label} at c=${concurrency}: ${ratio.toFixed(2)}x rps (target >= 5x), p99 ${fmt(oursClosed.p99Ms, 2)} ms vs ` +
         `${fmt(f.closed.p99Ms, 2)} ms (target: no worse)${clean(oursClosed)}: ${verdict(ok)}`,
     );
+    if (ceiling?.closed) {
+      const needed = 5 * f.closed.rps;
+      lines.push(
+        `  5x is ${fmt(needed, 0)} rps; node:http answering a fixed body with no model did ${fmt(ceiling.closed.rps, 0)} rps here ` +
+          `(${(ceiling.closed.rps / f.closed.rps).toFixed(2)}x): ${ceiling.closed.rps < needed ? 'out of reach for any Node server on this machine' : 'within reach of a Node server'}`,
+      );
+    }
   }
   if (bare?.closed) {
     const ratio = oursClosed.rps / bare.closed.rps;
