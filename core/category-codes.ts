@@ -6,7 +6,9 @@
 // 5 categorical columns), which the batch scoring of every partition paid. Categories are
 // short and repeat. DuckDB stores a string of up to 12 bytes inside its 16-byte slot,
 // zero-padded, so such a value is identified by its length and three 32-bit words, and only
-// a category's first appearance is decoded.
+// a category's first appearance is decoded. The chunks come from @duckdb/node-api and are read
+// with the C API wrapper it is built on: package.json pins both to one version, so they are
+// one native module.
 import duckdb from '@duckdb/node-bindings';
 import type { DuckDBDataChunk } from '@duckdb/node-api';
 
