@@ -143,8 +143,9 @@ async function run(): Promise<void> {
       const alone = [before, after].map((o) => o.rows / o.seconds);
       const mean = (alone[0]! + alone[1]!) / 2;
       const ours = result.rowsOut / seconds;
-      ratios.push(ours / mean);
-      table.push([String(r), alone.map(Math.round).join(' / '), `${Math.round(ours)} (${seconds.toFixed(1)} s)`, (ours / mean).toFixed(3)]);
+      const ratio = ours / mean;
+      ratios.push(ratio);
+      table.push([String(r), alone.map((a) => Math.round(a)).join(' / '), `${Math.round(ours)} (${seconds.toFixed(1)} s)`, ratio.toFixed(3)]);
       before = after;
     }
     console.log(`\n${table.map((row, i) => `| ${row.join(' | ')} |${i === 0 ? `\n|${' --- |'.repeat(row.length)}` : ''}`).join('\n')}`);

@@ -26,7 +26,7 @@ export class CategoryCoder {
   private readonly upTo4 = new Map<number, number>();
   /** Inline values of 5 to 12 bytes, by `first word * 16 + length`, then the second and third words. */
   private readonly upTo12 = new Map<number, Map<number, Map<number, number>>>();
-  /** Values over 12 bytes (stored behind a pointer), by their text. */
+  /** Values over 12 bytes (stored behind a pointer), or every value of a non-VARCHAR column, by their text. */
   private readonly byText = new Map<string, number>();
 
   /**
@@ -46,8 +46,7 @@ export class CategoryCoder {
       const at = i * SLOT_BYTES;
       const length = view.getUint32(at, LITTLE_ENDIAN);
       if (length > INLINE_BYTES) {
-        const text = decoder.decode(duckdb.get_data_from_pointer(data.buffer as ArrayBuffer, data.byteOffset + at + 8, length));
-        out[i] = this.byText.get(text) ?? this.add(text, (code) => this.byText.set(text, code));
+        out[i] = this.code(decoder.decode(duckdb.get_data_from_pointer(data.buffer as ArrayBuffer, data.byteOffset + at + 8, length)));
         continue;
       }
       const head = view.getUint32(at + 4, LITTLE_ENDIAN) * 16 + length;
@@ -64,6 +63,11 @@ export class CategoryCoder {
       const code = byThird.get(third);
       out[i] = code ?? this.add(this.inline(data, at, length), (c) => byThird.set(third, c));
     }
+  }
+
+  /** The code of a category given as text: a value over 12 bytes, or one of a column that is not VARCHAR. */
+  code(text: string): number {
+    return this.byText.get(text) ?? this.add(text, (code) => this.byText.set(text, code));
   }
 
   private inline(data: Uint8Array, at: number, length: number): string {

@@ -119,7 +119,6 @@ export async function readColumns(
   // VARCHAR categories are coded from DuckDB's memory; others (a BOOLEAN or INTEGER category) through their JS values.
   const varchar = indexes.map((i) => result.columnTypeId(i) === DuckDBTypeId.VARCHAR);
   const coders = requested.map(() => new CategoryCoder());
-  const dictionaries = requested.map(() => new Map<string, number>());
   let rows = 0;
   for await (const chunk of chunksOf(result)) {
     const n = chunk.rowCount;
@@ -140,21 +139,11 @@ export async function readColumns(
         }
         numericParts[k]!.push(out);
       } else {
-        const dict = dictionaries[k]!;
+        const coder = coders[k]!;
         const out = new Int32Array(n);
         for (let i = 0; i < n; i++) {
           const v = vector.getItem(i);
-          if (v === null) {
-            out[i] = -1;
-            continue;
-          }
-          const s = typeof v === 'string' ? v : String(v);
-          let code = dict.get(s);
-          if (code === undefined) {
-            code = dict.size;
-            dict.set(s, code);
-          }
-          out[i] = code;
+          out[i] = v === null ? -1 : coder.code(typeof v === 'string' ? v : String(v));
         }
         codeParts[k]!.push(out);
       }
@@ -164,8 +153,7 @@ export async function readColumns(
   }
   const columns = requested.map((col, k): Column => {
     if (col.kind === 'numeric') return { name: col.name, kind: 'numeric', values: concat(numericParts[k]!, Float32Array, rows) };
-    const dictionary = varchar[k] ? coders[k]!.dictionary : [...dictionaries[k]!.keys()];
-    return { name: col.name, kind: 'categorical', codes: concat(codeParts[k]!, Int32Array, rows), dictionary };
+    return { name: col.name, kind: 'categorical', codes: concat(codeParts[k]!, Int32Array, rows), dictionary: coders[k]!.dictionary };
   });
   return { rows, columns };
 }
