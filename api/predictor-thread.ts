@@ -5,7 +5,7 @@
 //
 // Messages in: load / unload a model version's session, prepare a model's feature query,
 // predict a batch. Every message with an id gets exactly one answer with that id.
-import { LIST, listValue, VARCHAR, type DuckDBPreparedStatement } from '@duckdb/node-api';
+import type { DuckDBPreparedStatement } from '@duckdb/node-api';
 import { parentPort } from 'node:worker_threads';
 import { openDuckDB, readColumns, type ColumnRequest } from '../core/duckdb.js';
 import { loadSession, runModel, type InferenceSession } from '../core/inference.js';
@@ -29,8 +29,8 @@ export type PredictorRequest =
       readonly model: string;
       readonly version: number;
       readonly output: string;
-      /** Raw request values, column by column (each the list one SQL parameter binds). */
-      readonly columns: readonly (readonly string[])[];
+      /** The feature query's parameters: one text per request column (core/features.ts requestParameters). */
+      readonly parameters: readonly string[];
     };
 
 export type PredictorReply =
@@ -77,8 +77,7 @@ export async function createScorer(): Promise<Scorer> {
         if (!prepared || !session || !statement) throw new Error(`${m.model} v${m.version} is not loaded in the scoring thread`);
         let table;
         try {
-          const lists = m.columns.map((values) => listValue([...values]));
-          statement.bind(lists, lists.map(() => LIST(VARCHAR)));
+          m.parameters.forEach((text, k) => statement.bindVarchar(k + 1, text));
           // Materialized, not streamed: a batch is at most a few thousand rows, and reading them
           // from a materialized result costs no further trips to DuckDB's thread pool.
           table = await readColumns(await statement.run(), prepared.features);

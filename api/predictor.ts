@@ -18,7 +18,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { Paths } from '../core/config.js';
 import { ModelUnavailableError, NoChampionError } from '../core/errors.js';
-import { featureColumns, featureQuery, requestSource } from '../core/features.js';
+import { featureColumns, featureQuery, requestParameters, requestSource } from '../core/features.js';
 import { ROWS_PER_RUN } from '../core/inference.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { loadSpec, requestColumns, type LoadedSpec } from '../core/spec.js';
@@ -385,9 +385,11 @@ export class Predictor {
     try {
       version = await this.champion(model, state);
       version.inFlight++;
-      const rowsOf = chunks.flatMap((c) => c.rows);
-      const columns = requestColumns(state.loaded.spec).map((_, k) => rowsOf.map((r) => r[k]!));
-      const scored = await this.ask(this.laneFor(rows), { type: 'predict', model, version: version.version, output: version.card.output, columns });
+      const parameters = requestParameters(
+        chunks.flatMap((c) => c.rows),
+        requestColumns(state.loaded.spec).length,
+      );
+      const scored = await this.ask(this.laneFor(rows), { type: 'predict', model, version: version.version, output: version.card.output, parameters });
       const features: ColumnTable = { rows: scored.rows!, columns: scored.features! };
       const output = scored.output!;
       this.events.batch?.(model, rows);

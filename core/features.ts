@@ -43,11 +43,36 @@ export function featureColumns(spec: ModelSpec): ColumnRequest[] {
   return spec.features.columns.map((f) => ({ name: f.name, kind: f.kind }));
 }
 
+/** Separates the values of one request column in the text its parameter binds (see requestSource). */
+export const REQUEST_VALUE_SEPARATOR = '\x1f';
+
+/**
+ * The parameters of requestSource for `rows` (each row's raw values in requestColumns order):
+ * one text per request column, its values joined by REQUEST_VALUE_SEPARATOR. A value holding
+ * the separator (a control character, which request validation refuses) would split a row in
+ * two, so it is refused here too.
+ */
+export function requestParameters(rows: readonly (readonly string[])[], columns: number): string[] {
+  const out: string[] = [];
+  for (let k = 0; k < columns; k++) {
+    let text = '';
+    for (let r = 0; r < rows.length; r++) {
+      const value = rows[r]![k]!;
+      if (value.includes(REQUEST_VALUE_SEPARATOR)) throw new Error(`request value ${JSON.stringify(value)} holds a control character`);
+      text = r === 0 ? value : text + REQUEST_VALUE_SEPARATOR + value;
+    }
+    out.push(text);
+  }
+  return out;
+}
+
 /**
  * `source` for prediction requests: one row per request row, every dataset column present with
- * its declared type; columns not known at prediction time are NULL. Parameter $k is the list of
- * request column k's raw values, as text, in requestColumns order: they are bound and cast by
- * DuckDB, never spliced into the SQL text, and one prepared statement serves any number of rows.
+ * its declared type; columns not known at prediction time are NULL. Parameter $k is the text of
+ * request column k (requestParameters): its values, split and cast by DuckDB, never spliced
+ * into the SQL text, and one prepared statement serves any number of rows. One VARCHAR per
+ * column, not a LIST of them: binding a list builds a DuckDB value per element, which cost
+ * more than the query itself for a micro-batch.
  */
 export function requestSource(spec: ModelSpec): string {
   const cols = spec.dataset.columns;
@@ -56,7 +81,7 @@ export function requestSource(spec: ModelSpec): string {
   const projections = cols.map((c) => {
     if (!c.knownAtPrediction) return `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`;
     param++;
-    lists.push(`unnest($${param}::VARCHAR[]) AS v${param}`);
+    lists.push(`unnest(string_split($${param}::VARCHAR, chr(${REQUEST_VALUE_SEPARATOR.charCodeAt(0)}))) AS v${param}`);
     return `CAST(v${param} AS ${c.type}) AS ${quoteIdent(c.name)}`;
   });
   return `SELECT ${projections.join(', ')} FROM (SELECT ${lists.join(', ')})`;

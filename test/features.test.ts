@@ -2,8 +2,7 @@
 // yields exactly the features training saw for the same raw flight.
 import { describe, expect, it } from 'vitest';
 import { openDuckDB, parquetSource, queryRows, readColumns } from '../core/duckdb.js';
-import { LIST, listValue, VARCHAR } from '@duckdb/node-api';
-import { featureColumns, featureQuery, LABEL_COLUMN, requestSource } from '../core/features.js';
+import { featureColumns, featureQuery, LABEL_COLUMN, requestParameters, requestSource } from '../core/features.js';
 import { listPartitions } from '../core/lake.js';
 import { loadSpec } from '../core/spec.js';
 import { testPaths } from './helpers.js';
@@ -38,31 +37,30 @@ describe('flight_delay feature SQL', async () => {
     }
   });
 
-  it('gives a request the same features as the same flight read from the lake', async () => {
+  it('gives requests the same features as the same flights read from the lake, row by row', async () => {
     const db = await openDuckDB();
     try {
-      const [flight] = await queryRows(
-        db.connection,
-        `SELECT date::VARCHAR AS date, distance::VARCHAR AS distance, origin, destination FROM (${parquetSource(first!.files)}) WHERE hour(date) = 17 LIMIT 1`,
-      );
-      const fromLake = await readColumns(
-        await db.connection.stream(
-          `SELECT * FROM (${featureQuery(loaded, parquetSource(first!.files), false)}) WHERE hour = '17' AND origin = '${flight!.origin}' AND destination = '${flight!.destination}' AND distance = ${flight!.distance} LIMIT 1`,
-        ),
-        featureColumns(loaded.spec),
-      );
+      // 50 flights in a fixed order: through the feature SQL over the lake, and as the raw
+      // fields of one micro-batch of requests (one text per column, split by DuckDB).
+      const flights = `SELECT * FROM (${parquetSource(first!.files)}) ORDER BY date, origin, destination, distance LIMIT 50`;
+      const fromLake = await readColumns(await db.connection.stream(featureQuery(loaded, flights, false)), featureColumns(loaded.spec));
+      const raw = await queryRows(db.connection, `SELECT date::VARCHAR AS date, distance::VARCHAR AS distance, origin, destination FROM (${flights})`);
       const statement = await db.connection.prepare(featureQuery(loaded, requestSource(loaded.spec), false));
-      statement.bind(
-        [String(flight!.date), String(flight!.distance), String(flight!.origin), String(flight!.destination)].map((v) => listValue([v])),
-        [LIST(VARCHAR), LIST(VARCHAR), LIST(VARCHAR), LIST(VARCHAR)],
-      );
+      const rows = raw.map((f) => [String(f.date), String(f.distance), String(f.origin), String(f.destination)]);
+      requestParameters(rows, 4).forEach((text, k) => statement.bindVarchar(k + 1, text));
       const fromRequest = await readColumns(await statement.run(), featureColumns(loaded.spec)); // materialized, as the predictor reads it
       const values = (t: typeof fromLake) =>
-        t.columns.map((c) => (c.kind === 'numeric' ? c.values[0] : c.dictionary[c.codes[0]!]));
+        Array.from({ length: t.rows }, (_, r) => t.columns.map((c) => (c.kind === 'numeric' ? c.values[r] : c.dictionary[c.codes[r]!])));
+      expect(fromRequest.rows).toBe(50);
       expect(values(fromRequest)).toEqual(values(fromLake));
     } finally {
       db.close();
     }
+  });
+
+  it('refuses a request value holding the separator of its parameter text', () => {
+    expect(requestParameters([['a', 'b'], ['c', 'd']], 2)).toEqual(['a\x1fc', 'b\x1fd']);
+    expect(() => requestParameters([['ORD\x1fLAX', 'b']], 2)).toThrow(/control character/);
   });
 
   it('reads a materialized result into the same columns as a streamed one, across chunks', async () => {
