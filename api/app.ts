@@ -4,8 +4,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Client } from '@temporalio/client';
 import { bodyLimit } from 'hono/body-limit';
-import { requestId, type RequestIdVariables } from 'hono/request-id';
-import { secureHeaders } from 'hono/secure-headers';
 import type { Paths, TemporalSettings } from '../core/config.js';
 import { InvalidRequestError, PayloadTooLargeError } from '../core/errors.js';
 import type { ModelSpec } from '../core/spec.js';
@@ -13,7 +11,7 @@ import { requireScope, type AuthConfig, type AuthVariables, type Scope } from '.
 import type { ApiLimits } from './config.js';
 import { registerDocs } from './docs.js';
 import { errorResponse } from './errors.js';
-import type { Logger } from './log.js';
+import { logRequest, type Logger } from './log.js';
 import { routeLabel, type ApiMetrics } from './metrics.js';
 import type { Predictor } from './predictor.js';
 import { registerModelRoutes } from './routes/models.js';
@@ -22,6 +20,7 @@ import { registerPredictRoutes } from './routes/predict.js';
 import { registerReportRoutes } from './routes/reports.js';
 import { registerScheduleRoutes } from './routes/schedules.js';
 import { registerWorkflowRoutes } from './routes/workflows.js';
+import { responseHeaders } from './response-headers.js';
 import { problemsOf } from './schemas.js';
 
 export interface AppDeps {
@@ -38,7 +37,7 @@ export interface AppDeps {
   readonly log: Logger;
 }
 
-export type ApiEnv = { Variables: RequestIdVariables & AuthVariables };
+export type ApiEnv = { Variables: { requestId: string } & AuthVariables };
 export type Api = OpenAPIHono<ApiEnv>;
 
 /** What each route needs: `security` for the document, `middleware` to enforce it. */
@@ -56,23 +55,13 @@ export function createApp(deps: AppDeps): Api {
   app.onError((err, c) => errorResponse(err, c, (fields) => deps.log.error('request_failed', fields)));
   app.notFound((c) => c.json({ error: { type: 'NotFound', message: `no route ${c.req.method} ${c.req.path} (see /docs)`, requestId: c.get('requestId') } }, 404));
 
-  app.use(requestId());
+  app.use(responseHeaders());
   app.use(deps.metrics.middleware());
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
-    const fields = {
-      requestId: c.get('requestId'),
-      method: c.req.method,
-      route: routeLabel(c),
-      status: c.res.status,
-      ms: Math.round((performance.now() - started) * 100) / 100,
-      principal: c.get('principal'),
-    };
-    if (c.res.status >= 500) deps.log.error('request', fields);
-    else deps.log.info('request', fields);
+    logRequest(deps.log, { requestId: c.get('requestId'), method: c.req.method, route: routeLabel(c), status: c.res.status, principal: c.get('principal') }, started);
   });
-  app.use(secureHeaders({ crossOriginEmbedderPolicy: false }));
   const limitBody = bodyLimit({
     maxSize: deps.limits.maxBodyBytes,
     onError: () => {

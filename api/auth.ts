@@ -92,30 +92,30 @@ function match(config: AuthConfig, presented: string): ApiToken | undefined {
 export type AuthVariables = { principal: string };
 
 /**
- * Middleware: the request's bearer token must hold `scope` (admin holds every scope). No token
- * or an unknown one is 401; a known token without the scope is 403. `openWithoutToken` lets a
- * request without any Authorization header through (configured open reads).
+ * Who may do what `scope` allows, from the request's Authorization header (admin holds every
+ * scope): the principal's name ('anonymous' when auth is off or the route is open and no token
+ * came). No token or an unknown one throws UnauthenticatedError (401); a known token without
+ * the scope ForbiddenError (403). `openWithoutToken` lets a request without any Authorization
+ * header through (configured open reads).
  */
+export function authorize(config: AuthConfig, header: string | undefined, scope: Scope, openWithoutToken = false): string {
+  if (!config.enabled) return 'anonymous';
+  if (!header) {
+    if (openWithoutToken) return 'anonymous';
+    throw new UnauthenticatedError(`send 'Authorization: Bearer <token>' with a token holding the '${scope}' scope`);
+  }
+  const m = /^Bearer ([\x21-\x7e]{1,512})$/i.exec(header);
+  if (!m) throw new UnauthenticatedError("the Authorization header must be 'Bearer <token>'");
+  const token = match(config, m[1]!);
+  if (!token) throw new UnauthenticatedError('the token is not valid');
+  if (!token.scopes.includes(scope) && !token.scopes.includes('admin')) throw new ForbiddenError(token.name, scope);
+  return token.name;
+}
+
+/** Middleware: authorize() the request for `scope`, and keep the principal for the request log. */
 export function requireScope(config: AuthConfig, scope: Scope, openWithoutToken = false): MiddlewareHandler<{ Variables: AuthVariables }> {
   return async (c, next) => {
-    if (!config.enabled) {
-      c.set('principal', 'anonymous');
-      return next();
-    }
-    const header = c.req.header('authorization');
-    if (!header) {
-      if (openWithoutToken) {
-        c.set('principal', 'anonymous');
-        return next();
-      }
-      throw new UnauthenticatedError(`send 'Authorization: Bearer <token>' with a token holding the '${scope}' scope`);
-    }
-    const m = /^Bearer ([\x21-\x7e]{1,512})$/i.exec(header);
-    if (!m) throw new UnauthenticatedError("the Authorization header must be 'Bearer <token>'");
-    const token = match(config, m[1]!);
-    if (!token) throw new UnauthenticatedError('the token is not valid');
-    if (!token.scopes.includes(scope) && !token.scopes.includes('admin')) throw new ForbiddenError(token.name, scope);
-    c.set('principal', token.name);
+    c.set('principal', authorize(config, c.req.header('authorization'), scope, openWithoutToken));
     return next();
   };
 }

@@ -49,21 +49,37 @@ export function statusOf(err: MlopsError): ContentfulStatusCode {
 
 export type ErrorLogger = (fields: Record<string, unknown>) => void;
 
-export function errorResponse(err: unknown, c: Context, logError: ErrorLogger): Response {
-  const requestId = (c.get('requestId') as string | undefined) ?? undefined;
+/** An error as the API answers it: status, the JSON body, and headers of its own. */
+export interface ErrorAnswer {
+  readonly status: ContentfulStatusCode;
+  readonly body: { error: { type: string; message: string; fields?: readonly { field: string; problem: string }[]; requestId: string | undefined } };
+  readonly headers: readonly (readonly [string, string])[];
+}
+
+/** What any error becomes on the wire; a 500 is logged with what the client does not see. */
+export function errorAnswer(err: unknown, requestId: string | undefined, path: string, logError: ErrorLogger): ErrorAnswer {
   if (err instanceof MlopsError) {
     const status = statusOf(err);
-    if (status === 500) logError({ event: 'request_failed', requestId, path: c.req.path, error: err.message, type: err.name });
-    if (err instanceof UnauthenticatedError) c.header('WWW-Authenticate', 'Bearer realm="tabular-mlops"');
+    if (status === 500) logError({ event: 'request_failed', requestId, path, error: err.message, type: err.name });
+    const headers: [string, string][] = [];
+    if (err instanceof UnauthenticatedError) headers.push(['WWW-Authenticate', 'Bearer realm="tabular-mlops"']);
     // The body was refused unread: the connection cannot carry another request (RFC 9110 15.5.14).
-    if (err instanceof PayloadTooLargeError) c.header('connection', 'close');
-    return c.json({ error: { type: err.name, message: err.message, ...(err instanceof InvalidRequestError ? { fields: err.problems } : {}), requestId } }, status);
+    if (err instanceof PayloadTooLargeError) headers.push(['connection', 'close']);
+    const body = { error: { type: err.name, message: err.message, ...(err instanceof InvalidRequestError ? { fields: err.problems } : {}), requestId } };
+    return { status, body, headers };
   }
   // Hono's own refusals (a body that is not JSON, a wrong content type) in the same shape.
   if (err instanceof HTTPException && err.status < 500) {
     const message = err.message || (err.status === 415 ? 'the body must be JSON (content-type: application/json)' : 'the request could not be read');
-    return c.json({ error: { type: 'InvalidRequestError', message, fields: [{ field: '(body)', problem: message }], requestId } }, err.status as ContentfulStatusCode);
+    return { status: err.status as ContentfulStatusCode, body: { error: { type: 'InvalidRequestError', message, fields: [{ field: '(body)', problem: message }], requestId } }, headers: [] };
   }
-  logError({ event: 'unhandled', requestId, path: c.req.path, error: String(err), stack: (err as Error)?.stack });
-  return c.json({ error: { type: 'InternalError', message: 'internal error: see the API log', requestId } }, 500);
+  logError({ event: 'unhandled', requestId, path, error: String(err), stack: (err as Error)?.stack });
+  return { status: 500, body: { error: { type: 'InternalError', message: 'internal error: see the API log', requestId } }, headers: [] };
+}
+
+/** errorAnswer() as Hono's response. */
+export function errorResponse(err: unknown, c: Context, logError: ErrorLogger): Response {
+  const answer = errorAnswer(err, (c.get('requestId') as string | undefined) ?? undefined, c.req.path, logError);
+  for (const [name, value] of answer.headers) c.header(name, value);
+  return c.json(answer.body, answer.status);
 }

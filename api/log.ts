@@ -22,3 +22,19 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', wr
 
 /** A logger that drops everything (tests that do not read logs). */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** What the log says about each answered request. */
+export interface RequestLogFields {
+  readonly requestId: string;
+  readonly method: string;
+  readonly route: string;
+  readonly status: number;
+  readonly principal: string | undefined;
+}
+
+/** One line per answered request: an error for a 5xx, else info; `ms` since `startedMs`. */
+export function logRequest(log: Logger, fields: RequestLogFields, startedMs: number): void {
+  const line = { ...fields, ms: Math.round((performance.now() - startedMs) * 100) / 100 };
+  if (fields.status >= 500) log.error('request', line);
+  else log.info('request', line);
+}

@@ -1,7 +1,6 @@
-// The API process: Hono on Node's HTTP server. Configuration from the environment (api/config.ts):
+// The API process: Hono on Node's HTTP server, GET /predict answered ahead of it (api/server.ts). Configuration from the environment (api/config.ts):
 // PORT (3000), HOST (127.0.0.1), tokens (MLOPS_API_TOKENS_FILE or MLOPS_API_TOKENS), limits and
 // micro-batching; Temporal from TEMPORAL_ADDRESS.
-import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { resolvePaths, temporalSettings } from '../core/config.js';
 import { TemporalUnavailableError } from '../core/errors.js';
@@ -11,6 +10,7 @@ import { apiConfigFromEnv } from './config.js';
 import { createLogger } from './log.js';
 import { ApiMetrics } from './metrics.js';
 import { Predictor } from './predictor.js';
+import { startApiServer } from './server.js';
 
 async function main(): Promise<void> {
   const log = createLogger();
@@ -49,19 +49,8 @@ async function main(): Promise<void> {
     return client;
   };
   const app = createApp({ paths, temporal, client: getClient, predictor, auth: config.auth, limits: config.limits, specs, metrics, log });
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+  const server = startApiServer(app, { predictor, limits: config.limits, metrics, auth: config.auth, log }, config.port, config.host, (info) => {
     log.info('api_listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${info.port}`, batching: config.batching, limits: config.limits });
-  });
-  // Requests Node's HTTP parser refuses never reach the app: answer them in the API's error shape too.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) return socket.destroy();
-    const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
-    const message = tooBig ? 'the request line and headers are larger than the server accepts (16 KiB)' : `not a valid HTTP request (${err.code ?? 'parse error'})`;
-    const body = JSON.stringify({ error: { type: 'InvalidRequestError', message } });
-    socket.end(
-      `HTTP/1.1 ${tooBig ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
   });
   const shutdown = () => {
     server.close(() => {

@@ -44,16 +44,20 @@ export class ApiMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'mlops_api_' });
   }
 
-  /** Middleware: count and time every request by its route pattern (never the raw path: bounded labels). */
+  /** Count and time one answered request, by its route pattern (never the raw path: bounded labels). */
+  record(route: string, method: string, status: number, startedMs: number): void {
+    this.requests.inc({ route, method, status: String(status) });
+    this.latency.observe({ route, method }, (performance.now() - startedMs) / 1000);
+  }
+
+  /** Middleware: record() every request Hono answers. */
   middleware(): MiddlewareHandler {
     return async (c, next) => {
       const started = performance.now();
       try {
         await next();
       } finally {
-        const route = routeLabel(c);
-        this.requests.inc({ route, method: c.req.method, status: String(c.res.status) });
-        this.latency.observe({ route, method: c.req.method }, (performance.now() - started) / 1000);
+        this.record(routeLabel(c), c.req.method, c.res.status, started);
       }
     };
   }

@@ -10,10 +10,10 @@ import { pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { inject } from 'vitest';
-import { createApp, type Api } from '../api/app.js';
+import { createApp, type Api, type AppDeps } from '../api/app.js';
 import { apiToken, type AuthConfig } from '../api/auth.js';
 import { API_NODE_FLAGS, type ApiLimits } from '../api/config.js';
-import { silentLogger } from '../api/log.js';
+import { silentLogger, type Logger } from '../api/log.js';
 import { ApiMetrics } from '../api/metrics.js';
 import { Predictor, type BatchingOptions } from '../api/predictor.js';
 import { PROJECT_ROOT, resolvePaths, type Paths, type TemporalSettings } from '../core/config.js';
@@ -238,6 +238,8 @@ export const API_TOKENS_ENV = { MLOPS_API_TOKENS: `predict:${TEST_TOKENS.predict
 
 export interface TestApi {
   readonly app: Api;
+  /** What the app was built from (for api/server.ts in tests that start a real server). */
+  readonly deps: AppDeps;
   readonly predictor: Predictor;
   readonly metrics: ApiMetrics;
   /** app.request with a token (the admin one unless told otherwise; null sends none). */
@@ -250,12 +252,12 @@ export async function testApi(
   paths: Paths,
   client: () => Promise<Client>,
   temporal: TemporalSettings,
-  options: { auth?: AuthConfig; batching?: BatchingOptions; limits?: Partial<ApiLimits> } = {},
+  options: { auth?: AuthConfig; batching?: BatchingOptions; limits?: Partial<ApiLimits>; log?: Logger } = {},
 ): Promise<TestApi> {
   const metrics = new ApiMetrics();
   const predictor = await Predictor.create(paths, { log() {}, batch: (model, rows) => metrics.batchSize.observe({ model }, rows) }, options.batching);
   const specs = await Promise.all((await listModels(paths.modelsDir)).map(async (m) => (await loadSpec(paths.modelsDir, paths.sqlDir, m)).spec));
-  const app = createApp({
+  const deps: AppDeps = {
     paths,
     temporal,
     client,
@@ -264,10 +266,12 @@ export async function testApi(
     limits: { maxBodyBytes: 256 * 1024, maxPredictRows: 1000, ...options.limits },
     specs,
     metrics,
-    log: silentLogger,
-  });
+    log: options.log ?? silentLogger,
+  };
+  const app = createApp(deps);
   return {
     app,
+    deps,
     predictor,
     metrics,
     call(path, init = {}, token = TEST_TOKENS.admin) {

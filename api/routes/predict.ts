@@ -37,9 +37,18 @@ interface ModelSchemas {
   readonly body: z.ZodType<{ model: string; rows: Record<string, string>[] }>;
 }
 
-export function registerPredictRoutes(app: Api, deps: AppDeps, guard: Guard): void {
+/** What GET /predict answers with, whichever path answered it (Hono here, node:http in api/server.ts). */
+export interface QueryAnswer {
+  readonly version: number;
+  readonly body: Record<string, unknown>;
+}
+
+type PredictDeps = Pick<AppDeps, 'predictor' | 'limits' | 'metrics'>;
+
+/** The request schemas of each model, built once per spec file content. */
+function schemaCache(deps: PredictDeps): (loaded: LoadedSpec) => ModelSchemas {
   const schemas = new Map<string, ModelSchemas>();
-  const schemasOf = (loaded: LoadedSpec): ModelSchemas => {
+  return (loaded) => {
     let s = schemas.get(loaded.specHash);
     if (!s) {
       const row = rowSchema(loaded.spec, true);
@@ -59,7 +68,40 @@ export function registerPredictRoutes(app: Api, deps: AppDeps, guard: Guard): vo
     }
     return s;
   };
-  const rowValues = (spec: ModelSpec, row: Record<string, string>) => requestColumns(spec).map((c) => row[c.name]!);
+}
+
+const rowValues = (spec: ModelSpec, row: Record<string, string>) => requestColumns(spec).map((c) => row[c.name]!);
+
+/**
+ * GET /predict's work from its query string (without the '?'): every field given once, the
+ * model's schema, one row through the micro-batcher, counted by model and version. Throws the
+ * API's errors (400 naming each field, 404, 503).
+ */
+export function predictQueryHandler(deps: PredictDeps): (queryString: string) => Promise<QueryAnswer> {
+  const schemasOf = schemaCache(deps);
+  return async (queryString) => {
+    // No prototype: a field named 'constructor' or '__proto__' is just an unknown field.
+    const query: Record<string, string> = Object.create(null) as Record<string, string>;
+    const repeated: { field: string; problem: string }[] = [];
+    for (const [key, value] of new URLSearchParams(queryString)) {
+      if (key in query) {
+        if (!repeated.some((r) => r.field === key)) repeated.push({ field: key, problem: 'must be given once' });
+      } else {
+        query[key] = value;
+      }
+    }
+    if (repeated.length) throw new InvalidRequestError(repeated);
+    const loaded = await deps.predictor.spec(checkedModel(query.model));
+    const values = parseOrThrow(schemasOf(loaded).query, query, `for model '${loaded.spec.name}'`);
+    const batch = await deps.predictor.predict(loaded.spec.name, [rowValues(loaded.spec, values)]);
+    deps.metrics.predictions.inc({ model: batch.model, version: String(batch.version) }, 1);
+    return { version: batch.version, body: { model: batch.model, version: batch.version, task: batch.task, labelColumn: batch.labelColumn, ...batch.rows[0]! } };
+  };
+}
+
+export function registerPredictRoutes(app: Api, deps: AppDeps, guard: Guard): void {
+  const schemasOf = schemaCache(deps);
+  const answerQuery = predictQueryHandler(deps);
   const count = (batch: PredictionBatch) => deps.metrics.predictions.inc({ model: batch.model, version: String(batch.version) }, batch.rows.length);
   const access = guard('predict', deps.auth.openPredict);
 
@@ -74,19 +116,10 @@ export function registerPredictRoutes(app: Api, deps: AppDeps, guard: Guard): vo
     responses: { 200: json(Prediction, 'the prediction and the features it was made from'), ...errors(400, 401, 403, 404, 503) },
   });
   app.get('/predict', access.middleware, async (c) => {
-    const query: Record<string, string> = {};
-    const repeated: { field: string; problem: string }[] = [];
-    for (const [key, values] of Object.entries(c.req.queries())) {
-      if (values.length > 1) repeated.push({ field: key, problem: 'must be given once' });
-      query[key] = values[0]!;
-    }
-    if (repeated.length) throw new InvalidRequestError(repeated);
-    const loaded = await deps.predictor.spec(checkedModel(query.model));
-    const values = parseOrThrow(schemasOf(loaded).query, query, `for model '${loaded.spec.name}'`);
-    const batch = await deps.predictor.predict(loaded.spec.name, [rowValues(loaded.spec, values)]);
-    count(batch);
-    c.header('x-model-version', String(batch.version)); // also in the body: for proxies and logs
-    return c.json({ model: batch.model, version: batch.version, task: batch.task, labelColumn: batch.labelColumn, ...batch.rows[0]! });
+    const q = c.req.url.indexOf('?');
+    const { version, body } = await answerQuery(q < 0 ? '' : c.req.url.slice(q + 1));
+    c.header('x-model-version', String(version)); // also in the body: for proxies and logs
+    return c.json(body);
   });
 
   const firstSpec = deps.specs[0];
