@@ -121,10 +121,15 @@ describe('GET /predict ahead of Hono', () => {
   });
 
   it('answers without a token when predictions are configured open, and still refuses a wrong one', async () => {
-    for (const headers of [{}, auth('not-a-token-of-this-api'), auth(TEST_TOKENS.predict)]) {
+    const cases: [Record<string, string>, number][] = [
+      [{}, 200],
+      [auth('not-a-token-of-this-api'), 401],
+      [auth(TEST_TOKENS.predict), 200],
+    ];
+    for (const [headers, status] of cases) {
       const { fast, hono } = await both(open, flight, headers);
       expect(fast).toEqual(hono);
-      expect(fast.status).toBe(Object.keys(headers).length && headers.authorization.includes('not-a') ? 401 : 200);
+      expect(fast.status).toBe(status);
     }
   });
 
