@@ -43,7 +43,8 @@ export function predictFastPath(deps: ServerDeps, fallback: RequestListener): Re
     let principal: string | undefined;
     let status: number;
     try {
-      principal = authorize(deps.auth, req.headers.authorization, 'predict', deps.auth.openPredict);
+      // All Authorization lines, joined as Hono sees them (req.headers keeps only the first): two tokens are refused, not one picked.
+      principal = authorize(deps.auth, req.headersDistinct.authorization?.join(', '), 'predict', deps.auth.openPredict);
       const { version, body } = await answerQuery(queryString);
       status = 200;
       send(res, status, requestId, JSON.stringify(body), [['x-model-version', String(version)]]);

@@ -2,7 +2,7 @@
 // answer exactly as the Hono route does (status, body, headers), count the request in /metrics
 // and log it the same way, and leave every other request to Hono.
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../api/log.js';
 import { startApiServer } from '../api/server.js';
@@ -118,6 +118,25 @@ describe('GET /predict ahead of Hono', () => {
     const fields = (fast.body as { error: { fields: { field: string; problem: string }[] } }).error.fields;
     expect(fields.map((f) => f.field).sort()).toEqual(['__proto__', 'constructor', 'toString']);
     expect(fields.every((f) => f.problem.startsWith('is not a field of this request'))).toBe(true);
+  });
+
+  it('refuses a request with two Authorization lines, as Hono does, instead of picking one', async () => {
+    const { port } = closed.server.address() as AddressInfo;
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.end(
+          `GET /predict?${flight} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n` +
+            `authorization: Bearer ${TEST_TOKENS.predict}\r\nauthorization: Bearer ${TEST_TOKENS.admin}\r\n\r\n`,
+        ),
+      );
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk.toString()));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    expect(raw.split('\r\n')[0]).toBe('HTTP/1.1 401 Unauthorized');
+    const hono = await closed.api.app.request(`/predict?${flight}`, { headers: { authorization: `Bearer ${TEST_TOKENS.predict}, Bearer ${TEST_TOKENS.admin}` } });
+    expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)).error.message).toBe(((await hono.json()) as { error: { message: string } }).error.message);
   });
 
   it('answers without a token when predictions are configured open, and still refuses a wrong one', async () => {
