@@ -5,17 +5,11 @@ import { DEFAULT_BATCHING, type BatchingOptions } from './predictor.js';
 /**
  * Node flags the API process is started with: by npm start, the bench and the tests' API
  * processes from here; spelled out in package.json's "api" script and docker-compose.yml (which
- * test/compose.test.ts checks). Both keep garbage collection out of GET /predict's p99:
- * - a young generation of at most 4 MB keeps each scavenge short: at 1000 requests/s the
- *   default (16 MB) showed p99 11-19 ms and 4 MB 5-12 ms, with the same throughput at
- *   concurrency 64 (BENCHMARKS.md);
- * - no memory reducer: V8 runs a full mark-compact (3 to 16 ms here) in an isolate that looks
- *   idle, such as the scoring thread at a moderate rate, and the batches sent to it wait.
- *   Over 8 alternated pairs at 1000 requests/s the p99 was 4.3 to 7.5 ms without it and 5.2
- *   to 17.7 ms with it (BENCHMARKS.md). The heap still shrinks at the next ordinary GC.
- * V8 takes them only at start-up, and for every thread of the process.
+ * test/compose.test.ts checks). A young generation of at most 4 MB keeps each scavenge short:
+ * at 1000 requests/s the default (16 MB) showed p99 11-19 ms and 4 MB 5-12 ms, with the same
+ * throughput at concurrency 64 (BENCHMARKS.md). V8 takes it only at start-up.
  */
-export const API_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--no-memory-reducer'];
+export const API_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 
 export interface ApiLimits {
   /** Largest request body accepted, in bytes (POST /predict carries up to maxPredictRows rows). */
