@@ -44,13 +44,15 @@ export interface BatchingOptions {
   readonly scoringThreads: number;
   /**
    * Batches of at most this many rows are scored in the API's own thread (0: none, unless
-   * there are no scoring threads). A small batch costs onnxruntime about 0.1 ms, less than
-   * handing it to a thread and back, which wakes two threads and under load waits for a core.
+   * there are no scoring threads). A small batch costs onnxruntime 0.1 to 0.3 ms, less than
+   * handing it to a thread and back, which wakes two threads, under load waits for a core,
+   * and at a moderate rate finds the scoring thread's V8 in an idle-time full collection
+   * (3 to 16 ms). 16 rather than 4 lowered the p99 at 1000 requests/s (BENCHMARKS.md).
    */
   readonly inlineMaxRows: number;
 }
 
-export const DEFAULT_BATCHING: BatchingOptions = { maxWaitMs: 1, maxBatchRows: ROWS_PER_RUN, threads: 1, maxInFlight: 2, scoringThreads: 1, inlineMaxRows: 4 };
+export const DEFAULT_BATCHING: BatchingOptions = { maxWaitMs: 1, maxBatchRows: ROWS_PER_RUN, threads: 1, maxInFlight: 2, scoringThreads: 1, inlineMaxRows: 16 };
 
 /** Where a batch is scored: a scoring thread (its index), or this thread. */
 type Lane = number | 'inline';
