@@ -72,13 +72,17 @@ function schemaCache(deps: PredictDeps): (loaded: LoadedSpec) => ModelSchemas {
 
 const rowValues = (spec: ModelSpec, row: Record<string, string>) => requestColumns(spec).map((c) => row[c.name]!);
 
+/** Rows predicted, by model and the version that answered. */
+function countPredictions(deps: PredictDeps, batch: PredictionBatch): void {
+  deps.metrics.predictions.inc({ model: batch.model, version: String(batch.version) }, batch.rows.length);
+}
+
 /**
  * GET /predict's work from its query string (without the '?'): every field given once, the
  * model's schema, one row through the micro-batcher, counted by model and version. Throws the
  * API's errors (400 naming each field, 404, 503).
  */
-export function predictQueryHandler(deps: PredictDeps): (queryString: string) => Promise<QueryAnswer> {
-  const schemasOf = schemaCache(deps);
+export function predictQueryHandler(deps: PredictDeps, schemasOf = schemaCache(deps)): (queryString: string) => Promise<QueryAnswer> {
   return async (queryString) => {
     // No prototype: a field named 'constructor' or '__proto__' is just an unknown field.
     const query: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -94,15 +98,14 @@ export function predictQueryHandler(deps: PredictDeps): (queryString: string) =>
     const loaded = await deps.predictor.spec(checkedModel(query.model));
     const values = parseOrThrow(schemasOf(loaded).query, query, `for model '${loaded.spec.name}'`);
     const batch = await deps.predictor.predict(loaded.spec.name, [rowValues(loaded.spec, values)]);
-    deps.metrics.predictions.inc({ model: batch.model, version: String(batch.version) }, 1);
+    countPredictions(deps, batch);
     return { version: batch.version, body: { model: batch.model, version: batch.version, task: batch.task, labelColumn: batch.labelColumn, ...batch.rows[0]! } };
   };
 }
 
 export function registerPredictRoutes(app: Api, deps: AppDeps, guard: Guard): void {
   const schemasOf = schemaCache(deps);
-  const answerQuery = predictQueryHandler(deps);
-  const count = (batch: PredictionBatch) => deps.metrics.predictions.inc({ model: batch.model, version: String(batch.version) }, batch.rows.length);
+  const answerQuery = predictQueryHandler(deps, schemasOf);
   const access = guard('predict', deps.auth.openPredict);
 
   app.openAPIRegistry.registerPath({
@@ -157,7 +160,7 @@ export function registerPredictRoutes(app: Api, deps: AppDeps, guard: Guard): vo
     const loaded = await deps.predictor.spec(checkedModel((body as { model?: unknown } | null)?.model));
     const { rows } = parseOrThrow(schemasOf(loaded).body, body, `for model '${loaded.spec.name}'`);
     const batch = await deps.predictor.predict(loaded.spec.name, rows.map((r) => rowValues(loaded.spec, r)));
-    count(batch);
+    countPredictions(deps, batch);
     c.header('x-model-version', String(batch.version));
     return c.json({ model: batch.model, version: batch.version, task: batch.task, labelColumn: batch.labelColumn, predictions: batch.rows });
   });
