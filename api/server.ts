@@ -20,6 +20,8 @@ import { predictQueryHandler } from './routes/predict.js';
 
 const PREDICT_PATH = '/predict';
 const JSON_TYPE = 'application/json';
+/** SECURITY_HEADERS as writeHead's flat name, value list, made once rather than on every answer. */
+const SECURITY_HEADER_LIST: readonly string[] = SECURITY_HEADERS.flat();
 
 type ServerDeps = Pick<AppDeps, 'predictor' | 'limits' | 'metrics' | 'auth' | 'log'>;
 
@@ -31,7 +33,7 @@ export function predictFastPath(deps: ServerDeps, fallback: RequestListener): Re
   function send(res: ServerResponse, status: number, requestId: string, body: string, extra: readonly (readonly [string, string])[]): void {
     const headers: string[] = ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(body)), REQUEST_ID_HEADER, requestId];
     for (const [name, value] of extra) headers.push(name, value);
-    for (const [name, value] of SECURITY_HEADERS) headers.push(name, value);
+    headers.push(...SECURITY_HEADER_LIST);
     res.writeHead(status, headers);
     res.end(body);
   }
