@@ -11,7 +11,38 @@ export interface Logger {
   error(event: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
+/**
+ * Lines to a stream, one write per turn of the event loop. Node writes standard output to a
+ * file or a pipe synchronously, one system call per write; under load the API logs a line per
+ * request, and the lines of one burst of requests now leave together. Whatever is pending when
+ * the process exits (an error included) is written by the 'exit' handler, synchronously, like
+ * any write to such a stream; only a kill -9 can lose the lines of the turn it interrupts.
+ */
+export function lineWriter(stream: NodeJS.WritableStream = process.stdout, maxPendingChars = 64 * 1024): (line: string) => void {
+  let pending: string[] = [];
+  let pendingChars = 0;
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join('');
+    pending = [];
+    pendingChars = 0;
+    stream.write(text);
+  };
+  process.on('exit', flush);
+  return (line) => {
+    pending.push(line);
+    pendingChars += line.length;
+    if (pendingChars >= maxPendingChars) flush();
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+}
+
+export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', write: (line: string) => void = lineWriter()): Logger {
   const min = RANK[(level.toLowerCase() as LogLevel) in RANK ? (level.toLowerCase() as LogLevel) : 'info'];
   const at = (lvl: LogLevel) => (event: string, fields: Record<string, unknown> = {}) => {
     if (RANK[lvl] < min) return;
