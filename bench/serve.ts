@@ -221,7 +221,7 @@ function plans(paths: Paths, champion: Champion, py: PythonEnv): Plan[] {
       MLOPS_STATE_DIR: paths.stateDir,
       TEMPORAL_ADDRESS: '127.0.0.1:1', // GET /predict needs no Temporal; nothing listens there
       MLOPS_API_TOKENS: `predict:${TOKEN}`,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info', // as in production: a JSON line per request, to the server's log file
     }, API_NODE_FLAGS),
     headers: { Authorization: `Bearer ${TOKEN}` },
     healthz: true,
