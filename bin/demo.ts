@@ -82,7 +82,7 @@ async function main(): Promise<void> {
           `calibration error ${perf.calibrationError?.toFixed(4) ?? '—'}; delay rate ${pct(report.labels?.kind === 'categorical' ? report.labels.bars.find((b) => b.value === 'true')?.currentShare : null)} ` +
           `(reference ${pct(report.labels?.kind === 'categorical' ? report.labels.bars.find((b) => b.value === 'true')?.referenceShare : null)})`,
       );
-      for (const r of [...report.features, report.prediction, perf].flatMap((c) => (c.verdict === 'drift' ? c.reasons.map((x) => `${'name' in c ? c.name : c.metric}: ${x}`) : []))) {
+      for (const r of [...report.features, report.prediction, perf].flatMap((c) => (c.verdict === 'drift' ? c.reasons.map((x) => `${'name' in c ? c.name : 'performance'}: ${x}`) : []))) {
         say(`    ${r}`);
       }
       say(`  report: ${apiUrl}/reports/${model}/${monitor.reportId}   (file: ${path.join(monitor.report, 'report.html')})`);

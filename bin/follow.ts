@@ -4,6 +4,11 @@ import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import { promotionWorkflowId, statusQuery } from '../core/promotion.js';
 import type { TrainModelResult } from '../core/types.js';
 
+const PROGRESS_EVERY_MS = 10_000;
+
+/** A progress line with its numbers blanked: equal when only the counts moved. */
+const withoutCounts = (line: string) => line.replace(/\d+/g, '#');
+
 /**
  * Wait for a run's result while printing its progress through `say`. When the run itself has
  * nothing pending (it waits on a child), `whenIdle` may say what the child does.
@@ -19,10 +24,16 @@ export async function follow<T>(
   let done = false;
   void result.finally(() => (done = true)).catch(() => {});
   let last = '';
+  let saidAt = 0;
   while (!done) {
     const line = pendingLine(await handle.describe().catch(() => undefined)) ?? (await options.whenIdle?.());
-    if (line && line !== last) say(`  ${line}`);
-    last = line ?? last;
+    // A new activity, stage or attempt is said at once; mere progress (its counts) at most
+    // every PROGRESS_EVERY_MS, so a long activity does not print a line a second.
+    if (line && line !== last && (withoutCounts(line) !== withoutCounts(last) || Date.now() - saidAt >= PROGRESS_EVERY_MS)) {
+      say(`  ${line}`);
+      last = line;
+      saidAt = Date.now();
+    }
     await Promise.race([result.catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
   }
   return result;
