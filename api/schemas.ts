@@ -3,7 +3,7 @@
 // are reported field by field, every one at once.
 import { z } from '@hono/zod-openapi';
 import { InvalidRequestError } from '../core/errors.js';
-import { isValidName, requestColumns, type ColumnType, type DatasetColumn, type ModelSpec } from '../core/spec.js';
+import { isNumericType, isValidName, requestColumns, type ColumnType, type DatasetColumn, type ModelSpec } from '../core/spec.js';
 
 /** Every problem of a failed parse, each naming its field (unknown fields by name). */
 export function problemsOf(error: z.ZodError, where?: string): { field: string; problem: string }[] {
@@ -106,6 +106,8 @@ export function checkValue(type: ColumnType, value: string): string | undefined 
       if (!m || (type === 'DATE' && m[4] !== undefined)) {
         return type === 'DATE' ? 'must be a date like 2001-06-12' : 'must be a date-time like 2001-06-12T08:30';
       }
+      // A date alone would be read as midnight: a silent guess at the hour a model may use.
+      if (type === 'TIMESTAMP' && m[4] === undefined) return 'needs a time of day: a date-time like 2001-06-12T08:30';
       const [y, mo, d, h = '0', mi = '0', s = '0'] = m.slice(1).map((x) => x ?? '0');
       const date = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
       if (date.getUTCMonth() !== Number(mo) - 1 || date.getUTCDate() !== Number(d)) return 'is not a calendar date';
@@ -143,23 +145,51 @@ const TYPE_HINT: Record<ColumnType, string> = {
   BOOLEAN: 'true or false',
 };
 
+/** What the spec allows of a column beyond its type (min, max, pattern), in words. */
+function constraintHint(col: DatasetColumn): string {
+  const parts = [
+    col.min !== undefined ? `at least ${col.min}` : '',
+    col.max !== undefined ? `at most ${col.max}` : '',
+    col.pattern !== undefined ? `matching ${col.pattern}` : '',
+  ].filter(Boolean);
+  return parts.length ? ` ${parts.join(', ')}` : '';
+}
+
+/** Why a raw value cannot be this column (its type, then the spec's min, max and pattern). */
+export function columnValueChecker(col: DatasetColumn): (value: string) => string | undefined {
+  const pattern = col.pattern === undefined ? undefined : new RegExp(col.pattern, 'u');
+  return (value) => {
+    const problem = checkValue(col.type, value);
+    if (problem) return problem;
+    if (col.min !== undefined && Number(value) < col.min) return `must be at least ${col.min}`;
+    if (col.max !== undefined && Number(value) > col.max) return `must be at most ${col.max}`;
+    if (pattern && !pattern.test(value)) return `must match ${col.pattern}`;
+    return undefined;
+  };
+}
+
+/** A column's documentation: its type, its constraints and its description. */
+const columnHint = (col: DatasetColumn) => `${TYPE_HINT[col.type]}${constraintHint(col)}${col.description ? `: ${col.description}` : ''}`;
+
 /**
  * One raw column of a prediction request, as text (query strings) or as JSON (numbers and
  * booleans allowed where the type is one). Either way the value goes to DuckDB as text, bound.
  */
 export function columnSchema(col: DatasetColumn, jsonBody: boolean): z.ZodType<string> {
-  const numeric = ['BIGINT', 'INTEGER', 'DOUBLE', 'FLOAT'].includes(col.type);
+  const numeric = isNumericType(col.type);
   const base = jsonBody && numeric ? z.union([z.string(), z.number()]) : jsonBody && col.type === 'BOOLEAN' ? z.union([z.string(), z.boolean()]) : z.string();
+  const check = columnValueChecker(col);
   return base
     .transform((v, ctx) => {
       const value = String(v).trim();
-      const problem = checkValue(col.type, value);
+      const problem = check(value);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
       return value;
     })
     .openapi({
       type: 'string',
-      description: `${TYPE_HINT[col.type]}${col.description ? `: ${col.description}` : ''}`,
+      description: columnHint(col),
+      ...(col.pattern !== undefined ? { pattern: col.pattern } : {}),
       ...(col.example !== undefined ? { example: col.example } : {}),
     }) as unknown as z.ZodType<string>;
 }
@@ -185,7 +215,7 @@ export function predictQuerySchema(specs: readonly ModelSpec[]) {
   for (const [name, { col, models }] of columns) {
     shape[name] = columnSchema(col, false)
       .optional()
-      .openapi({ description: `${TYPE_HINT[col.type]}${col.description ? `: ${col.description}` : ''} (needed by ${models.join(', ')})` });
+      .openapi({ description: `${columnHint(col)} (needed by ${models.join(', ')})` });
   }
   return z.object(shape).strict();
 }

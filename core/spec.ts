@@ -21,7 +21,15 @@ export interface DatasetColumn {
   readonly example?: string;
   /** False for outcome columns (e.g. the delay) that a prediction request cannot know. */
   readonly knownAtPrediction: boolean;
+  /** Numeric columns: the smallest and largest value a prediction request may send. */
+  readonly min?: number;
+  readonly max?: number;
+  /** Text columns: a regular expression a request's whole value must match (e.g. ^[A-Z]{3}$). */
+  readonly pattern?: string;
 }
+
+const NUMERIC_TYPES: readonly ColumnType[] = ['BIGINT', 'INTEGER', 'DOUBLE', 'FLOAT'];
+export const isNumericType = (type: ColumnType): boolean => NUMERIC_TYPES.includes(type);
 
 export interface DataContract {
   /** Largest share of NULLs allowed in any declared column, per file. */
@@ -180,14 +188,36 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
   if (!isValidName(datasetName)) r.fail('dataset.name', 'must match [a-z][a-z0-9_]*');
   const columns = r.array(ds.columns, 'dataset.columns').map((c, i): DatasetColumn => {
     const co = r.object(c, `dataset.columns[${i}]`);
-    const colName = r.string(co.name, `dataset.columns[${i}].name`);
-    if (!/^[a-z_][a-z0-9_]*$/.test(colName)) r.fail(`dataset.columns[${i}].name`, 'must be a lower-case identifier');
+    const field = `dataset.columns[${i}]`;
+    const colName = r.string(co.name, `${field}.name`);
+    if (!/^[a-z_][a-z0-9_]*$/.test(colName)) r.fail(`${field}.name`, 'must be a lower-case identifier');
+    const type = r.oneOf(co.type, `${field}.type`, COLUMN_TYPES);
+    const bound = (key: 'min' | 'max') => {
+      if (co[key] === undefined) return undefined;
+      if (!isNumericType(type)) r.fail(`${field}.${key}`, `applies to numeric columns only, not ${type}`);
+      return r.number(co[key], `${field}.${key}`, Number.NEGATIVE_INFINITY);
+    };
+    const [min, max] = [bound('min'), bound('max')];
+    if (min !== undefined && max !== undefined && min > max) r.fail(`${field}.min`, `must not be above max (${max})`);
+    let pattern: string | undefined;
+    if (co.pattern !== undefined) {
+      if (type !== 'VARCHAR') r.fail(`${field}.pattern`, `applies to VARCHAR columns only, not ${type}`);
+      pattern = r.string(co.pattern, `${field}.pattern`);
+      try {
+        new RegExp(pattern, 'u');
+      } catch (err) {
+        r.fail(`${field}.pattern`, `is not a regular expression: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     return {
       name: colName,
-      type: r.oneOf(co.type, `dataset.columns[${i}].type`, COLUMN_TYPES),
+      type,
       description: typeof co.description === 'string' ? co.description : undefined,
-      example: co.example === undefined ? undefined : r.string(co.example, `dataset.columns[${i}].example`),
+      example: co.example === undefined ? undefined : r.string(co.example, `${field}.example`),
       knownAtPrediction: co.knownAtPrediction !== false,
+      ...(min !== undefined ? { min } : {}),
+      ...(max !== undefined ? { max } : {}),
+      ...(pattern !== undefined ? { pattern } : {}),
     };
   });
   const ct = r.object(ds.contract, 'dataset.contract');
