@@ -14,6 +14,7 @@ import {
   TemporalUnavailableError,
   UnauthenticatedError,
   UnknownModelError,
+  UnknownPartitionError,
   UnknownReportError,
   UnknownScheduleError,
   UnknownVersionError,
@@ -30,7 +31,8 @@ export function statusOf(err: MlopsError): ContentfulStatusCode {
     err instanceof UnknownVersionError ||
     err instanceof UnknownWorkflowError ||
     err instanceof UnknownReportError ||
-    err instanceof UnknownScheduleError
+    err instanceof UnknownScheduleError ||
+    err instanceof UnknownPartitionError
   ) {
     return 404;
   }

@@ -103,6 +103,16 @@ describe('API', () => {
     expect((await post('/workflows/train', '{}')).body.error?.fields).toEqual([{ field: 'model', problem: 'is required' }]);
     expect((await post('/workflows/train', '{"model":"flight_delay","colour":"red"}')).body.error?.fields?.[0]?.field).toBe('colour');
     expect((await post('/workflows/train', '{"model":"nope"}')).status).toBe(404);
+    // Partitions the lake does not have: 404 naming the first, before any run (or Temporal) is reached.
+    for (const [route, body] of [
+      ['/workflows/batch', { model: 'flight_delay', partitions: ['2001-01-01', '2001-13-01'] }],
+      ['/workflows/monitor', { model: 'flight_delay', window: { partitions: ['2001-13-01'] } }],
+    ] as const) {
+      const missing = await post(route, JSON.stringify(body));
+      expect(missing.status, route).toBe(404);
+      expect(missing.body.error?.type).toBe('UnknownPartitionError');
+      expect(missing.body.error?.message).toContain("dataset 'flights' has no partition 'week=2001-13-01' (it has ");
+    }
     const big = await post('/workflows/train', JSON.stringify({ model: 'x'.repeat(300_000) }));
     expect(big.status).toBe(413);
     expect(big.body.error?.type).toBe('PayloadTooLargeError');

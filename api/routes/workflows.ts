@@ -5,11 +5,12 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
 import { temporalUiLink } from '../../core/config.js';
-import { rootCause, UnknownWorkflowError } from '../../core/errors.js';
+import { rootCause, UnknownPartitionError, UnknownWorkflowError } from '../../core/errors.js';
+import { listPartitions } from '../../core/lake.js';
 import type { MonitorModelInput } from '../../core/monitoring.js';
 import type { EvaluateAndPromoteInput } from '../../core/promotion.js';
 import { Registry } from '../../core/registry.js';
-import { loadSpec } from '../../core/spec.js';
+import { loadSpec, type LoadedSpec } from '../../core/spec.js';
 import { MODEL_NAME, TRAIN_REASON, type BatchInferenceInput, type TrainModelInput } from '../../core/types.js';
 import type { Api, AppDeps, Guard } from '../app.js';
 import { actor, errors, json, modelName, reason } from '../schemas.js';
@@ -61,6 +62,14 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
   const admin = guard('admin');
   const tags = ['workflows'];
   const spec = (name: string) => loadSpec(deps.paths.modelsDir, deps.paths.sqlDir, name); // 404 for an unknown model
+  /** Named partitions must be in the lake: 404 naming the first one that is not, before a run starts. */
+  const checkPartitions = async (loaded: LoadedSpec, values: readonly string[] | undefined) => {
+    if (!values) return;
+    const { name: dataset, partitionKey } = loaded.spec.dataset;
+    const lake = (await listPartitions(deps.paths.lakeDir, dataset, partitionKey)).map((p) => p.value);
+    const missing = values.find((v) => !lake.includes(v));
+    if (missing !== undefined) throw new UnknownPartitionError(dataset, `${partitionKey}=${missing}`, lake);
+  };
   const started = (workflowId: string, runId: string) => ({
     workflowId,
     runId,
@@ -110,14 +119,14 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
 
   app.openapi(startRoute('/workflows/batch', 'Start BatchInferenceWorkflow: score lake partitions with the champion (or a version)', BatchRequest), async (c) => {
     const body = c.req.valid('json');
-    await spec(body.model);
+    await checkPartitions(await spec(body.model), body.partitions === 'new' ? undefined : body.partitions);
     const input: BatchInferenceInput = { ...body, reason: body.reason ?? 'api' };
     return c.json(await startRun('BatchInferenceWorkflow', 'batch', body.model, input), 202);
   });
 
   app.openapi(startRoute('/workflows/monitor', 'Start MonitorModelWorkflow: drift and performance of a window against the champion’s training reference', MonitorRequest), async (c) => {
     const body = c.req.valid('json');
-    await spec(body.model);
+    await checkPartitions(await spec(body.model), body.window?.partitions);
     const input: MonitorModelInput = { ...body, reason: body.reason ?? 'api' };
     return c.json(await startRun('MonitorModelWorkflow', 'monitor', body.model, input), 202);
   });
