@@ -114,8 +114,11 @@ export class UnknownReportError extends MlopsError {
 
 /** A workflow id the Temporal server does not know. */
 export class UnknownWorkflowError extends MlopsError {
-  constructor(readonly workflowId: string) {
-    super(`no workflow with id '${workflowId}'`);
+  constructor(
+    readonly workflowId: string,
+    readonly runId?: string,
+  ) {
+    super(runId ? `workflow '${workflowId}' has no run '${runId}'` : `no workflow with id '${workflowId}'`);
   }
 }
 

@@ -76,10 +76,10 @@ async function log(): Promise<[string, number | null, string, string][]> {
   return entries.map((e) => [e.alias, e.version, e.action, e.actor]);
 }
 
-async function evaluate(version: number): Promise<{ workflowId: string; result: () => Promise<EvaluateAndPromoteResult> }> {
+async function evaluate(version: number): Promise<{ workflowId: string; runId: string; status: string; result: () => Promise<EvaluateAndPromoteResult> }> {
   const res = await call('POST', '/workflows/evaluate', { model: MODEL, version, actor: 'tester' });
   expect(res.status, JSON.stringify(res.body)).toBe(202);
-  return { workflowId: res.body.workflowId, result: () => client.workflow.getHandle(res.body.workflowId).result() };
+  return { workflowId: res.body.workflowId, runId: res.body.runId, status: res.body.status, result: () => client.workflow.getHandle(res.body.workflowId).result() };
 }
 
 describe('EvaluateAndPromoteWorkflow', () => {
@@ -194,6 +194,17 @@ describe('EvaluateAndPromoteWorkflow', () => {
     await awaitingApproval(2);
     await client.workflow.getHandle(cancelled.workflowId).cancel();
     await expect(cancelled.result()).rejects.toThrow();
+    // The id is the model's promotion id, reused by every run: a start answer's status link
+    // names its own run, so the expired evaluation of step 3 can still be read.
+    expect(expiring.workflowId).toBe(cancelled.workflowId);
+    expect((await call('GET', `/workflows/${cancelled.workflowId}`)).body.runId).toBe(cancelled.runId);
+    const earlier = (await call('GET', expiring.status)).body;
+    expect(earlier).toMatchObject({ runId: expiring.runId, status: 'COMPLETED', result: { version: 2, outcome: 'expired' } });
+    expect((await call('GET', `/workflows/${cancelled.workflowId}?runId=not-a-run`)).status).toBe(400);
+    expect((await call('GET', `/workflows/${cancelled.workflowId}?run=${expiring.runId}`)).body.error.fields).toEqual([{ field: 'run', problem: 'is not a field of this request' }]);
+    const noRun = await call('GET', `/workflows/${cancelled.workflowId}?runId=00000000-0000-4000-8000-000000000000`);
+    expect(noRun.status).toBe(404);
+    expect(noRun.body.error.message).toBe(`workflow '${cancelled.workflowId}' has no run '00000000-0000-4000-8000-000000000000'`);
     expect((await log()).slice(11)).toEqual([
       ['challenger', 2, 'await-approval', 'tester'],
       ['challenger', null, 'clear', 'EvaluateAndPromoteWorkflow'],

@@ -73,7 +73,7 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
   const started = (workflowId: string, runId: string) => ({
     workflowId,
     runId,
-    status: `/workflows/${encodeURIComponent(workflowId)}`,
+    status: `/workflows/${encodeURIComponent(workflowId)}?runId=${runId}`,
     temporalUi: temporalUiLink(deps.temporal, workflowId, runId),
   });
   /** Start a workflow of `type` for a model under a fresh id (`<kind>-<model>-<time>-<random>`); 202 with where to follow it. */
@@ -145,17 +145,28 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
             .regex(/^[A-Za-z0-9_.:@+-]{1,255}$/, 'must be a workflow id (letters, digits and _ . : @ + -)')
             .openapi({ param: { name: 'id', in: 'path' }, example: 'train-flight_delay-first' }),
         }),
+        // Ids are reused (promote-<model>, schedules): runId names one run; the latest without it.
+        query: z
+          .object({
+            runId: z
+              .string()
+              .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a run id (a UUID, as in the runId of a start answer)')
+              .optional()
+              .openapi({ param: { name: 'runId', in: 'query' }, description: 'one run of the id; its latest run when left out' }),
+          })
+          .strict(),
       },
       responses: { 200: json(z.object({}).passthrough(), 'the run'), ...errors(400, 401, 403, 404, 503) },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      const handle = (await deps.client()).workflow.getHandle(id);
+      const { runId } = c.req.valid('query');
+      const handle = (await deps.client()).workflow.getHandle(id, runId);
       let description;
       try {
         description = await handle.describe();
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw new UnknownWorkflowError(id);
+        if (err instanceof WorkflowNotFoundError) throw new UnknownWorkflowError(id, runId);
         throw err;
       }
       const status = description.status.name;
