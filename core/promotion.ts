@@ -78,7 +78,8 @@ export interface PromotionStatus {
   readonly model: string;
   readonly version: number;
   readonly stage: 'evaluating' | 'awaiting-approval' | 'promoting' | 'done';
-  readonly champion: number | null;
+  /** The champion the version is compared with (null: none); absent until the evaluation has read it. */
+  readonly champion?: number | null;
   readonly gate?: GateDecision;
   readonly approval?: { readonly deadline: string; readonly approve: string; readonly reject: string };
   readonly outcome?: PromotionOutcome;

@@ -45,7 +45,7 @@ export async function EvaluateAndPromoteWorkflow(input: EvaluateAndPromoteInput)
     { key: MODEL_NAME, value: model },
     { key: MODEL_VERSION, value: version },
   ]);
-  let status: PromotionStatus = { model, version, stage: 'evaluating', champion: null };
+  let status: PromotionStatus = { model, version, stage: 'evaluating' };
   let decision: (ApprovalDecision & { at: string }) | undefined;
   let approvalWindow: EvaluationRecord['approval'];
   /** True only while the approval timer runs: a decision arriving as it expires is refused, not half-applied. */
