@@ -7,6 +7,8 @@ import { listModels, loadSpec, type ModelSpec } from '../core/spec.js';
 import { codeVersion } from './code-version.js';
 import { createWorker, type WorkerQueues } from './worker.js';
 
+const ACTIVITIES_ONLY_WARNING = 'No workflows registered, not polling for workflow tasks';
+
 /** One JSON line per log entry: readable in a terminal, parseable by a log shipper. */
 function jsonLine(entry: LogEntry): void {
   const { sdkComponent, taskQueue, ...meta } = entry.meta ?? {};
@@ -16,8 +18,18 @@ function jsonLine(entry: LogEntry): void {
   const fields = Object.fromEntries(
     Object.entries(meta).map(([k, v]) => [k, v instanceof Error ? { type: v.name, message: v.message } : v]),
   );
-  const line = JSON.stringify({ time, level: entry.level.toLowerCase(), message: entry.message.split('\n')[0], ...fields });
-  (entry.level === 'ERROR' || entry.level === 'WARN' ? process.stderr : process.stdout).write(`${line}\n`);
+  // The training task queue runs activities only, by design: the SDK's warning about it would
+  // send newcomers looking for a fault, so it is logged as information with the reason.
+  const expected = entry.message.startsWith(ACTIVITIES_ONLY_WARNING);
+  const level = expected ? 'INFO' : entry.level;
+  const line = JSON.stringify({
+    time,
+    level: level.toLowerCase(),
+    message: entry.message.split('\n')[0],
+    ...fields,
+    ...(expected ? { note: 'expected: this worker polls the training task queue for activities only' } : {}),
+  });
+  (level === 'ERROR' || level === 'WARN' ? process.stderr : process.stdout).write(`${line}\n`);
 }
 
 /**
