@@ -76,6 +76,7 @@ export function registerDocs(app: Api): void {
     ],
   });
   app.get('/docs', (c) => c.html(PAGE, 200, { 'content-security-policy': DOCS_CSP }));
+  app.get('/docs/', (c) => c.redirect('/docs', 301)); // a typed URL often ends with a slash
   app.get('/docs/init.js', (c) => c.body(INIT, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
   app.get('/docs/assets/:file', async (c) => {
     const file = c.req.param('file');

@@ -232,6 +232,8 @@ describe('API', () => {
     expect(asset.status).toBe(200);
     expect(asset.headers.get('content-type')).toContain('javascript');
     expect((await api.call('/docs/assets/package.json', {}, null)).status).toBe(404);
+    const slash = await api.call('/docs/', {}, null);
+    expect([slash.status, slash.headers.get('location')]).toEqual([301, '/docs']);
   });
 
   it('registers a real champion through the test helper that the API serves', async () => {
