@@ -40,6 +40,33 @@ export function apiToken(name: string, token: string, scopes: readonly Scope[]):
   return { name, scopes, sha256: digest(token) };
 }
 
+interface TokenEntry {
+  readonly name: string;
+  readonly token: string;
+  readonly scopes: readonly Scope[];
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The entries of a tokens file ({"tokens": [{"name", "token", "scopes"}]}); any other shape names the file and the entry. */
+function tokensInFile(file: string): TokenEntry[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`MLOPS_API_TOKENS_FILE=${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const list = isRecord(parsed) ? parsed.tokens : undefined;
+  if (!Array.isArray(list)) throw new Error(`${file}: must be {"tokens": [{"name", "token", "scopes"}]}`);
+  return list.map((t: unknown, i) => {
+    const scopes: unknown[] = isRecord(t) && Array.isArray(t.scopes) ? t.scopes : [];
+    if (!isRecord(t) || typeof t.name !== 'string' || typeof t.token !== 'string' || scopes.length === 0 || !scopes.every((s) => SCOPES.includes(s as Scope))) {
+      throw new Error(`${file}: tokens[${i}] needs a name, a token and scopes from ${SCOPES.join(', ')}`);
+    }
+    return { name: t.name, token: t.token, scopes: scopes as Scope[] };
+  });
+}
+
 /**
  * Tokens from the environment: MLOPS_API_TOKENS_FILE (JSON: {"tokens": [{"name", "token",
  * "scopes": ["predict"|"admin"]}]}) and/or MLOPS_API_TOKENS ("scope:token,scope:token").
@@ -50,22 +77,7 @@ export function authFromEnv(env: NodeJS.ProcessEnv = process.env): AuthConfig {
   if (env.MLOPS_AUTH === 'off') return { enabled: false, tokens: [], openPredict: true, openReports: true };
   const tokens: ApiToken[] = [];
   if (env.MLOPS_API_TOKENS_FILE) {
-    const file = env.MLOPS_API_TOKENS_FILE;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (err) {
-      throw new Error(`MLOPS_API_TOKENS_FILE=${file}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    const list = (parsed as { tokens?: unknown }).tokens;
-    if (!Array.isArray(list)) throw new Error(`${file}: must be {"tokens": [{"name", "token", "scopes"}]}`);
-    list.forEach((t: { name?: unknown; token?: unknown; scopes?: unknown }, i) => {
-      const scopes = Array.isArray(t.scopes) ? t.scopes : [];
-      if (typeof t.name !== 'string' || typeof t.token !== 'string' || scopes.length === 0 || !scopes.every((s) => SCOPES.includes(s as Scope))) {
-        throw new Error(`${file}: tokens[${i}] needs a name, a token and scopes from ${SCOPES.join(', ')}`);
-      }
-      tokens.push(apiToken(t.name, t.token, scopes as Scope[]));
-    });
+    for (const t of tokensInFile(env.MLOPS_API_TOKENS_FILE)) tokens.push(apiToken(t.name, t.token, t.scopes));
   }
   for (const [i, entry] of (env.MLOPS_API_TOKENS ?? '').split(',').filter(Boolean).entries()) {
     const [scope, token] = [entry.slice(0, entry.indexOf(':')), entry.slice(entry.indexOf(':') + 1)];
@@ -133,6 +145,5 @@ export function ensureTokenFile(file: string): Record<string, string> {
     ];
     writeFileSync(file, `${JSON.stringify({ tokens }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   }
-  const { tokens } = JSON.parse(readFileSync(file, 'utf8')) as { tokens: { name: string; token: string }[] };
-  return Object.fromEntries(tokens.map((t) => [t.name, t.token]));
+  return Object.fromEntries(tokensInFile(file).map((t) => [t.name, t.token]));
 }

@@ -1,4 +1,5 @@
 // The API's settings, from the environment, with the defaults documented in the README.
+import { portSetting, wholeNumberSetting } from '../core/env.js';
 import { authFromEnv, type AuthConfig } from './auth.js';
 import { DEFAULT_BATCHING, type BatchingOptions } from './predictor.js';
 
@@ -26,32 +27,24 @@ export interface ApiConfig {
   readonly batching: BatchingOptions;
 }
 
-function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > max) throw new Error(`${name}=${raw}: must be a whole number from 0 to ${max}`);
-  return n;
-}
-
 export function apiConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const maxPredictRows = wholeNumber(env, 'MLOPS_PREDICT_MAX_ROWS', 1_000, 100_000);
+  const maxPredictRows = wholeNumberSetting(env, 'MLOPS_PREDICT_MAX_ROWS', 1_000, 1, 100_000);
   return {
-    port: wholeNumber(env, 'PORT', 3000, 65_535),
+    port: portSetting(env, 'PORT', 3000, true),
     host: env.HOST ?? '127.0.0.1',
     auth: authFromEnv(env),
     limits: {
       maxPredictRows,
       // Room for every row at ~200 bytes, and never less than 64 KiB.
-      maxBodyBytes: wholeNumber(env, 'MLOPS_MAX_BODY_BYTES', Math.max(64 * 1024, maxPredictRows * 200), 64 * 1024 * 1024),
+      maxBodyBytes: wholeNumberSetting(env, 'MLOPS_MAX_BODY_BYTES', Math.max(64 * 1024, maxPredictRows * 200), 1024, 64 * 1024 * 1024),
     },
     batching: {
-      maxWaitMs: wholeNumber(env, 'MLOPS_PREDICT_BATCH_WAIT_MS', DEFAULT_BATCHING.maxWaitMs, 1_000),
-      maxBatchRows: Math.max(1, wholeNumber(env, 'MLOPS_PREDICT_MAX_BATCH', DEFAULT_BATCHING.maxBatchRows, 10_000)),
-      threads: Math.max(1, wholeNumber(env, 'MLOPS_PREDICT_THREADS', DEFAULT_BATCHING.threads, 64)),
-      maxInFlight: Math.max(1, wholeNumber(env, 'MLOPS_PREDICT_IN_FLIGHT', DEFAULT_BATCHING.maxInFlight, 16)),
-      scoringThreads: wholeNumber(env, 'MLOPS_PREDICT_SCORING_THREADS', DEFAULT_BATCHING.scoringThreads, 16),
-      inlineMaxRows: wholeNumber(env, 'MLOPS_PREDICT_INLINE_ROWS', DEFAULT_BATCHING.inlineMaxRows, 10_000),
+      maxWaitMs: wholeNumberSetting(env, 'MLOPS_PREDICT_BATCH_WAIT_MS', DEFAULT_BATCHING.maxWaitMs, 0, 1_000),
+      maxBatchRows: wholeNumberSetting(env, 'MLOPS_PREDICT_MAX_BATCH', DEFAULT_BATCHING.maxBatchRows, 1, 10_000),
+      threads: wholeNumberSetting(env, 'MLOPS_PREDICT_THREADS', DEFAULT_BATCHING.threads, 1, 64),
+      maxInFlight: wholeNumberSetting(env, 'MLOPS_PREDICT_IN_FLIGHT', DEFAULT_BATCHING.maxInFlight, 1, 16),
+      scoringThreads: wholeNumberSetting(env, 'MLOPS_PREDICT_SCORING_THREADS', DEFAULT_BATCHING.scoringThreads, 0, 16),
+      inlineMaxRows: wholeNumberSetting(env, 'MLOPS_PREDICT_INLINE_ROWS', DEFAULT_BATCHING.inlineMaxRows, 0, 10_000),
     },
   };
 }

@@ -1,6 +1,6 @@
 // Structured logs: one JSON object per line, with the request id wherever there is one, so a
 // line in the log can be matched to the response a client saw (its x-request-id header).
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+import { logLevelSetting, type LogLevel } from '../core/env.js';
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -42,8 +42,9 @@ export function lineWriter(stream: NodeJS.WritableStream = process.stdout, maxPe
   };
 }
 
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', write: (line: string) => void = lineWriter()): Logger {
-  const min = RANK[(level.toLowerCase() as LogLevel) in RANK ? (level.toLowerCase() as LogLevel) : 'info'];
+/** A logger writing lines at `level` and above (LOG_LEVEL by default; an unknown level stops the process at start-up). */
+export function createLogger(level: LogLevel = logLevelSetting(process.env), write: (line: string) => void = lineWriter()): Logger {
+  const min = RANK[level];
   const at = (lvl: LogLevel) => (event: string, fields: Record<string, unknown> = {}) => {
     if (RANK[lvl] < min) return;
     write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, event, ...fields })}\n`);

@@ -2,7 +2,7 @@
 // PORT (3000), HOST (127.0.0.1), tokens (MLOPS_API_TOKENS_FILE or MLOPS_API_TOKENS), limits and
 // micro-batching; Temporal from TEMPORAL_ADDRESS.
 import { Client, Connection } from '@temporalio/client';
-import { resolvePaths, temporalSettings } from '../core/config.js';
+import { ensureStateDir, resolvePaths, temporalSettings } from '../core/config.js';
 import { TemporalUnavailableError } from '../core/errors.js';
 import { listModels, loadSpec, type ModelSpec } from '../core/spec.js';
 import { createApp } from './app.js';
@@ -17,6 +17,7 @@ async function main(): Promise<void> {
   const config = apiConfigFromEnv();
   if (!config.auth.enabled) log.warn('auth_disabled', { message: 'MLOPS_AUTH=off: every route is open to anyone who can reach this port' });
   const paths = resolvePaths();
+  ensureStateDir(paths);
   const temporal = temporalSettings();
   const metrics = new ApiMetrics();
   const predictor = await Predictor.create(
@@ -51,6 +52,11 @@ async function main(): Promise<void> {
   const app = createApp({ paths, temporal, client: getClient, predictor, auth: config.auth, limits: config.limits, specs, metrics, log });
   const server = startApiServer(app, { predictor, limits: config.limits, metrics, auth: config.auth, log }, config.port, config.host, (info) => {
     log.info('api_listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${info.port}`, batching: config.batching, limits: config.limits });
+  });
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    const why = err.code === 'EADDRINUSE' ? 'another process is listening there' : err.code === 'ENOTFOUND' || err.code === 'EADDRNOTAVAIL' ? 'no such address on this machine' : err.message;
+    console.error(`api failed: cannot listen on HOST=${config.host} PORT=${config.port}: ${why}`);
+    process.exit(1);
   });
   const shutdown = () => {
     server.close(() => {

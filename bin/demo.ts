@@ -8,13 +8,14 @@ import { Client, Connection } from '@temporalio/client';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { ensureTokenFile } from '../api/auth.js';
 import { resolvePaths, temporalSettings, temporalUiLink } from '../core/config.js';
 import { rootCause } from '../core/errors.js';
 import { openDuckDB, parquetRowCounts } from '../core/duckdb.js';
 import { listPartitions } from '../core/lake.js';
 import type { DriftReport, MonitorModelResult } from '../core/monitoring.js';
-import { scheduleId, triggerSchedule } from '../core/schedules.js';
+import { scheduleExists, scheduleId, triggerSchedule } from '../core/schedules.js';
 import { loadSpec } from '../core/spec.js';
 import type { BatchInferenceResult } from '../core/types.js';
 import { FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY, lakeStatus, releaseWeeks } from '../data/flights.js';
@@ -22,19 +23,30 @@ import { describeMetrics } from '../ml/metrics.js';
 import { isTemporalUp } from '../worker/dev-server.js';
 import { follow, followTraining, pendingLine } from './follow.js';
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+const USAGE = 'usage: npm run demo [-- --model NAME] [--weeks N]';
+
+/** --model and --weeks; anything else, or a flag without its value, stops the demo before it changes anything. */
+function demoOptions(args: readonly string[]): { model: string; weeks: number | undefined } {
+  let values: { model?: string; weeks?: string };
+  try {
+    ({ values } = parseArgs({ args: [...args], options: { model: { type: 'string' }, weeks: { type: 'string' } }, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+  }
+  if (values.weeks !== undefined && !(/^\d+$/.test(values.weeks) && Number(values.weeks) >= 1)) {
+    throw new Error(`--weeks ${values.weeks}: must be a whole number of weeks, 1 or more\n${USAGE}`);
+  }
+  return { model: values.model ?? 'flight_delay', weeks: values.weeks === undefined ? undefined : Number(values.weeks) };
 }
 
 const paths = resolvePaths();
 const temporal = temporalSettings();
 const apiUrl = (process.env.MLOPS_API_URL ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`).replace(/\/$/, '');
-const model = option('model', 'flight_delay');
 const say = (line: string) => console.log(`[demo] ${line}`);
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${(x * 100).toFixed(1)}%`);
 
 async function main(): Promise<void> {
+  const { model, weeks: weeksAsked } = demoOptions(process.argv.slice(2));
   const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, model);
   if (!(await isTemporalUp(temporal.address))) {
     throw new Error(`Temporal is not reachable at ${temporal.address}. Start the system first, in another terminal:\n  npm start\nthen run npm run demo again.`);
@@ -44,8 +56,17 @@ async function main(): Promise<void> {
   const tokensFile = process.env.MLOPS_API_TOKENS_FILE ?? path.join(paths.stateDir, 'api-tokens.json');
   const adminToken = existsSync(tokensFile) ? (ensureTokenFile(tokensFile)['local-admin'] ?? '<admin token>') : '<admin token>';
   try {
+    // Both schedules must exist before a week is released: a week released and not scored stays released.
+    for (const kind of ['batch', 'monitor'] as const) {
+      if (!(await scheduleExists(client, scheduleId(kind, model)))) {
+        throw new Error(
+          `the ${kind} schedule of '${model}' (${scheduleId(kind, model)}) does not exist: the spec must declare schedules.${kind}, ` +
+            'and a worker of the main queue with MLOPS_SCHEDULES on must have started (npm start does both); nothing was released',
+        );
+      }
+    }
     const pending = (await lakeStatus(paths)).pending;
-    const weeks = Math.min(Number(option('weeks', String(pending.length))), pending.length);
+    const weeks = Math.min(weeksAsked ?? pending.length, pending.length);
     if (weeks === 0) {
       say(`every week is in the lake already (${paths.lakeDir}); nothing to release. Start over with a fresh state folder to see it again.`);
       return;

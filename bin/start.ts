@@ -7,8 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PROJECT_ROOT, resolvePaths, temporalSettings, temporalUiLink } from '../core/config.js';
+import { ensureStateDir, PROJECT_ROOT, resolvePaths, temporalSettings, temporalUiLink } from '../core/config.js';
 import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
+import { logLevelSetting, portSetting, wholeNumberSetting } from '../core/env.js';
 import { rootCause } from '../core/errors.js';
 import { describeMetrics } from '../ml/metrics.js';
 import { listPartitions } from '../core/lake.js';
@@ -19,15 +20,35 @@ import { DEFAULT_INITIAL_WEEKS, ensureFlightsLake } from '../data/flights.js';
 import { startDevServer, type DevServer } from '../worker/dev-server.js';
 import { ensureTemporalCli } from '../worker/temporal-cli.js';
 import { ensureTokenFile } from '../api/auth.js';
-import { API_NODE_FLAGS } from '../api/config.js';
+import { API_NODE_FLAGS, apiConfigFromEnv } from '../api/config.js';
 import { followTraining } from './follow.js';
 
-const paths = resolvePaths();
-const temporalPort = Number(process.env.TEMPORAL_PORT ?? 7233);
-const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
-const apiPort = Number(process.env.PORT ?? 3000);
-const apiUrl = `http://127.0.0.1:${apiPort}`;
 const say = (line: string) => console.log(`[start] ${line}`);
+
+/** The settings npm start reads itself, checked before anything starts (the API and worker check theirs too, but only after Temporal is up). */
+function startSettings(env: NodeJS.ProcessEnv) {
+  logLevelSetting(env);
+  apiConfigFromEnv({ ...env, MLOPS_AUTH: 'off' }); // the API's limits and batching; its tokens are made below
+  const paths = resolvePaths(env);
+  ensureStateDir(paths);
+  return {
+    paths,
+    temporalPort: portSetting(env, 'TEMPORAL_PORT', 7233),
+    uiPort: portSetting(env, 'TEMPORAL_UI_PORT', 8233),
+    apiPort: portSetting(env, 'PORT', 3000),
+    initialWeeks: wholeNumberSetting(env, 'MLOPS_INITIAL_WEEKS', DEFAULT_INITIAL_WEEKS, 1, 1_000),
+  };
+}
+
+let settings: ReturnType<typeof startSettings>;
+try {
+  settings = startSettings(process.env);
+} catch (err) {
+  console.error(`[start] ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
+const { paths, temporalPort, uiPort, apiPort, initialWeeks } = settings;
+const apiUrl = `http://127.0.0.1:${apiPort}`;
 
 const children: ChildProcess[] = [];
 let server: DevServer | undefined;
@@ -127,7 +148,7 @@ async function main(): Promise<void> {
   say(`Temporal ${server.started ? 'started' : 'already running'} on ${server.address}; Web UI ${server.uiUrl}`);
 
   say('preparing the flights lake (vega-datasets flights-3m.parquet, 3,000,000 flights) ...');
-  const lake = await ensureFlightsLake(paths, Number(process.env.MLOPS_INITIAL_WEEKS ?? DEFAULT_INITIAL_WEEKS));
+  const lake = await ensureFlightsLake(paths, initialWeeks);
   say(`lake: ${lake.released.length} weeks released (${lake.released[0]} .. ${lake.released.at(-1)}), ${lake.pending.length} to come (npm run lake -- release)`);
 
   const env = {

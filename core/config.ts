@@ -1,7 +1,10 @@
 // Where everything lives, decided once from the environment. Every process (worker, API,
 // launcher, tests) resolves paths through here so they agree on one layout.
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostPortSetting } from './env.js';
+import { InvalidSettingError } from './errors.js';
 
 /** The repository root: specs, SQL and the vega-datasets package are found relative to it. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,6 +45,20 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
   };
 }
 
+/**
+ * Make the state folder when it is missing. A file in its place, or a folder this process cannot
+ * write, stops the process at start-up with the variable's name, instead of failing every request.
+ */
+export function ensureStateDir(paths: Paths): void {
+  try {
+    mkdirSync(paths.stateDir, { recursive: true });
+    if (!statSync(paths.stateDir).isDirectory()) throw new Error('it is not a folder');
+    accessSync(paths.stateDir, constants.W_OK);
+  } catch (err) {
+    throw new InvalidSettingError('MLOPS_STATE_DIR', paths.stateDir, `must be a folder this process can write (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
 export interface TemporalSettings {
   readonly address: string;
   readonly namespace: string;
@@ -52,7 +69,7 @@ export interface TemporalSettings {
 
 export function temporalSettings(env: NodeJS.ProcessEnv = process.env): TemporalSettings {
   return {
-    address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    address: hostPortSetting(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233'),
     namespace: env.TEMPORAL_NAMESPACE ?? 'default',
     taskQueue: env.MLOPS_TASK_QUEUE ?? 'mlops',
     uiUrl: (env.TEMPORAL_UI_URL ?? 'http://localhost:8233').replace(/\/$/, ''),

@@ -77,6 +77,13 @@ export class TemporalUnavailableError extends MlopsError {
   }
 }
 
+/** An environment variable whose value cannot be used: names the variable, the value and what it takes. */
+export class InvalidSettingError extends MlopsError {
+  constructor(readonly variable: string, readonly value: string, readonly expected: string) {
+    super(`${variable}=${JSON.stringify(value)}: ${expected}`);
+  }
+}
+
 /** A request with bad fields: every problem is listed, each naming its field. */
 export class InvalidRequestError extends MlopsError {
   constructor(readonly problems: readonly { field: string; problem: string }[]) {

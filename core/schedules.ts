@@ -117,6 +117,17 @@ export async function ensureSchedules(client: Client, specs: readonly ModelSpec[
   return { created, updated, deleted };
 }
 
+/** Whether the schedule `id` exists on the server. */
+export async function scheduleExists(client: Client, id: string): Promise<boolean> {
+  try {
+    await client.schedule.getHandle(id).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) return false;
+    throw err;
+  }
+}
+
 /** Start a schedule's action now, as if it were due, and return the run it started. */
 export async function triggerSchedule(client: Client, id: string): Promise<{ workflowId: string; runId: string }> {
   const handle = client.schedule.getHandle(id);

@@ -5,35 +5,48 @@
 import { resolvePaths } from '../core/config.js';
 import { bootstrapFlights, DEFAULT_INITIAL_WEEKS, ensureFlightsLake, lakeStatus, releaseWeeks } from './flights.js';
 
+const USAGE = 'use: npm run lake -- bootstrap [weeks] | release [count] | status';
+
 async function main(argv: string[]): Promise<void> {
   const paths = resolvePaths();
-  const [command = 'status', arg] = argv;
-  const count = (fallback: number): number => {
+  const [command = 'status', arg, ...extra] = argv;
+  if (extra.length > 0) throw new Error(`unexpected argument '${extra[0]}': ${USAGE}`);
+  // Read before anything changes, so a bad count leaves the lake as it was.
+  const count = (fallback: number, min: number): number => {
     if (arg === undefined) return fallback;
-    const n = Number(arg);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`expected a whole number of weeks, got '${arg}'`);
-    return n;
+    if (!/^\d+$/.test(arg) || Number(arg) < min) throw new Error(`${command} ${arg}: expected a whole number of weeks from ${min}`);
+    return Number(arg);
+  };
+  const requireBootstrap = async () => {
+    const status = await lakeStatus(paths);
+    if (status.released.length + status.pending.length === 0) {
+      throw new Error(`no flights lake under ${paths.stateDir}: run npm run lake -- bootstrap (npm start does it too)`);
+    }
+    return status;
   };
   switch (command) {
     case 'bootstrap': {
+      const weeks = count(DEFAULT_INITIAL_WEEKS, 0);
       const marker = await bootstrapFlights(paths);
       console.log(`arrivals: ${marker.rows.toLocaleString('en-US')} flights in ${marker.weeks.length} weeks`);
-      const status = await ensureFlightsLake(paths, count(DEFAULT_INITIAL_WEEKS));
+      const status = await ensureFlightsLake(paths, weeks);
       console.log(`lake: ${status.released.length} weeks released, ${status.pending.length} pending (${paths.lakeDir})`);
       break;
     }
     case 'release': {
-      const weeks = await releaseWeeks(paths, count(1));
+      const n = count(1, 1);
+      await requireBootstrap();
+      const weeks = await releaseWeeks(paths, n);
       console.log(weeks.length ? `released: ${weeks.join(', ')}` : 'nothing left to release');
       break;
     }
     case 'status': {
-      const status = await lakeStatus(paths);
-      console.log(JSON.stringify(status, null, 2));
+      if (arg !== undefined) throw new Error(`unexpected argument '${arg}': ${USAGE}`);
+      console.log(JSON.stringify(await requireBootstrap(), null, 2));
       break;
     }
     default:
-      throw new Error(`unknown command '${command}': use bootstrap [weeks], release [count] or status`);
+      throw new Error(`unknown command '${command}': ${USAGE}`);
   }
 }
 

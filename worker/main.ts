@@ -1,7 +1,9 @@
 // The worker process: connects to Temporal and runs workflows and activities until SIGINT/SIGTERM.
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@temporalio/worker';
-import { resolvePaths, temporalSettings, type Paths, type TemporalSettings } from '../core/config.js';
+import { ensureStateDir, resolvePaths, temporalSettings, type Paths, type TemporalSettings } from '../core/config.js';
+import { hostPortSetting, logLevelSetting } from '../core/env.js';
+import { MlopsError } from '../core/errors.js';
 import { ensureSchedules } from '../core/schedules.js';
 import { listModels, loadSpec, type ModelSpec } from '../core/spec.js';
 import { codeVersion } from './code-version.js';
@@ -60,14 +62,16 @@ function workerQueues(raw: string | undefined): WorkerQueues {
 }
 
 async function main(): Promise<void> {
-  const metrics = process.env.MLOPS_WORKER_METRICS;
+  const metrics = hostPortSetting(process.env, 'MLOPS_WORKER_METRICS');
+  const level = logLevelSetting(process.env);
   Runtime.install({
-    logger: new DefaultLogger((process.env.LOG_LEVEL?.toUpperCase() as 'INFO' | undefined) ?? 'INFO', jsonLine),
+    logger: new DefaultLogger(level.toUpperCase() as Uppercase<typeof level>, jsonLine),
     // Temporal's own worker metrics (task latency, slots, polls, activity and workflow outcomes) for Prometheus.
     ...(metrics ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metrics } } } } : {}),
   });
   const temporal = temporalSettings();
   const paths = resolvePaths();
+  ensureStateDir(paths);
   const queues = workerQueues(process.env.MLOPS_WORKER_QUEUES);
   const connection = await NativeConnection.connect({ address: temporal.address });
   try {
@@ -80,15 +84,26 @@ async function main(): Promise<void> {
       codeVersion: codeVersion(),
     });
     console.log(`worker: polling ${worker.taskQueues.map((q) => `'${q}'`).join(' and ')} on ${temporal.address} (state: ${paths.stateDir}${metrics ? `; metrics: http://${metrics}/metrics` : ''})`);
-    // The main queue's workers own the schedules; trainers leave them alone.
-    if (process.env.MLOPS_SCHEDULES !== 'off' && queues !== 'training') await reconcileSchedules(paths, temporal);
-    await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks have drained
+    const running = worker.run(); // settles after SIGINT/SIGTERM once in-flight tasks have drained
+    // The main queue's workers own the schedules; trainers leave them alone. If that fails, the
+    // worker drains and stops first, so the error reported is this one, not the connection's.
+    if (process.env.MLOPS_SCHEDULES !== 'off' && queues !== 'training') {
+      try {
+        await reconcileSchedules(paths, temporal);
+      } catch (err) {
+        worker.shutdown();
+        await running.catch(() => undefined);
+        throw err;
+      }
+    }
+    await running;
   } finally {
     await connection.close();
   }
 }
 
 main().catch((err: unknown) => {
-  console.error('worker failed:', err);
+  // A setting or spec error says all there is to say; anything else keeps its stack.
+  console.error('worker failed:', err instanceof MlopsError ? err.message : err);
   process.exit(1);
 });
