@@ -17,7 +17,7 @@
 // and an old session is released only when no batch holds it.
 import type { Worker } from 'node:worker_threads';
 import type { Paths } from '../core/config.js';
-import { ModelUnavailableError, NoChampionError } from '../core/errors.js';
+import { InvalidSpecError, ModelUnavailableError, NoChampionError } from '../core/errors.js';
 import { featureColumns, featureQuery, requestParameters, requestSource } from '../core/features.js';
 import { ROWS_PER_RUN } from '../core/inference.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
@@ -242,6 +242,11 @@ export class Predictor {
           sql: featureQuery(loaded, requestSource(loaded.spec), false),
           features: featureColumns(loaded.spec),
           statements: this.batching.maxInFlight,
+        }).catch((err: unknown) => {
+          // DuckDB names the column but not the spec: a feature the SQL does not produce, or SQL that does not bind.
+          const reason = err instanceof Error ? err.message : String(err);
+          if (!/\b(Binder|Parser|Catalog) Error\b/.test(reason)) throw err;
+          throw new InvalidSpecError(loaded.file, 'features', `the feature SQL (${loaded.spec.features.sql}) does not prepare over the request columns: ${reason}`);
         });
         return { loaded, lastAliasCheck: 0, waiting: [], waitingRows: 0, running: 0 };
       })();

@@ -126,8 +126,51 @@ export function parseMonitoring(r: Reader, raw: unknown, task: Task, gateMetric:
   };
 }
 
-// Minute, hour, day of month, month, day of week: digits, names, *, ranges, lists and steps.
-const CRON_FIELD = /^[0-9A-Za-z*,/-]+$/;
+// The five cron fields: minute, hour, day of month, month, day of week. Each is a list of `*`,
+// a value or a range, each with an optional /step; months and days may be named.
+const CRON_FIELDS = [
+  { name: 'minute', min: 0, max: 59, names: [] },
+  { name: 'hour', min: 0, max: 23, names: [] },
+  { name: 'day of month', min: 1, max: 31, names: [] },
+  { name: 'month', min: 1, max: 12, names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'] },
+  { name: 'day of week', min: 0, max: 7, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
+] as const;
+const CRON_ITEM = /^(?:\*|([0-9A-Za-z]+)(?:-([0-9A-Za-z]+))?)(?:\/([0-9]+))?$/;
+
+/** What is wrong with a 5-field cron expression, or undefined when the server will take it. */
+function cronProblem(fields: readonly string[]): string | undefined {
+  if (fields.length !== 5) return `has ${fields.length} fields, not 5`;
+  for (const [i, field] of fields.entries()) {
+    const { name, min, max, names } = CRON_FIELDS[i]!;
+    // Named months count from 1 (JAN), named days from 0 (SUN).
+    const value = (text: string): number | undefined => {
+      const named = (names as readonly string[]).indexOf(text.toUpperCase());
+      if (named >= 0) return named + min;
+      const n = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+      return n >= min && n <= max ? n : undefined;
+    };
+    for (const item of field.split(',')) {
+      const m = CRON_ITEM.exec(item);
+      const from = m?.[1] === undefined ? min : value(m[1]);
+      const to = m?.[2] === undefined ? from : value(m[2]);
+      const step = m?.[3] === undefined ? 1 : Number(m[3]);
+      if (!m || from === undefined || to === undefined || to < from || step < 1) {
+        return `the ${name} field '${field}' is not a value, range or list from ${min} to ${max}${names.length ? ` or ${names[0]}..${names.at(-1)}` : ''}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Whether Node knows the IANA time zone; the Temporal server reads the same tz database names. */
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export function parseSchedules(r: Reader, raw: unknown): SchedulePolicy {
   if (raw === undefined) return DEFAULT_SCHEDULES;
@@ -138,15 +181,16 @@ export function parseSchedules(r: Reader, raw: unknown): SchedulePolicy {
     if (v === false || v === null) return null;
     const text = r.string(v, `schedules.${kind}`).trim();
     const fields = text.split(/\s+/);
-    if (fields.length !== 5 || !fields.every((f) => CRON_FIELD.test(f))) {
-      r.fail(`schedules.${kind}`, `must be a 5-field cron expression like "0 4 * * MON", or false for none (got "${text}")`);
-    }
+    const problem = cronProblem(fields);
+    if (problem) r.fail(`schedules.${kind}`, `must be a 5-field cron expression like "0 4 * * MON", or false for none: "${text}" ${problem}`);
     return fields.join(' ');
   };
+  const timezone = (name: string): string =>
+    isTimeZone(name) ? name : r.fail('schedules.timezone', `must be an IANA time zone like "UTC" or "America/Chicago" (got "${name}")`);
   return {
     train: cron('train'),
     batch: cron('batch'),
     monitor: cron('monitor'),
-    timezone: s.timezone === undefined ? DEFAULT_SCHEDULES.timezone : r.string(s.timezone, 'schedules.timezone'),
+    timezone: s.timezone === undefined ? DEFAULT_SCHEDULES.timezone : timezone(r.string(s.timezone, 'schedules.timezone')),
   };
 }

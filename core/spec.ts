@@ -135,7 +135,12 @@ export function isValidName(name: string): boolean {
 }
 
 export async function listModels(modelsDir: string): Promise<string[]> {
-  const entries = await readdir(modelsDir).catch(() => [] as string[]);
+  let entries: string[];
+  try {
+    entries = await readdir(modelsDir);
+  } catch (err) {
+    throw new Error(`cannot read the model specs folder ${modelsDir} (MLOPS_MODELS_DIR): ${err instanceof Error ? err.message : String(err)}`);
+  }
   return entries
     .filter((f) => f.endsWith('.json'))
     .map((f) => f.slice(0, -'.json'.length))
@@ -178,16 +183,16 @@ export function requestColumns(spec: ModelSpec): DatasetColumn[] {
 
 export function parseSpec(raw: unknown, file: string): ModelSpec {
   const r = new Reader(file);
-  const o = r.object(raw, '(root)');
+  const o = r.strictObject(raw, '(root)', ['name', 'description', 'notes', 'task', 'dataset', 'features', 'label', 'split', 'trainer', 'gate', 'approval', 'decisionThreshold', 'batch', 'monitoring', 'schedules']);
   const name = r.string(o.name, 'name');
   if (!isValidName(name)) r.fail('name', 'must match [a-z][a-z0-9_]*');
   const task = r.oneOf(o.task, 'task', ['binary', 'multiclass', 'regression'] as const);
 
-  const ds = r.object(o.dataset, 'dataset');
+  const ds = r.strictObject(o.dataset, 'dataset', ['name', 'partitionKey', 'columns', 'contract']);
   const datasetName = r.string(ds.name, 'dataset.name');
   if (!isValidName(datasetName)) r.fail('dataset.name', 'must match [a-z][a-z0-9_]*');
   const columns = r.array(ds.columns, 'dataset.columns').map((c, i): DatasetColumn => {
-    const co = r.object(c, `dataset.columns[${i}]`);
+    const co = r.strictObject(c, `dataset.columns[${i}]`, ['name', 'type', 'description', 'example', 'knownAtPrediction', 'min', 'max', 'pattern']);
     const field = `dataset.columns[${i}]`;
     const colName = r.string(co.name, `${field}.name`);
     if (!/^[a-z_][a-z0-9_]*$/.test(colName)) r.fail(`${field}.name`, 'must be a lower-case identifier');
@@ -220,8 +225,8 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
       ...(pattern !== undefined ? { pattern } : {}),
     };
   });
-  const ct = r.object(ds.contract, 'dataset.contract');
-  const labelRate = ct.labelRate === undefined ? undefined : r.object(ct.labelRate, 'dataset.contract.labelRate');
+  const ct = r.strictObject(ds.contract, 'dataset.contract', ['maxNullRate', 'minRowsPerPartition', 'maxVolumeDrop', 'labelRate']);
+  const labelRate = ct.labelRate === undefined ? undefined : r.strictObject(ct.labelRate, 'dataset.contract.labelRate', ['min', 'max']);
   const contract: DataContract = {
     maxNullRate: r.number(ct.maxNullRate, 'dataset.contract.maxNullRate', 0, 1),
     minRowsPerPartition: r.integer(ct.minRowsPerPartition, 'dataset.contract.minRowsPerPartition', 1),
@@ -232,18 +237,18 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
     },
   };
 
-  const fe = r.object(o.features, 'features');
+  const fe = r.strictObject(o.features, 'features', ['sql', 'columns']);
   const featureColumns = r.array(fe.columns, 'features.columns').map((c, i): FeatureColumn => {
-    const co = r.object(c, `features.columns[${i}]`);
+    const co = r.strictObject(c, `features.columns[${i}]`, ['name', 'kind']);
     const colName = r.string(co.name, `features.columns[${i}].name`);
     if (!/^[a-z_][a-z0-9_]*$/.test(colName)) r.fail(`features.columns[${i}].name`, 'must be a lower-case identifier');
     return { name: colName, kind: r.oneOf(co.kind, `features.columns[${i}].kind`, ['numeric', 'categorical'] as const) };
   });
-  const labelObj = r.object(o.label, 'label');
-  const split = r.object(o.split, 'split');
-  const trainer = r.object(o.trainer, 'trainer');
+  const labelObj = r.strictObject(o.label, 'label', ['column', 'classes']);
+  const split = r.strictObject(o.split, 'split', ['trainPartitions', 'validationPartitions', 'holdoutPartitions']);
+  const trainer = r.strictObject(o.trainer, 'trainer', ['type', 'params', 'checkpointEvery', 'tuning']);
   const p = r.object(trainer.params, 'trainer.params');
-  const gate = r.object(o.gate, 'gate');
+  const gate = r.strictObject(o.gate, 'gate', GATE_FIELDS);
 
   const classes =
     labelObj.classes === undefined ? undefined : r.array(labelObj.classes, 'label.classes').map((c, i) => r.string(c, `label.classes[${i}]`));
@@ -270,7 +275,7 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
       type: r.oneOf(trainer.type, 'trainer.type', ['gbdt'] as const),
       params: parseTrainerParams(r, p, task, classes?.length ?? 1),
       checkpointEvery: trainer.checkpointEvery === undefined ? 10 : r.integer(trainer.checkpointEvery, 'trainer.checkpointEvery', 1),
-      ...(trainer.tuning === undefined ? {} : { tuning: parseTuning(r, r.object(trainer.tuning, 'trainer.tuning'), p, task, classes?.length ?? 1) }),
+      ...(trainer.tuning === undefined ? {} : { tuning: parseTuning(r, r.strictObject(trainer.tuning, 'trainer.tuning', ['trials', 'parallelism', 'seed', 'space']), p, task, classes?.length ?? 1) }),
     },
     gate: parsedGate,
     approval: parseApproval(r, o.approval),
@@ -284,12 +289,9 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
 const GATE_FIELDS = ['metric', 'min', 'max', 'mustBeatBaseline', 'champion', 'calibration', 'latency'];
 
 function parseGate(r: Reader, gate: Record<string, unknown>, metric: string, task: Task): PromotionGate {
-  for (const key of Object.keys(gate)) {
-    if (!GATE_FIELDS.includes(key)) r.fail(`gate.${key}`, `is not a gate field (known: ${GATE_FIELDS.join(', ')})`);
-  }
   let champion: PromotionGate['champion'];
   if (gate.champion !== undefined) {
-    const c = r.object(gate.champion, 'gate.champion');
+    const c = r.strictObject(gate.champion, 'gate.champion', ['tolerance', 'margin']);
     if ((c.tolerance === undefined) === (c.margin === undefined)) {
       r.fail('gate.champion', 'must set exactly one of tolerance (may be this much worse) or margin (must be this much better)');
     }
@@ -301,13 +303,13 @@ function parseGate(r: Reader, gate: Record<string, unknown>, metric: string, tas
   let calibration: PromotionGate['calibration'];
   if (gate.calibration !== undefined) {
     if (task === 'regression') r.fail('gate.calibration', 'applies to classification tasks only');
-    const c = r.object(gate.calibration, 'gate.calibration');
+    const c = r.strictObject(gate.calibration, 'gate.calibration', ['maxEce', 'bins']);
     calibration = {
       maxEce: r.number(c.maxEce, 'gate.calibration.maxEce', 0, 1),
       bins: c.bins === undefined ? 10 : r.integer(c.bins, 'gate.calibration.bins', 2, 100),
     };
   }
-  const latency = gate.latency === undefined ? undefined : r.object(gate.latency, 'gate.latency');
+  const latency = gate.latency === undefined ? undefined : r.strictObject(gate.latency, 'gate.latency', ['p99Ms']);
   return {
     metric,
     min: gate.min === undefined ? undefined : r.number(gate.min, 'gate.min', Number.NEGATIVE_INFINITY),
@@ -330,7 +332,7 @@ const MAX_APPROVAL_TIMEOUT_SECONDS = 14 * 24 * 3600;
 
 function parseApproval(r: Reader, raw: unknown): ApprovalPolicy {
   if (raw === undefined) return { required: false, timeoutSeconds: DEFAULT_APPROVAL_TIMEOUT_SECONDS };
-  const a = r.object(raw, 'approval');
+  const a = r.strictObject(raw, 'approval', ['required', 'timeoutSeconds']);
   if (a.required !== undefined && typeof a.required !== 'boolean') r.fail('approval.required', 'must be true or false');
   return {
     required: a.required === true,

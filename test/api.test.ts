@@ -2,7 +2,8 @@
 // models): input errors name their fields, unknown models are 404, no champion is 503, a
 // champion whose file is corrupt is never switched to; micro-batches answer every request as
 // one at a time would; POST /predict; the request id; metrics; the documentation.
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Paths } from '../core/config.js';
@@ -10,7 +11,7 @@ import { TemporalUnavailableError } from '../core/errors.js';
 import { Registry } from '../core/registry.js';
 import { parseSpec } from '../core/spec.js';
 import flightDelay from '../models/flight_delay.json' with { type: 'json' };
-import { cardDraft, registerChampion, testApi, testPaths, trainOnFirstWeek, TEST_TOKENS, type TestApi } from './helpers.js';
+import { cardDraft, declareVariant, registerChampion, testApi, testPaths, trainOnFirstWeek, TEST_TOKENS, type TestApi } from './helpers.js';
 
 let paths: Paths;
 let api: TestApi;
@@ -241,5 +242,30 @@ describe('API', () => {
     const res = await get(predictUrl(flight, 'flight_delay_class'));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ version, task: 'multiclass' });
+  });
+
+  it('lists a spec that does not load in GET /models with its error, and names the spec when its SQL lacks a feature', async () => {
+    await declareVariant(paths, 'flight_delay', 'typo_spec', (spec) => {
+      spec.dataset.columns[3].patern = '^[A-Z]{3}$';
+    });
+    await declareVariant(paths, 'flight_delay', 'lost_feature', (spec) => {
+      spec.features.columns.push({ name: 'no_such_feature', kind: 'numeric' });
+    });
+    try {
+      const { status, body } = await get('/models');
+      expect(status).toBe(200);
+      const models = body.models as { name: string; error?: string; task?: string }[];
+      expect(models.find((m) => m.name === 'typo_spec')?.error).toMatch(/dataset\.columns\[3\]\.patern: is not a field/);
+      expect(models.find((m) => m.name === 'flight_delay')).toMatchObject({ task: 'binary' });
+      expect(models.find((m) => m.name === 'flight_delay')?.error).toBeUndefined();
+
+      const res = await get(predictUrl(flight, 'lost_feature'));
+      expect(res.status).toBe(500);
+      expect(res.body.error?.type).toBe('InvalidSpecError');
+      expect(res.body.error?.message).toMatch(/lost_feature\.json: features: the feature SQL \(features\/flights\.sql\) does not prepare.*no_such_feature/s);
+    } finally {
+      await rm(path.join(paths.modelsDir, 'typo_spec.json'));
+      await rm(path.join(paths.modelsDir, 'lost_feature.json'));
+    }
   });
 });

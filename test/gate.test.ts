@@ -52,7 +52,7 @@ describe('promotion gate', () => {
     const withGate = (g: unknown) => () => parseSpec({ ...flightDelay, gate: g }, 'x.json');
     expect(withGate({ metric: 'auc', champion: { tolerance: 0.1, margin: 0.1 } })).toThrow(/gate\.champion: must set exactly one/);
     expect(withGate({ metric: 'auc', latency: { p99Ms: -1 } })).toThrow(/gate\.latency\.p99Ms/);
-    expect(withGate({ metric: 'auc', maxLatency: 3 })).toThrow(/gate\.maxLatency: is not a gate field/);
+    expect(withGate({ metric: 'auc', maxLatency: 3 })).toThrow(/gate\.maxLatency: is not a field of gate/);
     expect(() => parseSpec({ ...flightDelay, approval: { required: 'yes' } }, 'x.json')).toThrow(/approval\.required/);
   });
 });

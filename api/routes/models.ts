@@ -39,14 +39,23 @@ export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void
       method: 'get',
       path: '/models',
       tags,
-      summary: 'Declared models with their champion, challenger and version count',
+      summary: 'Declared models with their champion, challenger and version count (a spec that does not load: its error)',
       ...read,
       responses: { 200: json(z.object({ models: z.array(AnyObject) }), 'the models'), ...errors(401, 403) },
     }),
     async (c) => {
       const models = [];
       for (const name of await listModels(deps.paths.modelsDir)) {
-        const { spec: s } = await spec(name);
+        let s;
+        try {
+          ({ spec: s } = await spec(name));
+        } catch (err) {
+          // One broken spec file must not hide the others: it is listed with what is wrong with it.
+          const error = err instanceof Error ? err.message : String(err);
+          deps.log.warn('spec_invalid', { model: name, error });
+          models.push({ name, error, links: { self: `/models/${name}`, reports: `/reports/${name}` } });
+          continue;
+        }
         const versions = await registry.listVersions(name);
         models.push({
           name,
