@@ -8,8 +8,9 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseDocument, stringify } from 'yaml';
-import { API_NODE_FLAGS } from '../api/config.js';
-import { PROJECT_ROOT } from '../core/config.js';
+import { API_NODE_FLAGS, apiConfigFromEnv } from '../api/config.js';
+import { PROJECT_ROOT, temporalSettings } from '../core/config.js';
+import { hostPortSetting, logLevelSetting } from '../core/env.js';
 import { SEARCH_ATTRIBUTES, trainingTaskQueue } from '../core/types.js';
 
 /** Where the code reads its environment. */
@@ -363,6 +364,20 @@ export function checkCompose(text: string, repo: Repo): string[] {
     }
   }
 
+  // Each app service's settings, read by the same functions its process reads them with at start-up.
+  for (const name of appServices) {
+    const env = Object.fromEntries(environment(svc(name)));
+    const readers: (() => unknown)[] = [() => logLevelSetting(env), () => temporalSettings(env), () => hostPortSetting(env, 'MLOPS_WORKER_METRICS')];
+    if (apis.includes(name)) readers.push(() => apiConfigFromEnv({ ...env, MLOPS_AUTH: 'off' })); // the tokens file is a secret, checked above
+    for (const read of readers) {
+      try {
+        read();
+      } catch (err) {
+        problems.push(`${name}: environment: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+
   // The API: reachable from outside its container, on the port it publishes, health-checked.
   for (const name of apis) {
     const s = svc(name);
@@ -691,6 +706,8 @@ describe('each rule catches a broken variant', () => {
     ['an app without TEMPORAL_ADDRESS', composeWith((c) => delete c.services.worker.environment.TEMPORAL_ADDRESS), /^worker: environment\.TEMPORAL_ADDRESS is not set/],
     ['two services on one host port', composeWith((c) => (c.services.api.ports = ['8080:3000'])), /^ports: host port 8080 is published by both temporal-ui and api/],
     ['the API on another port than it publishes', composeWith((c) => (c.services.api.environment.PORT = '3001')), /^api: environment\.PORT is 3001/],
+    ['an API setting its process refuses', composeWith((c) => (c.services.api.environment.MLOPS_PREDICT_MAX_BATCH = '0')), /^api: environment: MLOPS_PREDICT_MAX_BATCH="0": must be a whole number from 1/],
+    ['a log level no process knows', composeWith((c) => (c.services.trainer.environment.LOG_LEVEL = 'verbose')), /^trainer: environment: LOG_LEVEL="verbose"/],
     ['the API on the loopback', composeWith((c) => (c.services.api.environment.HOST = '127.0.0.1')), /^api: environment\.HOST/],
     ['the API without its healthcheck', composeWith((c) => delete c.services.api.healthcheck), /^api: healthcheck/],
     ['the API without its Node flags', composeWith((c) => (c.services.api.command = ['node', '--import', 'tsx', 'api/main.ts'])), /^api: command lacks --max-semi-space-size=4/],
