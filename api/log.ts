@@ -64,9 +64,13 @@ export interface RequestLogFields {
   readonly principal: string | undefined;
 }
 
-/** One line per answered request: an error for a 5xx, else info; `ms` since `startedMs`. */
+/**
+ * One line per answered request, `ms` since `startedMs`: an error for a 5xx, a warning for a 503
+ * (no champion yet, Temporal unreachable: a state the answer explains, not a fault), else info.
+ */
 export function logRequest(log: Logger, fields: RequestLogFields, startedMs: number): void {
   const line = { ...fields, ms: Math.round((performance.now() - startedMs) * 100) / 100 };
-  if (fields.status >= 500) log.error('request', line);
+  if (fields.status === 503) log.warn('request', line);
+  else if (fields.status >= 500) log.error('request', line);
   else log.info('request', line);
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, lineWriter } from '../api/log.js';
+import { createLogger, lineWriter, logRequest, type Logger } from '../api/log.js';
 
 function collectingStream(): { stream: Writable; writes: string[] } {
   const writes: string[] = [];
@@ -63,5 +63,15 @@ describe('lineWriter', () => {
     expect(run.stderr).toContain('planned crash');
     const events = run.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { event: string }).event);
     expect(events).toEqual(['before_crash', 'last_words']);
+  });
+});
+
+describe('logRequest', () => {
+  it('logs a 5xx as an error, a 503 as a warning and everything else as information', () => {
+    const seen: [string, number][] = [];
+    const at = (level: string) => (_event: string, fields: Record<string, unknown> = {}) => seen.push([level, fields.status as number]);
+    const log: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    for (const status of [200, 404, 503, 500, 502]) logRequest(log, { requestId: 'r', method: 'GET', route: '/predict', status, principal: undefined }, performance.now());
+    expect(seen).toEqual([['info', 200], ['info', 404], ['warn', 503], ['error', 500], ['error', 502]]);
   });
 });
