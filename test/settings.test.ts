@@ -7,7 +7,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time.js';
+import { describe, expect, inject, it } from 'vitest';
 import { authFromEnv, ensureTokenFile } from '../api/auth.js';
 import { apiConfigFromEnv } from '../api/config.js';
 import { ensureStateDir, PROJECT_ROOT, resolvePaths, temporalSettings } from '../core/config.js';
@@ -116,6 +118,29 @@ describe('processes refuse bad settings before they change anything', () => {
     const address = await run('worker/main.ts', [], { MLOPS_STATE_DIR: state, TEMPORAL_ADDRESS: 'garbage' });
     expect(address.code).toBe(1);
     expect(address.stderr).toContain('worker failed: TEMPORAL_ADDRESS="garbage": must be host:port');
+  });
+
+  it('the worker reports why the schedules could not be made, not the connection it was closing', async () => {
+    // A namespace without the project's search attributes: the server refuses every schedule.
+    const namespace = `bare-${process.pid}-${Date.now()}`;
+    const connection = await Connection.connect({ address: inject('temporalAddress') });
+    try {
+      await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    } finally {
+      await connection.close();
+    }
+    const state = await mkdtemp(path.join(tmpdir(), 'mlops-settings-'));
+    const env = { MLOPS_STATE_DIR: state, TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: namespace, MLOPS_TASK_QUEUE: `${namespace}-q` };
+    let result = await run('worker/main.ts', [], env);
+    // A namespace just registered can take a few seconds to reach the server's cache.
+    for (let i = 0; i < 10 && /Namespace .* is not found/i.test(result.stderr); i++) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      result = await run('worker/main.ts', [], env);
+    }
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('worker failed: ServiceError: Failed to create schedule');
+    expect(result.stderr).toMatch(/no mapping defined for search attribute/);
+    expect(result.stderr).not.toContain('Cannot close connection');
   });
 
   it('npm start names the port before starting Temporal', async () => {
