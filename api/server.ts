@@ -87,13 +87,17 @@ export function startApiServer(app: Api, deps: ServerDeps, port: number, host: s
   ) as Server;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
+    const started = performance.now();
     const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooBig ? 431 : 400;
     const message = tooBig ? 'the request line and headers are larger than the server accepts (16 KiB)' : `not a valid HTTP request (${err.code ?? 'parse error'})`;
-    const body = JSON.stringify({ error: { type: 'InvalidRequestError', message } });
-    socket.end(
-      `HTTP/1.1 ${tooBig ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
+    // A request id of its own, as every other answer has, so the client's report and the log line meet.
+    const requestId = requestIdOf(undefined);
+    const body = JSON.stringify({ error: { type: 'InvalidRequestError', message, requestId } });
+    const headers = [['content-type', JSON_TYPE], ['content-length', String(Buffer.byteLength(body))], [REQUEST_ID_HEADER, requestId], ['connection', 'close'], ...SECURITY_HEADERS];
+    socket.end(`HTTP/1.1 ${tooBig ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`);
+    deps.metrics.record('(unparsed)', '(unparsed)', status, started);
+    logRequest(deps.log, { requestId, method: '(unparsed)', route: '(unparsed)', status, principal: undefined }, started);
   });
   return server;
 }

@@ -105,14 +105,14 @@ function requestFor(random: () => number): { method: string; path: string; heade
 }
 
 /** Broken HTTP that never reaches the app: Node's parser refuses it, answered in the API's shape too. */
-async function raw(payload: string | Buffer): Promise<{ status: number; body: string }> {
+async function raw(payload: string | Buffer): Promise<{ status: number; head: string; body: string }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let data = '';
     socket.on('data', (d) => (data += d.toString('latin1')));
     socket.on('end', () => {
       const [head = '', ...rest] = data.split('\r\n\r\n');
-      resolve({ status: Number(head.split(' ')[1]), body: rest.join('\r\n\r\n') });
+      resolve({ status: Number(head.split(' ')[1]), head, body: rest.join('\r\n\r\n') });
     });
     socket.on('error', reject);
     socket.setTimeout(5_000, () => socket.destroy(new Error('no answer')));
@@ -177,7 +177,12 @@ describe('fuzzing the API', () => {
       const where = `raw ${JSON.stringify(payload.toString().slice(0, 60))} -> ${res.status} ${res.body.slice(0, 120)}`;
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       if (!(res.status >= 400 && res.status < 500)) failures.push(where);
-      else if (!(JSON.parse(res.body) as { error?: { message?: string } }).error?.message) failures.push(`no message: ${where}`);
+      else {
+        const error = (JSON.parse(res.body) as { error?: { message?: string; requestId?: string } }).error;
+        if (!error?.message) failures.push(`no message: ${where}`);
+        // Its own request id, in the body and the x-request-id header, like every other answer.
+        if (!error?.requestId || !res.head.toLowerCase().includes(`\r\nx-request-id: ${error.requestId.toLowerCase()}`)) failures.push(`no request id: ${where}`);
+      }
     }
 
     const end = await rssMb();
