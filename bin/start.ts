@@ -28,11 +28,17 @@ const say = (line: string) => console.log(`[start] ${line}`);
 /** The settings npm start reads itself, checked before anything starts (the API and worker check theirs too, but only after Temporal is up). */
 function startSettings(env: NodeJS.ProcessEnv) {
   logLevelSetting(env);
-  apiConfigFromEnv({ ...env, MLOPS_AUTH: 'off' }); // the API's limits and batching; its tokens are made below
   const paths = resolvePaths(env);
   ensureStateDir(paths);
+  // This machine only (the API listens on 127.0.0.1): predictions and reports open to anyone
+  // here, so links and the examples below work; every change needs the admin token.
+  const tokensFile = env.MLOPS_API_TOKENS_FILE ?? path.join(paths.stateDir, 'api-tokens.json');
+  const tokens = ensureTokenFile(tokensFile);
+  apiConfigFromEnv({ ...env, MLOPS_API_TOKENS_FILE: tokensFile }); // the API's limits, batching and tokens, as it will read them
   return {
     paths,
+    tokensFile,
+    tokens,
     temporalPort: portSetting(env, 'TEMPORAL_PORT', 7233),
     uiPort: portSetting(env, 'TEMPORAL_UI_PORT', 8233),
     apiPort: portSetting(env, 'PORT', 3000),
@@ -47,7 +53,7 @@ try {
   console.error(`[start] ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }
-const { paths, temporalPort, uiPort, apiPort, initialWeeks } = settings;
+const { paths, tokensFile, tokens, temporalPort, uiPort, apiPort, initialWeeks } = settings;
 const apiUrl = `http://127.0.0.1:${apiPort}`;
 
 const children: ChildProcess[] = [];
@@ -157,10 +163,6 @@ async function main(): Promise<void> {
     MLOPS_STATE_DIR: paths.stateDir,
     PORT: String(apiPort),
   };
-  // This machine only (the API listens on 127.0.0.1): predictions and reports open to anyone
-  // here, so links and the examples below work; every change needs the admin token.
-  const tokensFile = process.env.MLOPS_API_TOKENS_FILE ?? path.join(paths.stateDir, 'api-tokens.json');
-  const tokens = ensureTokenFile(tokensFile);
   const adminToken = tokens['local-admin'] ?? '<an admin token from your MLOPS_API_TOKENS_FILE>';
   startChild('worker', 'worker/main.ts', { ...env, MLOPS_WORKER_METRICS: process.env.MLOPS_WORKER_METRICS ?? '127.0.0.1:9464' });
   startChild('api', 'api/main.ts', {

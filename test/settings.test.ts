@@ -133,7 +133,7 @@ describe('processes refuse bad settings before they change anything', () => {
     const env = { MLOPS_STATE_DIR: state, TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: namespace, MLOPS_TASK_QUEUE: `${namespace}-q` };
     let result = await run('worker/main.ts', [], env);
     // A namespace just registered can take a few seconds to reach the server's cache.
-    for (let i = 0; i < 10 && /Namespace .* is not found/i.test(result.stderr); i++) {
+    for (let i = 0; i < 10 && /namespace[^\n]*not found/i.test(result.stderr); i++) {
       await new Promise((r) => setTimeout(r, 1_000));
       result = await run('worker/main.ts', [], env);
     }
@@ -143,7 +143,7 @@ describe('processes refuse bad settings before they change anything', () => {
     expect(result.stderr).not.toContain('Cannot close connection');
   });
 
-  it('npm start names the port before starting Temporal', async () => {
+  it('npm start names a bad port, week count, API setting or token before starting Temporal', async () => {
     const state = await mkdtemp(path.join(tmpdir(), 'mlops-settings-'));
     for (const [name, value] of [['PORT', 'abc'], ['TEMPORAL_PORT', '99999'], ['TEMPORAL_UI_PORT', 'x'], ['MLOPS_INITIAL_WEEKS', '0'], ['MLOPS_PREDICT_MAX_BATCH', '0']] as const) {
       const { code, stdout, stderr } = await run('bin/start.ts', [], { MLOPS_STATE_DIR: state, [name]: value });
@@ -151,6 +151,12 @@ describe('processes refuse bad settings before they change anything', () => {
       expect(stderr, name).toContain(`[start] ${name}="${value}"`);
       expect(stdout, name).not.toContain('temporal CLI');
     }
+    const tokens = path.join(state, 'short-tokens.json');
+    await writeFile(tokens, JSON.stringify({ tokens: [{ name: 'ops', token: 'short', scopes: ['admin'] }] }));
+    const short = await run('bin/start.ts', [], { MLOPS_STATE_DIR: state, MLOPS_API_TOKENS_FILE: tokens });
+    expect(short.code).toBe(1);
+    expect(short.stderr).toContain("[start] API token 'ops' is shorter than 16 characters");
+    expect(short.stdout).not.toContain('temporal CLI');
     expect(existsSync(path.join(state, 'temporal.db'))).toBe(false);
   });
 

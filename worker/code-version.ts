@@ -1,5 +1,6 @@
-// The code version recorded in lineage: the git commit when run from a checkout (with
-// "+dirty" when files differ), else MLOPS_CODE_VERSION, else the package version.
+// The code version recorded in lineage: MLOPS_CODE_VERSION when set (the image build passes
+// the commit), else the git commit when run from a checkout ("+dirty" when files differ), else
+// the package version.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
