@@ -4,7 +4,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { ensureStateDir, resolvePaths, temporalSettings } from '../core/config.js';
 import { TemporalUnavailableError } from '../core/errors.js';
-import { listModels, loadSpec, type ModelSpec } from '../core/spec.js';
+import { loadAllSpecs, type ModelSpec } from '../core/spec.js';
 import { createApp } from './app.js';
 import { apiConfigFromEnv } from './config.js';
 import { createLogger } from './log.js';
@@ -31,12 +31,9 @@ async function main(): Promise<void> {
   );
   // The specs known at start-up are documented; a spec added later is served all the same.
   const specs: ModelSpec[] = [];
-  for (const name of await listModels(paths.modelsDir)) {
-    try {
-      specs.push((await loadSpec(paths.modelsDir, paths.sqlDir, name)).spec);
-    } catch (err) {
-      log.error('spec_invalid', { model: name, error: err instanceof Error ? err.message : String(err) });
-    }
+  for (const { name, spec, error } of await loadAllSpecs(paths.modelsDir, paths.sqlDir)) {
+    if (spec) specs.push(spec);
+    else log.error('spec_invalid', { model: name, error });
   }
   let client: Promise<Client> | undefined;
   const getClient = () => {

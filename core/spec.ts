@@ -148,6 +148,22 @@ export async function listModels(modelsDir: string): Promise<string[]> {
     .sort();
 }
 
+/** A declared model's spec, or why it does not load. */
+export type SpecOrError = { readonly name: string; readonly spec: ModelSpec; readonly error?: undefined } | { readonly name: string; readonly spec?: undefined; readonly error: string };
+
+/** Every declared model's spec, each spec that does not load with its error instead: one broken file never hides the others. */
+export async function loadAllSpecs(modelsDir: string, sqlDir: string): Promise<SpecOrError[]> {
+  const out: SpecOrError[] = [];
+  for (const name of await listModels(modelsDir)) {
+    try {
+      out.push({ name, spec: (await loadSpec(modelsDir, sqlDir, name)).spec });
+    } catch (err) {
+      out.push({ name, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return out;
+}
+
 export async function loadSpec(modelsDir: string, sqlDir: string, model: string): Promise<LoadedSpec> {
   // Names are checked before they touch the file system, so no request can reach outside models/.
   const known = await listModels(modelsDir);

@@ -5,7 +5,7 @@ import { ensureStateDir, resolvePaths, temporalSettings, type Paths, type Tempor
 import { hostPortSetting, logLevelSetting } from '../core/env.js';
 import { MlopsError } from '../core/errors.js';
 import { ensureSchedules } from '../core/schedules.js';
-import { listModels, loadSpec, type ModelSpec } from '../core/spec.js';
+import { loadAllSpecs, type ModelSpec } from '../core/spec.js';
 import { codeVersion } from './code-version.js';
 import { createWorker, type WorkerQueues } from './worker.js';
 
@@ -40,12 +40,9 @@ function jsonLine(entry: LogEntry): void {
  */
 async function reconcileSchedules(paths: Paths, temporal: TemporalSettings): Promise<void> {
   const specs: ModelSpec[] = [];
-  for (const name of await listModels(paths.modelsDir)) {
-    try {
-      specs.push((await loadSpec(paths.modelsDir, paths.sqlDir, name)).spec);
-    } catch (err) {
-      console.error(`worker: no schedules for '${name}': ${err instanceof Error ? err.message : String(err)}`);
-    }
+  for (const { name, spec, error } of await loadAllSpecs(paths.modelsDir, paths.sqlDir)) {
+    if (spec) specs.push(spec);
+    else console.error(`worker: no schedules for '${name}': ${error}`);
   }
   const connection = await Connection.connect({ address: temporal.address });
   try {

@@ -17,7 +17,7 @@ import { temporalUiLink, type TemporalSettings } from '../../core/config.js';
 import { NoPendingApprovalError, NoPreviousChampionError, PromotionInProgressError, rootCause, WorkflowNotAnsweringError } from '../../core/errors.js';
 import { decideUpdate, promotionWorkflowId, statusQuery, type RollbackInput } from '../../core/promotion.js';
 import { CHALLENGER, CHAMPION, Registry, rollbackTarget, type ModelCard } from '../../core/registry.js';
-import { listModels, loadSpec } from '../../core/spec.js';
+import { loadAllSpecs, loadSpec } from '../../core/spec.js';
 import { MODEL_NAME, MODEL_VERSION } from '../../core/types.js';
 import type { Api, AppDeps, Guard } from '../app.js';
 import { errors, json, ModelParam, ModelVersionParams, WhoAndWhy } from '../schemas.js';
@@ -45,13 +45,9 @@ export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void
     }),
     async (c) => {
       const models = [];
-      for (const name of await listModels(deps.paths.modelsDir)) {
-        let s;
-        try {
-          ({ spec: s } = await spec(name));
-        } catch (err) {
+      for (const { name, spec: s, error } of await loadAllSpecs(deps.paths.modelsDir, deps.paths.sqlDir)) {
+        if (!s) {
           // One broken spec file must not hide the others: it is listed with what is wrong with it.
-          const error = err instanceof Error ? err.message : String(err);
           deps.log.warn('spec_invalid', { model: name, error });
           models.push({ name, error, links: { self: `/models/${name}`, reports: `/reports/${name}` } });
           continue;
