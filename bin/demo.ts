@@ -11,11 +11,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureTokenFile } from '../api/auth.js';
 import { resolvePaths, temporalSettings, temporalUiLink } from '../core/config.js';
-import { rootCause } from '../core/errors.js';
+import { rootCause, UnknownScheduleError } from '../core/errors.js';
 import { openDuckDB, parquetRowCounts } from '../core/duckdb.js';
 import { listPartitions } from '../core/lake.js';
 import type { DriftReport, MonitorModelResult } from '../core/monitoring.js';
-import { scheduleExists, scheduleId, triggerSchedule } from '../core/schedules.js';
+import { describeSchedule, scheduleId, triggerSchedule } from '../core/schedules.js';
 import { loadSpec } from '../core/spec.js';
 import type { BatchInferenceResult } from '../core/types.js';
 import { FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY, lakeStatus, releaseWeeks } from '../data/flights.js';
@@ -58,12 +58,13 @@ async function main(): Promise<void> {
   try {
     // Both schedules must exist before a week is released: a week released and not scored stays released.
     for (const kind of ['batch', 'monitor'] as const) {
-      if (!(await scheduleExists(client, scheduleId(kind, model)))) {
+      await describeSchedule(client, scheduleId(kind, model)).catch((err: unknown) => {
+        if (!(err instanceof UnknownScheduleError)) throw err;
         throw new Error(
           `the ${kind} schedule of '${model}' (${scheduleId(kind, model)}) does not exist: the spec must declare schedules.${kind}, ` +
             'and a worker of the main queue with MLOPS_SCHEDULES on must have started (npm start does both); nothing was released',
         );
-      }
+      });
     }
     const pending = (await lakeStatus(paths)).pending;
     const weeks = Math.min(weeksAsked ?? pending.length, pending.length);

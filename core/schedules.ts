@@ -117,27 +117,20 @@ export async function ensureSchedules(client: Client, specs: readonly ModelSpec[
   return { created, updated, deleted };
 }
 
-/** Whether the schedule `id` exists on the server. */
-export async function scheduleExists(client: Client, id: string): Promise<boolean> {
+/** The schedule `id` as the server describes it; UnknownScheduleError when there is none. */
+export async function describeSchedule(client: Client, id: string): Promise<ScheduleDescription> {
   try {
-    await client.schedule.getHandle(id).describe();
-    return true;
+    return await client.schedule.getHandle(id).describe();
   } catch (err) {
-    if (err instanceof ScheduleNotFoundError) return false;
+    if (err instanceof ScheduleNotFoundError) throw new UnknownScheduleError(id);
     throw err;
   }
 }
 
 /** Start a schedule's action now, as if it were due, and return the run it started. */
 export async function triggerSchedule(client: Client, id: string): Promise<{ workflowId: string; runId: string }> {
+  const before = await describeSchedule(client, id);
   const handle = client.schedule.getHandle(id);
-  let before: ScheduleDescription;
-  try {
-    before = await handle.describe();
-  } catch (err) {
-    if (err instanceof ScheduleNotFoundError) throw new UnknownScheduleError(id);
-    throw err;
-  }
   // SKIP, like the schedule itself: a run still going is not doubled (and the server tracks it).
   await handle.trigger(ScheduleOverlapPolicy.SKIP);
   const deadline = Date.now() + 15_000;
