@@ -5,7 +5,7 @@ import { Context } from '@temporalio/activity';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Paths } from '../core/config.js';
-import { CorruptModelError, DataContractViolation } from '../core/errors.js';
+import { CorruptModelError, DataContractViolation, errorMessage } from '../core/errors.js';
 import { readLabeledFeatures } from '../core/features.js';
 import { evaluateGate } from '../core/gate.js';
 import { loadSession, runModel, scoreInBatches, type InferenceSession } from '../core/inference.js';
@@ -103,7 +103,7 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
     try {
       return await loadSession(bytes);
     } catch (err) {
-      throw new CorruptModelError(registry.modelPath(card.model, card.version), `onnxruntime cannot load it: ${err instanceof Error ? err.message : String(err)}`);
+      throw new CorruptModelError(registry.modelPath(card.model, card.version), `onnxruntime cannot load it: ${errorMessage(err)}`);
     }
   }
 

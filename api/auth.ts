@@ -6,7 +6,7 @@ import type { MiddlewareHandler } from 'hono';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ForbiddenError, UnauthenticatedError } from '../core/errors.js';
+import { errorMessage, ForbiddenError, UnauthenticatedError } from '../core/errors.js';
 
 export const SCOPES = ['predict', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -54,7 +54,7 @@ function tokensInFile(file: string): TokenEntry[] {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`MLOPS_API_TOKENS_FILE=${file}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`MLOPS_API_TOKENS_FILE=${file}: ${errorMessage(err)}`);
   }
   const list = isRecord(parsed) ? parsed.tokens : undefined;
   if (!Array.isArray(list)) throw new Error(`${file}: must be {"tokens": [{"name", "token", "scopes"}]}`);

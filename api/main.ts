@@ -3,7 +3,7 @@
 // micro-batching; Temporal from TEMPORAL_ADDRESS.
 import { Client, Connection } from '@temporalio/client';
 import { ensureStateDir, resolvePaths, temporalSettings } from '../core/config.js';
-import { TemporalUnavailableError } from '../core/errors.js';
+import { errorMessage, TemporalUnavailableError } from '../core/errors.js';
 import { loadAllSpecs, type ModelSpec } from '../core/spec.js';
 import { createApp } from './app.js';
 import { apiConfigFromEnv } from './config.js';
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     client ??= Connection.connect({ address: temporal.address, connectTimeout: 3_000 }).then(
       (connection) => new Client({ connection, namespace: temporal.namespace }),
       (err: unknown) => {
-        throw new TemporalUnavailableError(temporal.address, err instanceof Error ? err.message : String(err));
+        throw new TemporalUnavailableError(temporal.address, errorMessage(err));
       },
     );
     client.catch(() => (client = undefined)); // try again on the next request
@@ -67,6 +67,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(`api failed: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`api failed: ${errorMessage(err)}`);
   process.exit(1);
 });

@@ -10,6 +10,7 @@ import { parentPort } from 'node:worker_threads';
 import { openDuckDB, readColumns, type ColumnRequest } from '../core/duckdb.js';
 import { loadSession, runModel, type InferenceSession } from '../core/inference.js';
 import type { Column } from '../ml/table.js';
+import { errorMessage } from '../core/errors.js';
 
 export type PredictorRequest =
   | {
@@ -99,7 +100,7 @@ export async function createScorer(): Promise<Scorer> {
       try {
         return await handle(m);
       } catch (err) {
-        return { id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) };
+        return { id: m.id, ok: false, error: errorMessage(err) };
       } finally {
         if (--inFlight === 0) whenIdle?.();
       }

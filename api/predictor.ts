@@ -17,7 +17,7 @@
 // and an old session is released only when no batch holds it.
 import type { Worker } from 'node:worker_threads';
 import type { Paths } from '../core/config.js';
-import { InvalidSpecError, ModelUnavailableError, NoChampionError } from '../core/errors.js';
+import { errorMessage, InvalidSpecError, ModelUnavailableError, NoChampionError } from '../core/errors.js';
 import { featureColumns, featureQuery, requestParameters, requestSource } from '../core/features.js';
 import { ROWS_PER_RUN } from '../core/inference.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
@@ -244,7 +244,7 @@ export class Predictor {
           statements: this.batching.maxInFlight,
         }).catch((err: unknown) => {
           // DuckDB names the column but not the spec: a feature the SQL does not produce, or SQL that does not bind.
-          const reason = err instanceof Error ? err.message : String(err);
+          const reason = errorMessage(err);
           if (!/\b(Binder|Parser|Catalog) Error\b/.test(reason)) throw err;
           throw new InvalidSpecError(loaded.file, 'features', `the feature SQL (${loaded.spec.features.sql}) does not prepare over the request columns: ${reason}`);
         });
@@ -299,7 +299,7 @@ export class Predictor {
       this.events.loaded?.(model, version, 'loaded');
       if (previous) this.retire(previous);
     } catch (err) {
-      state.loadError = { version, message: err instanceof Error ? err.message : String(err) };
+      state.loadError = { version, message: errorMessage(err) };
       this.events.log('model_load_failed', { model, version, error: state.loadError.message, servingVersion: state.current?.version ?? null });
       this.events.loaded?.(model, version, 'failed');
     }
@@ -324,10 +324,10 @@ export class Predictor {
       const champion = (await this.registry.getAlias(model, CHAMPION))?.version ?? null;
       let problem: string | undefined;
       const state = await this.state(model).catch((err: unknown) => {
-        problem = err instanceof Error ? err.message : String(err);
+        problem = errorMessage(err);
         return undefined;
       });
-      if (state && champion !== null) await this.champion(model, state).catch((err: unknown) => (problem = err instanceof Error ? err.message : String(err)));
+      if (state && champion !== null) await this.champion(model, state).catch((err: unknown) => (problem = errorMessage(err)));
       const serving = state?.current?.version ?? null;
       const loadError = state?.loadError ? `v${state.loadError.version}: ${state.loadError.message}` : problem;
       out.push({ model, champion, serving, ...(loadError ? { loadError } : {}) });

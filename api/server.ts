@@ -17,6 +17,7 @@ import { errorAnswer } from './errors.js';
 import { logRequest } from './log.js';
 import { REQUEST_ID_HEADER, requestIdOf, SECURITY_HEADERS } from './response-headers.js';
 import { predictQueryHandler } from './routes/predict.js';
+import { errorMessage } from '../core/errors.js';
 
 const PREDICT_PATH = '/predict';
 const JSON_TYPE = 'application/json';
@@ -65,7 +66,7 @@ export function predictFastPath(deps: ServerDeps, fallback: RequestListener): Re
     if (req.method !== 'GET' || (q < 0 ? url : url.slice(0, q)) !== PREDICT_PATH) return fallback(req, res);
     answer(req, res, q < 0 ? '' : url.slice(q + 1)).catch((err: unknown) => {
       // Only writing the answer can land here (a socket gone mid-write): nothing left to tell the client.
-      deps.log.error('request_failed', { path: PREDICT_PATH, error: err instanceof Error ? err.message : String(err) });
+      deps.log.error('request_failed', { path: PREDICT_PATH, error: errorMessage(err) });
       res.destroy();
     });
   };

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureTokenFile } from '../api/auth.js';
 import { resolvePaths, temporalSettings, temporalUiLink } from '../core/config.js';
-import { rootCause, UnknownScheduleError } from '../core/errors.js';
+import { errorMessage, rootCause, UnknownScheduleError } from '../core/errors.js';
 import { openDuckDB, parquetRowCounts } from '../core/duckdb.js';
 import { listPartitions } from '../core/lake.js';
 import type { DriftReport, MonitorModelResult } from '../core/monitoring.js';
@@ -31,7 +31,7 @@ function demoOptions(args: readonly string[]): { model: string; weeks: number | 
   try {
     ({ values } = parseArgs({ args: [...args], options: { model: { type: 'string' }, weeks: { type: 'string' } }, strict: true, allowPositionals: false }));
   } catch (err) {
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    throw new Error(`${errorMessage(err)}\n${USAGE}`);
   }
   if (values.weeks !== undefined && !(/^\d+$/.test(values.weeks) && Number(values.weeks) >= 1)) {
     throw new Error(`--weeks ${values.weeks}: must be a whole number of weeks, 1 or more\n${USAGE}`);
@@ -136,6 +136,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(`[demo] ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`[demo] ${errorMessage(err)}`);
   process.exit(1);
 });

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { ensureStateDir, PROJECT_ROOT, resolvePaths, temporalSettings, temporalUiLink } from '../core/config.js';
 import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
 import { logLevelSetting, portSetting, wholeNumberSetting } from '../core/env.js';
-import { rootCause } from '../core/errors.js';
+import { errorMessage, rootCause } from '../core/errors.js';
 import { describeMetrics } from '../ml/metrics.js';
 import { listPartitions } from '../core/lake.js';
 import { CHAMPION, Registry } from '../core/registry.js';
@@ -50,7 +50,7 @@ let settings: ReturnType<typeof startSettings>;
 try {
   settings = startSettings(process.env);
 } catch (err) {
-  console.error(`[start] ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`[start] ${errorMessage(err)}`);
   process.exit(1);
 }
 const { paths, tokensFile, tokens, temporalPort, uiPort, apiPort, initialWeeks } = settings;
@@ -234,6 +234,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   if (stopping) return;
-  console.error(`[start] ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`[start] ${errorMessage(err)}`);
   void shutdown(1);
 });

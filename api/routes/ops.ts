@@ -1,6 +1,7 @@
 // Operations: liveness, readiness (every promoted model loaded and Temporal reachable) and the
 // Prometheus metrics. Open without a token: load balancers and scrapers call them.
 import { createRoute, z } from '@hono/zod-openapi';
+import { errorMessage } from '../../core/errors.js';
 import { listModels } from '../../core/spec.js';
 import type { Api, AppDeps } from '../app.js';
 import { json } from '../schemas.js';
@@ -63,6 +64,6 @@ async function temporalReachable(deps: AppDeps): Promise<{ reachable: boolean; a
     await client.withDeadline(Date.now() + TEMPORAL_CHECK_MS, () => client.workflowService.getSystemInfo({}));
     return { reachable: true, address: deps.temporal.address };
   } catch (err) {
-    return { reachable: false, address: deps.temporal.address, error: err instanceof Error ? err.message.split('\n')[0]! : String(err) };
+    return { reachable: false, address: deps.temporal.address, error: errorMessage(err).split('\n')[0]! };
   }
 }
