@@ -15,7 +15,7 @@ import { describeMetrics } from '../ml/metrics.js';
 import { listPartitions } from '../core/lake.js';
 import { CHAMPION, Registry } from '../core/registry.js';
 import { listModels, loadSpec, requestColumns } from '../core/spec.js';
-import { MODEL_NAME, TRAIN_REASON, type TrainModelInput } from '../core/types.js';
+import { MODEL_NAME, TRAIN_REASON, type TrainModelInput, type TrainModelResult } from '../core/types.js';
 import { DEFAULT_INITIAL_WEEKS, ensureFlightsLake } from '../data/flights.js';
 import { startDevServer, type DevServer } from '../worker/dev-server.js';
 import { ensureTemporalCli } from '../worker/temporal-cli.js';
@@ -143,6 +143,14 @@ async function exampleFlight(model: string): Promise<URLSearchParams | undefined
   }
 }
 
+/** The rows a run trained on: its split when recorded, else the snapshot it read. */
+function describeRows(result: TrainModelResult): string {
+  const n = (rows: number) => rows.toLocaleString('en-US');
+  const split = result.training.rows;
+  if (!split) return `a snapshot of ${n(result.snapshot.rows)} rows`;
+  return `${n(split.train)} rows (validation ${n(split.validation)}, holdout ${n(split.holdout)}, of a ${n(result.snapshot.rows)}-row snapshot)`;
+}
+
 async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
@@ -201,7 +209,7 @@ async function main(): Promise<void> {
       try {
         const result = await followTraining(client, model, workflowId, { url: apiUrl, adminToken }, say);
         say(
-          `${model}: v${result.version} trained on ${result.snapshot.rows.toLocaleString('en-US')} rows in ${result.training.seconds.toFixed(1)} s ` +
+          `${model}: v${result.version} trained on ${describeRows(result)} in ${result.training.seconds.toFixed(1)} s ` +
             `(${result.training.iterations} rounds), holdout ${describeMetrics(result.holdout)}; ` +
             (result.promoted
               ? 'promoted to champion'

@@ -120,6 +120,8 @@ export interface TrainModelResult {
     /** The training activity's attempt that finished (absent in runs recorded before it was kept). */
     readonly attempt?: number;
     readonly seconds: number;
+    /** Rows of the snapshot in each split (absent in runs recorded before it was kept). */
+    readonly rows?: { readonly train: number; readonly validation: number; readonly holdout: number };
     /** Tuning: every trial's parameters and validation metric, and which one won. */
     readonly trials?: readonly { readonly trial: TuningTrial; readonly validation: TrainedModel['validation']; readonly chosen: boolean }[];
   };

@@ -101,6 +101,10 @@ describe('TrainModelWorkflow', () => {
     expect(result.holdout.auc).toBeGreaterThan(0.6);
     expect(result.training.iterations).toBeGreaterThan(10);
     expect(result.snapshot.rows).toBeGreaterThan(500_000);
+    // The split it trained on, as the card records it: not the snapshot's size.
+    const split = result.training.rows;
+    expect(split?.train).toBeGreaterThan(0);
+    expect(split!.train + split!.validation + split!.holdout).toBeLessThanOrEqual(result.snapshot.rows);
 
     const status = await api.call(`/workflows/${workflowId}`);
     expect(((await status.json()) as { status: string }).status).toBe('COMPLETED');
@@ -109,6 +113,7 @@ describe('TrainModelWorkflow', () => {
     const card = await registry.readCard('flight_delay', 1);
     expect(card.lineage.workflowId).toBe(workflowId);
     expect(card.lineage.dataset.snapshotHash).toBe(result.snapshot.contentHash);
+    expect(card.metrics.trainRows).toBe(split!.train);
     expect(card.lineage.featureSql.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(card.onnx.parity.maxAbsDiff).toBeLessThan(1e-5);
     expect(card.onnx.parity.labelMismatches).toBe(0);
@@ -213,7 +218,7 @@ describe('TrainModelWorkflow', () => {
       status: string;
       failure: { message: string; type: string };
     };
-    expect(status.status).toBe('FAILED');
+    expect(status.status, JSON.stringify(status)).toBe('FAILED');
     expect(status.failure.type).toBe('DataContractViolation');
     expect(status.failure.message).toContain(file);
     expect(status.failure.message).toContain("column 'delay'");

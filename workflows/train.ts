@@ -106,6 +106,7 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
       resumedFromIteration: trained.resumedFromIteration,
       ...(trained.attempt !== undefined ? { attempt: trained.attempt } : {}),
       seconds: trained.seconds,
+      rows: { train: trainingSet.trainRows, validation: trainingSet.validationRows, holdout: trainingSet.holdoutRows },
       ...(trials.length ? { trials: trials.map((t) => ({ trial: t.trial!, validation: t.validation, chosen: t === trained })) } : {}),
     },
   };
