@@ -34,6 +34,9 @@ export type PredictorRequest =
       readonly parameters: readonly string[];
     };
 
+/** A request as its sender writes it: the id is added when it is sent. */
+export type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
 export type PredictorReply =
   | { readonly id: number; readonly ok: true; readonly output?: Float32Array; readonly features?: readonly Column[]; readonly rows?: number }
   | { readonly id: number; readonly ok: false; readonly error: string };

@@ -24,9 +24,8 @@ import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { loadSpec, requestColumns, type LoadedSpec } from '../core/spec.js';
 import { siblingModule, startThread } from '../ml/threads.js';
 import type { ColumnTable } from '../ml/table.js';
-import { createScorer, type PredictorReply, type PredictorRequest, type Scorer } from './predictor-thread.js';
+import { createScorer, type PredictorReply, type PredictorRequest, type Scorer, type WithoutId } from './predictor-thread.js';
 
-type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 const threadFile = siblingModule(import.meta.url, 'predictor-thread');
 
 const ALIAS_CHECK_MS = 200;

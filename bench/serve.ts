@@ -5,6 +5,9 @@
 //            bearer token on every request;
 //   bare     bench/serve/bare-ort-server.ts: node:http running the same onnxruntime session on
 //            one pre-built row, one run() per request;
+//   lean     bench/serve/lean-server.ts: the path the issue prescribes (micro-batches, one
+//            feature query and one onnxruntime call each, in one thread) and nothing else:
+//            close to the most a Node server of this model that keeps the feature SQL answers here;
 //   ceiling  bench/serve/http-ceiling-server.ts: node:http answering a fixed body, no model: the
 //            most requests any Node server answers on this machine with this load generator;
 //   fastapi  bench/serve/fastapi_app.py under uvicorn (uvloop, httptools), the same model and
@@ -239,6 +242,15 @@ function plans(paths: Paths, champion: Champion, py: PythonEnv): Plan[] {
     openLoop: true,
     parity: false,
   };
+  const lean: Plan = {
+    key: 'lean',
+    label: 'lean: feature SQL + onnxruntime per micro-batch, nothing else',
+    start: nodeServer('bench/serve/lean-server.ts', [MODEL], { MLOPS_STATE_DIR: paths.stateDir }, API_NODE_FLAGS),
+    headers: {},
+    healthz: false,
+    openLoop: false,
+    parity: true,
+  };
   const ceiling: Plan = {
     key: 'ceiling',
     label: 'node:http, fixed answer (no model)',
@@ -265,7 +277,7 @@ function plans(paths: Paths, champion: Champion, py: PythonEnv): Plan[] {
       parity: true,
     }),
   );
-  return [ours, bare, ceiling, ...fastapi];
+  return [ours, bare, lean, ceiling, ...fastapi];
 }
 
 function fmt(n: number | undefined, digits = 1): string {
@@ -307,6 +319,7 @@ function targets(outcomes: readonly Outcome[]): string[] {
   const ours = outcomes.find((o) => o.plan.key === 'ours');
   const bare = outcomes.find((o) => o.plan.key === 'bare');
   const ceiling = outcomes.find((o) => o.plan.key === 'ceiling');
+  const lean = outcomes.find((o) => o.plan.key === 'lean');
   const lines: string[] = [];
   const oursClosed = ours?.closed;
   if (!oursClosed) return [`this project's API was not measured: ${ours?.failure ?? 'not run'}`];
@@ -322,8 +335,15 @@ function targets(outcomes: readonly Outcome[]): string[] {
       `ours / ${f.plan.label} at c=${concurrency}: ${ratio.toFixed(2)}x rps (target >= 5x), p99 ${fmt(oursClosed.p99Ms, 2)} ms vs ` +
         `${fmt(f.closed.p99Ms, 2)} ms (target: no worse)${clean(oursClosed)}: ${verdict(ok)}`,
     );
+    const needed = 5 * f.closed.rps;
+    if (lean?.closed) {
+      lines.push(
+        `  5x is ${fmt(needed, 0)} rps; the lean server (the issue's path, one feature query and one onnxruntime call per micro-batch, ` +
+          `without auth, log, metrics or checks) did ${fmt(lean.closed.rps, 0)} rps (${(lean.closed.rps / f.closed.rps).toFixed(2)}x): ` +
+          `${lean.closed.rps < needed ? 'out of reach on this path for a Node server on this machine' : 'within reach of that path'}`,
+      );
+    }
     if (ceiling?.closed) {
-      const needed = 5 * f.closed.rps;
       lines.push(
         `  5x is ${fmt(needed, 0)} rps; node:http answering a fixed body with no model did ${fmt(ceiling.closed.rps, 0)} rps here ` +
           `(${(ceiling.closed.rps / f.closed.rps).toFixed(2)}x): ${ceiling.closed.rps < needed ? 'out of reach for any Node server on this machine' : 'within reach of a Node server'}`,
