@@ -26,16 +26,21 @@ const SECURITY_HEADER_LIST: readonly string[] = SECURITY_HEADERS.flat();
 
 type ServerDeps = Pick<AppDeps, 'predictor' | 'limits' | 'metrics' | 'auth' | 'log'>;
 
+/** The headers of a JSON answer written on node:http, as writeHead's flat name, value list: every one carries its request id and the security headers. */
+function answerHeaders(body: string, requestId: string, extra: readonly (readonly [string, string])[]): string[] {
+  const headers: string[] = ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(body)), REQUEST_ID_HEADER, requestId];
+  for (const [name, value] of extra) headers.push(name, value);
+  headers.push(...SECURITY_HEADER_LIST);
+  return headers;
+}
+
 /** A node:http request listener for GET /predict that hands everything else to `fallback` (Hono). */
 export function predictFastPath(deps: ServerDeps, fallback: RequestListener): RequestListener {
   const answerQuery = predictQueryHandler(deps);
   const logError = (fields: Record<string, unknown>) => deps.log.error('request_failed', fields);
 
   function send(res: ServerResponse, status: number, requestId: string, body: string, extra: readonly (readonly [string, string])[]): void {
-    const headers: string[] = ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(body)), REQUEST_ID_HEADER, requestId];
-    for (const [name, value] of extra) headers.push(name, value);
-    headers.push(...SECURITY_HEADER_LIST);
-    res.writeHead(status, headers);
+    res.writeHead(status, answerHeaders(body, requestId, extra));
     res.end(body);
   }
 
@@ -95,8 +100,10 @@ export function startApiServer(app: Api, deps: ServerDeps, port: number, host: s
     // A request id of its own, as every other answer has, so the client's report and the log line meet.
     const requestId = requestIdOf(undefined);
     const body = JSON.stringify({ error: { type: 'InvalidRequestError', message, requestId } });
-    const headers = [['content-type', JSON_TYPE], ['content-length', String(Buffer.byteLength(body))], [REQUEST_ID_HEADER, requestId], ['connection', 'close'], ...SECURITY_HEADERS];
-    socket.end(`HTTP/1.1 ${tooBig ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`);
+    const headers = answerHeaders(body, requestId, [['connection', 'close']]);
+    let head = `HTTP/1.1 ${tooBig ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    socket.end(`${head}\r\n${body}`);
     deps.metrics.record('(unparsed)', '(unparsed)', status, started);
     logRequest(deps.log, { requestId, method: '(unparsed)', route: '(unparsed)', status, principal: undefined }, started);
   });
