@@ -10,6 +10,7 @@ import {
   type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
 import type { Column, ColumnTable } from '../ml/table.js';
 import { CategoryCoder } from './category-codes.js';
 
@@ -116,8 +117,10 @@ export async function readColumns(
   });
   const numericParts: Float32Array[][] = requested.map(() => []);
   const codeParts: Int32Array[][] = requested.map(() => []);
-  // VARCHAR categories are coded from DuckDB's memory; others (a BOOLEAN or INTEGER category) through their JS values.
+  // VARCHAR categories are coded and FLOAT numbers copied from DuckDB's memory; other columns
+  // (a BOOLEAN or INTEGER category, a DOUBLE number) go through their JS values.
   const varchar = indexes.map((i) => result.columnTypeId(i) === DuckDBTypeId.VARCHAR);
+  const float = indexes.map((i) => result.columnTypeId(i) === DuckDBTypeId.FLOAT);
   const coders = requested.map(() => new CategoryCoder());
   let rows = 0;
   for await (const chunk of chunksOf(result)) {
@@ -128,6 +131,10 @@ export async function readColumns(
         const out = new Int32Array(n);
         coders[k]!.codeVarchar(chunk, indexes[k]!, n, out);
         codeParts[k]!.push(out);
+        return;
+      }
+      if (float[k] && col.kind === 'numeric') {
+        numericParts[k]!.push(copyFloats(chunk, indexes[k]!, n));
         return;
       }
       const vector = chunk.getColumnVector(indexes[k]!);
@@ -156,6 +163,23 @@ export async function readColumns(
     return { name: col.name, kind: 'categorical', codes: concat(codeParts[k]!, Int32Array, rows), dictionary: coders[k]!.dictionary };
   });
   return { rows, columns };
+}
+
+/**
+ * A FLOAT column of a result's chunk (a flat vector) as a copy of DuckDB's own float32 values,
+ * NULL as NaN: one copy instead of a getItem() call per value, which took a third of the time
+ * of reading a week of flights' features for batch scoring.
+ */
+function copyFloats(chunk: DuckDBDataChunk, column: number, rows: number): Float32Array {
+  const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
+  const data = duckdb.vector_get_data(vector, rows * Float32Array.BYTES_PER_ELEMENT);
+  const out = new Float32Array(rows);
+  out.set(new Float32Array(data.buffer, data.byteOffset, rows));
+  const validity = duckdb.vector_get_validity(vector, Math.ceil(rows / 64) * 8);
+  if (validity) {
+    for (let i = 0; i < rows; i++) if (((validity[i >> 3]! >> (i & 7)) & 1) === 0) out[i] = Number.NaN;
+  }
+  return out;
 }
 
 function toNumber(v: unknown, column: string): number {

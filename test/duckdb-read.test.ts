@@ -1,6 +1,7 @@
 // readColumns codes VARCHAR categories from DuckDB's memory (core/category-codes.ts): every
 // value must come back as the text DuckDB itself returns, whatever its length (inline up to 12
-// bytes, behind a pointer above), bytes (multi-byte UTF-8) or chunk, with NULL as -1.
+// bytes, behind a pointer above), bytes (multi-byte UTF-8) or chunk, with NULL as -1. FLOAT
+// numbers are copied from DuckDB's memory too, with NULL as NaN.
 import { describe, expect, it } from 'vitest';
 import { openDuckDB, queryRows, quoteLiteral, readColumns } from '../core/duckdb.js';
 
@@ -47,6 +48,33 @@ describe('readColumns categories', () => {
         const firstSeen = [...new Set(want.filter((v) => v !== null))];
         expect(col.dictionary, `${name}: codes in order of first appearance`).toEqual(firstSeen);
       });
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('readColumns numbers', () => {
+  it('reads FLOAT columns from DuckDB memory and other numeric types by value, across chunks, NULL as NaN', async () => {
+    const db = await openDuckDB();
+    try {
+      // 5,000 rows (three chunks), a NULL every 7th row in each column.
+      const sql =
+        `SELECT CASE WHEN i % 7 = 0 THEN NULL ELSE CAST(i / 3 AS FLOAT) END AS f, ` +
+        `CASE WHEN i % 7 = 3 THEN NULL ELSE CAST(i / 3 AS DOUBLE) END AS d, CAST(i AS FLOAT) AS never_null ` +
+        `FROM range(5000) t(i) ORDER BY i`;
+      const names = ['f', 'd', 'never_null'];
+      for (const result of ['stream', 'run'] as const) {
+        const table = await readColumns(await db.connection[result](sql), names.map((name) => ({ name, kind: 'numeric' as const })));
+        const expected = await queryRows(db.connection, sql);
+        expect(table.rows).toBe(5_000);
+        names.forEach((name, k) => {
+          const col = table.columns[k]!;
+          if (col.kind !== 'numeric') throw new Error(`${name} should be numeric`);
+          const want = expected.map((r) => (r[name] === null ? Number.NaN : Math.fround(Number(r[name]))));
+          expect(Array.from(col.values), `${name} (${result})`).toEqual(want);
+        });
+      }
     } finally {
       db.close();
     }
