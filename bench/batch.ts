@@ -7,7 +7,7 @@
 //     partition through the model's feature SQL in DuckDB, onnxruntime and a Parquet write,
 //     C partitions at a time with T threads each, timed from start to result.
 //
-// Options: --concurrency C (2)  --threads T (1)  --repeat N (3 workflow runs, onnxruntime alone before, between and after)
+// Options: --concurrency C (2)  --threads T (1)  --repeat N (5 workflow runs, onnxruntime alone before, between and after)
 // The lake (all 26 weeks) and a trained flight_delay champion live in .state/bench/batch.
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -37,7 +37,7 @@ function option(name: string, fallback: string): string {
 const MODEL = 'flight_delay';
 const concurrency = Number(option('concurrency', '2'));
 const threads = Number(option('threads', '1'));
-const repeat = Number(option('repeat', '3'));
+const repeat = Number(option('repeat', '5'));
 const main = resolvePaths();
 const stateDir = path.join(main.stateDir, 'bench', 'batch');
 const paths = { ...resolvePaths({ ...process.env, MLOPS_STATE_DIR: stateDir }), arrivalsDir: main.arrivalsDir };
