@@ -1,4 +1,5 @@
-// Dictionary codes for DuckDB VARCHAR columns, read straight from the vectors' memory.
+// Dictionary codes for DuckDB VARCHAR columns, and FLOAT columns as float32 arrays, read
+// straight from the vectors' memory.
 //
 // Reading a category through @duckdb/node-api's getItem() decodes each value into a new JS
 // string (a Uint8Array view and a TextDecoder call per value) before it can be looked up:
@@ -19,6 +20,32 @@ const INLINE_BYTES = 12;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const decoder = new TextDecoder();
 
+/** A vector's validity mask (a bit per row, 0 for NULL), or null when no row is NULL. */
+function validityOf(vector: duckdb.Vector, rows: number): Uint8Array | null {
+  return duckdb.vector_get_validity(vector, Math.ceil(rows / 64) * 8);
+}
+
+function isNull(validity: Uint8Array | null, row: number): boolean {
+  return validity !== null && ((validity[row >> 3]! >> (row & 7)) & 1) === 0;
+}
+
+/**
+ * The `rows` values of FLOAT column `column` of `chunk` (a result's chunk: flat vectors), NULL as
+ * NaN: one copy instead of a getItem() call per value, which took about 10 of the 65 ms that
+ * reading a week of flights' features for batch scoring took.
+ */
+export function copyFloats(chunk: DuckDBDataChunk, column: number, rows: number): Float32Array {
+  const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
+  const data = duckdb.vector_get_data(vector, rows * Float32Array.BYTES_PER_ELEMENT);
+  const out = new Float32Array(rows);
+  out.set(new Float32Array(data.buffer, data.byteOffset, rows));
+  const validity = validityOf(vector, rows);
+  if (validity) {
+    for (let i = 0; i < rows; i++) if (isNull(validity, i)) out[i] = Number.NaN;
+  }
+  return out;
+}
+
 /** Codes in order of first appearance; `dictionary[code]` is the category. */
 export class CategoryCoder {
   readonly dictionary: string[] = [];
@@ -36,10 +63,10 @@ export class CategoryCoder {
   codeVarchar(chunk: DuckDBDataChunk, column: number, rows: number, out: Int32Array): void {
     const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
     const data = duckdb.vector_get_data(vector, rows * SLOT_BYTES);
-    const validity = duckdb.vector_get_validity(vector, Math.ceil(rows / 64) * 8);
+    const validity = validityOf(vector, rows);
     const view = new DataView(data.buffer, data.byteOffset, rows * SLOT_BYTES);
     for (let i = 0; i < rows; i++) {
-      if (validity && ((validity[i >> 3]! >> (i & 7)) & 1) === 0) {
+      if (isNull(validity, i)) {
         out[i] = -1;
         continue;
       }

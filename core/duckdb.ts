@@ -10,9 +10,8 @@ import {
   type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
-import duckdb from '@duckdb/node-bindings';
 import type { Column, ColumnTable } from '../ml/table.js';
-import { CategoryCoder } from './category-codes.js';
+import { CategoryCoder, copyFloats } from './category-codes.js';
 
 export interface OpenDuckDB {
   readonly instance: DuckDBInstance;
@@ -163,23 +162,6 @@ export async function readColumns(
     return { name: col.name, kind: 'categorical', codes: concat(codeParts[k]!, Int32Array, rows), dictionary: coders[k]!.dictionary };
   });
   return { rows, columns };
-}
-
-/**
- * A FLOAT column of a result's chunk (a flat vector) as a copy of DuckDB's own float32 values,
- * NULL as NaN: one copy instead of a getItem() call per value, which took about 10 of the 65 ms
- * that reading a week of flights' features for batch scoring took.
- */
-function copyFloats(chunk: DuckDBDataChunk, column: number, rows: number): Float32Array {
-  const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
-  const data = duckdb.vector_get_data(vector, rows * Float32Array.BYTES_PER_ELEMENT);
-  const out = new Float32Array(rows);
-  out.set(new Float32Array(data.buffer, data.byteOffset, rows));
-  const validity = duckdb.vector_get_validity(vector, Math.ceil(rows / 64) * 8);
-  if (validity) {
-    for (let i = 0; i < rows; i++) if (((validity[i >> 3]! >> (i & 7)) & 1) === 0) out[i] = Number.NaN;
-  }
-  return out;
 }
 
 function toNumber(v: unknown, column: string): number {
