@@ -7,7 +7,6 @@ import { queryRows } from '../core/duckdb.js';
 import type { CategoricalDrift, CategoryShare, FeatureDrift, NumericDrift } from '../core/monitoring.js';
 import type { MonitoringPolicy } from '../core/spec-operations.js';
 import { readSql } from '../core/sql.js';
-import type { Task } from '../ml/metrics.js';
 
 type SqlFile = (name: string) => Promise<string>;
 
@@ -142,22 +141,15 @@ async function categoricalDrift(c: DuckDBConnection, sql: SqlFile, name: string,
 
 /**
  * The task's metrics per group over labelled rows `relation` (grp, y, and p or probs), by the
- * SQL in sql/monitoring/performance_<task>.sql; metric names as in ml/metrics.ts (camelCase).
+ * task's performance SQL (ModelTask.performanceQuery); metric names as in ml/metrics.ts (camelCase).
  */
 export async function groupMetrics(
   c: DuckDBConnection,
   sqlDir: string,
-  task: Task,
+  query: { readonly file: string; readonly params: DuckDBValue[]; readonly types: DuckDBType[] },
   relation: string,
-  options: { readonly decisionThreshold: number; readonly calibrationBins: number },
 ): Promise<{ grp: string; rows: number; metrics: Record<string, number | null> }[]> {
-  const [params, types]: [DuckDBValue[], DuckDBType[]] =
-    task === 'binary'
-      ? [[options.decisionThreshold, options.calibrationBins], [DOUBLE, BIGINT]]
-      : task === 'multiclass'
-        ? [[options.calibrationBins], [BIGINT]]
-        : [[], []];
-  const rows = await queryRows(c, (await readSql(sqlDir, `monitoring/performance_${task}.sql`)).replaceAll('{{rows}}', `(${relation})`), params, types);
+  const rows = await queryRows(c, (await readSql(sqlDir, query.file)).replaceAll('{{rows}}', `(${relation})`), query.params, query.types);
   return rows.map((r) => {
     const metrics: Record<string, number | null> = {};
     for (const [k, v] of Object.entries(r)) {

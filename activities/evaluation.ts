@@ -13,8 +13,9 @@ import { listPartitions } from '../core/lake.js';
 import type { EvaluationResult, LatencyReport } from '../core/promotion.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { loadSpec } from '../core/spec.js';
-import { evaluate, expectedCalibrationError, type Baseline, type Metrics } from '../ml/metrics.js';
+import type { Baseline, Metrics } from '../ml/metrics.js';
 import { sliceTable, type ColumnTable, type LabeledTable } from '../ml/table.js';
+import { modelTask } from '../tasks/index.js';
 
 export interface EvaluationDeps {
   readonly paths: Paths;
@@ -72,7 +73,8 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
           if (session !== candidateSession) await session.release();
         }
       }
-      const baselineMetrics = evaluate(holdout.labels, constantPredictions(baseline, holdout.features.rows), baseline, card.decisionThreshold);
+      const task = modelTask(card);
+      const baselineMetrics = task.evaluate(holdout.labels, task.kind.constantPredictions(baseline, holdout.features.rows), baseline);
       const gate = evaluateGate(spec.gate, {
         candidate: candidate.metrics,
         champion,
@@ -118,14 +120,14 @@ async function score(
   bins: number,
   which: string,
 ): Promise<{ metrics: Metrics; calibrationError: number | null }> {
-  const width = card.task === 'multiclass' ? (card.classes?.length ?? 1) : 1;
+  const task = modelTask(card);
   const ctx = Context.current();
-  const predictions = await scoreInBatches(session, holdout.features, card.output, width, (rows) =>
+  const predictions = await scoreInBatches(session, holdout.features, card.output, task.width, (rows) =>
     ctx.heartbeat({ stage: `scoring the ${which} (v${card.version})`, rows, of: holdout.features.rows }),
   );
   return {
-    metrics: evaluate(holdout.labels, predictions, baseline, card.decisionThreshold),
-    calibrationError: card.task === 'regression' ? null : expectedCalibrationError(card.task, holdout.labels, predictions, width, bins),
+    metrics: task.evaluate(holdout.labels, predictions, baseline),
+    calibrationError: task.calibrationError(holdout.labels, predictions, bins),
   };
 }
 
@@ -146,20 +148,4 @@ async function measureLatency(session: InferenceSession, table: ColumnTable, out
   times.sort((a, b) => a - b);
   const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
   return { runs: times.length, p50Ms: at(0.5), p99Ms: at(0.99) };
-}
-
-/** What the naive model predicts for every row. */
-function constantPredictions(baseline: Baseline, rows: number): Float32Array {
-  switch (baseline.task) {
-    case 'binary':
-      return new Float32Array(rows).fill(baseline.rate);
-    case 'regression':
-      return new Float32Array(rows).fill(baseline.mean);
-    case 'multiclass': {
-      const K = baseline.priors.length;
-      const out = new Float32Array(rows * K);
-      for (let r = 0; r < rows; r++) out.set(baseline.priors, r * K);
-      return out;
-    }
-  }
 }

@@ -29,6 +29,7 @@ import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { renderReportHtml } from '../core/report-html.js';
 import { reportDir } from '../core/reports.js';
 import { loadSpec, type LoadedSpec } from '../core/spec.js';
+import { modelTask } from '../tasks/index.js';
 import type { MonitoringPolicy } from '../core/spec-operations.js';
 import { columnDrift, groupMetrics } from './drift-statistics.js';
 
@@ -106,20 +107,6 @@ export function createMonitoringActivities({ paths }: MonitoringDeps) {
   return { planMonitor, computeDrift, findRunningTraining, writeReport };
 }
 
-/** The model output monitoring compares: probability (binary), predicted class (multiclass), value (regression). */
-function outputColumn(card: ModelCard): { name: string; kind: 'numeric' | 'categorical'; expression: string } {
-  if (card.task === 'binary') return { name: 'probability', kind: 'numeric', expression: 'probability' };
-  if (card.task === 'multiclass') return { name: 'predicted class', kind: 'categorical', expression: 'label' };
-  return { name: 'prediction', kind: 'numeric', expression: 'prediction' };
-}
-
-/** The prediction columns the performance SQL reads, as `expression AS name` over the predictions file `p`. */
-function labelledOutputs(card: ModelCard): string[] {
-  if (card.task === 'binary') return ['probability::DOUBLE AS p'];
-  if (card.task === 'regression') return ['prediction::DOUBLE AS p'];
-  return [`[${(card.classes ?? []).map((c) => `${quoteIdent(`probability_${c}`)}::DOUBLE`).join(', ')}] AS probs`];
-}
-
 /** The metric when the version was promoted (its evaluation's candidate metrics), else on its card's holdout. */
 function valueAtPromotion(card: ModelCard, metric: string): number | null {
   const promoted = card.evaluations?.findLast((e) => e.outcome === 'promoted');
@@ -156,7 +143,7 @@ export async function analyzeDrift(
     const c = db.connection;
     const started = performance.now();
     // One column per monitored value: the features the model saw, then its output.
-    const output = outputColumn(card);
+    const output = modelTask(card).monitoredOutput;
     const monitored = [
       ...spec.features.columns.map((f, i) => ({ name: f.name, kind: f.kind, expression: `${FEATURES_COLUMN}.${quoteIdent(f.name)}`, column: `v${i}` })),
       { name: output.name, kind: output.kind, expression: output.expression, column: 'prediction' },
@@ -222,12 +209,12 @@ async function performanceAndLabels(
   const last = [...plan.window].sort().at(-1)!;
   const span = lake.filter((p) => p.value >= first && p.value <= last && scored.has(p.value));
   const datasetDir = path.join(paths.lakeDir, spec.dataset.name);
-  const outputs = labelledOutputs(card);
+  const task = modelTask(card);
   // One SELECT per partition: its predictions joined to its labels by row key.
   const parts = span.map((p) => {
     const keyed = keyedFeatures(loaded, p.files, datasetDir, true);
     return (
-      `SELECT ${quoteLiteral(p.value)} AS grp, l.y, ${outputs.map((o) => `p.${o}`).join(', ')}\n` +
+      `SELECT ${quoteLiteral(p.value)} AS grp, l.y, ${task.labelledOutputs('p').join(', ')}\n` +
       `FROM read_parquet(${quoteLiteral(predictionFile(paths, plan.model, plan.partitionKey, p.value, plan.version))}, hive_partitioning = false) AS p\n` +
       `JOIN (SELECT ${keyed.sourceFile} AS ${SOURCE_FILE}, ${keyed.sourceRow} AS ${SOURCE_ROW}, f.${LABEL_COLUMN} AS y FROM ${keyed.from}) AS l\n` +
       `USING (${SOURCE_FILE}, ${SOURCE_ROW}) WHERE l.y IS NOT NULL`
@@ -241,7 +228,7 @@ async function performanceAndLabels(
 
   const rowsOf = async (relation: string) =>
     parts.length
-      ? groupMetrics(c, paths.sqlDir, card.task, relation, { decisionThreshold: card.decisionThreshold, calibrationBins: spec.gate.calibration?.bins ?? 10 })
+      ? groupMetrics(c, paths.sqlDir, task.performanceQuery(spec.gate.calibration?.bins ?? 10), relation)
       : [];
   const reference = new Set(plan.reference);
   const windowSet = new Set(plan.window);
@@ -272,10 +259,9 @@ async function performanceAndLabels(
 
   // The label's own drift, reference partitions against the window's, where both have labels.
   const referenceList = [...reference].map(quoteLiteral).join(', ');
-  const labelExpression =
-    card.task === 'regression' ? 'y' : card.task === 'binary' ? `CASE WHEN y = 1 THEN 'true' ELSE 'false' END` : `[${(card.classes ?? []).map(quoteLiteral).join(', ')}][y::BIGINT + 1]`;
-  await c.run(`CREATE OR REPLACE TABLE reference AS SELECT ${labelExpression} AS label FROM labelled WHERE grp IN (${referenceList || "''"})`);
-  await c.run(`CREATE OR REPLACE TABLE current AS SELECT ${labelExpression} AS label FROM labelled WHERE grp IN (${windowList || "''"})`);
-  const labels = await columnDrift(c, paths.sqlDir, spec.label.column, 'label', card.task === 'regression' ? 'numeric' : 'categorical', policy);
+  const label = task.labelForDrift;
+  await c.run(`CREATE OR REPLACE TABLE reference AS SELECT ${label.expression} AS label FROM labelled WHERE grp IN (${referenceList || "''"})`);
+  await c.run(`CREATE OR REPLACE TABLE current AS SELECT ${label.expression} AS label FROM labelled WHERE grp IN (${windowList || "''"})`);
+  const labels = await columnDrift(c, paths.sqlDir, spec.label.column, 'label', label.kind, policy);
   return { performance: perf, labels: labels.referenceRows > 0 || labels.currentRows > 0 ? labels : null };
 }

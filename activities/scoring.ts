@@ -18,9 +18,6 @@ import {
   FEATURES_COLUMN,
   manifestDir,
   MODEL_VERSION_COLUMN,
-  outputWidth,
-  predictionColumns,
-  predictionExpressions,
   predictionFile,
   scoredPartitions,
   SOURCE_FILE,
@@ -29,6 +26,7 @@ import {
 import { CHAMPION, Registry } from '../core/registry.js';
 import { loadSpec, requestColumns } from '../core/spec.js';
 import type { BatchInferenceInput, BatchPlan, PartitionToScore, ScoredPartition } from '../core/types.js';
+import { modelTask } from '../tasks/index.js';
 import { siblingModule } from '../ml/threads.js';
 import type { ScoringJob, ScoringMessage } from './scoring-thread.js';
 import { ThreadPool } from './thread-activity.js';
@@ -50,7 +48,7 @@ export function createScoringActivities({ paths }: ScoringDeps) {
     const version = input.version ?? (await registry.getAlias(input.model, CHAMPION))?.version;
     if (version === undefined) throw new NoChampionError(input.model);
     const card = await registry.readCard(input.model, version); // UnknownVersionError when it is not registered
-    const reserved = new Set([SOURCE_FILE, SOURCE_ROW, FEATURES_COLUMN, MODEL_VERSION_COLUMN, ...predictionColumns(card)]);
+    const reserved = new Set([SOURCE_FILE, SOURCE_ROW, FEATURES_COLUMN, MODEL_VERSION_COLUMN, ...modelTask(card).predictionColumns]);
     const clash = requestColumns(spec).find((c) => reserved.has(c.name));
     if (clash) throw new InvalidSpecError(file, 'dataset.columns', `column '${clash.name}' has the name of a prediction output column`);
 
@@ -114,13 +112,13 @@ export function createScoringActivities({ paths }: ScoringDeps) {
       modelBytes: await registry.readVerifiedModel(card),
       modelKey: `${card.model} v${card.version} ${card.onnx.sha256}`,
       output: card.output,
-      width: outputWidth(card),
+      width: modelTask(card).width,
       threads: input.threads,
       featuresSql: featureQuery(loaded, parquetSource(partition.files), false),
       features: featureColumns(spec),
       outputSql:
         `SELECT ${keyed.sourceFile} AS ${SOURCE_FILE}, ${keyed.sourceRow} AS ${SOURCE_ROW}, ${raw.join(', ')}, ${featureStruct} AS ${FEATURES_COLUMN}, ` +
-        `CAST(${version} AS INTEGER) AS ${MODEL_VERSION_COLUMN}, ${predictionExpressions(card).join(', ')}\n` +
+        `CAST(${version} AS INTEGER) AS ${MODEL_VERSION_COLUMN}, ${modelTask(card).predictionExpressions().join(', ')}\n` +
         `FROM ${keyed.from} POSITIONAL JOIN scores`,
       expectedRows: partition.rows,
       tempFile: path.join(dir, `.v${version}.${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}.tmp`),

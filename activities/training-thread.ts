@@ -12,19 +12,20 @@ import { decodeCheckpoint, encodeCheckpoint } from '../ml/gbdt/checkpoint.js';
 import { predict } from '../ml/gbdt/model.js';
 import type { GbdtParams } from '../ml/gbdt/params.js';
 import { trainGbdt, type GbdtCheckpoint, type IterationInfo } from '../ml/gbdt/train.js';
-import { evaluate, taskBaseline, type Task } from '../ml/metrics.js';
 import { exportGbdt } from '../ml/onnx/tree-ensemble.js';
 import type { LabeledTable } from '../ml/table.js';
+import { metricValue } from '../ml/metrics.js';
+import { modelTask, type ModelShape } from '../tasks/index.js';
 
 export interface TrainingJob {
   readonly trainFile: string;
   readonly validationFile: string | null;
   readonly holdoutFile: string;
   readonly features: readonly { readonly name: string; readonly kind: 'numeric' | 'categorical' }[];
-  readonly task: Task;
+  /** The model's task, classes and decision threshold. */
+  readonly shape: ModelShape;
   readonly params: GbdtParams;
   readonly checkpointEvery: number;
-  readonly decisionThreshold: number;
   readonly checkpointFile: string;
   readonly modelFile: string;
   readonly onnxFile: string;
@@ -73,7 +74,8 @@ async function run(job: TrainingJob, post: (m: TrainingMessage) => void): Promis
   post({ type: 'status', stage: 'reading validation and holdout sets', rows: train.features.rows });
   const validation = job.validationFile ? await readLabeled(job.validationFile, job.features) : undefined;
   const holdout = await readLabeled(job.holdoutFile, job.features);
-  const baseline = taskBaseline(job.task, train.labels, job.params.numClass);
+  const task = modelTask(job.shape);
+  const baseline = task.kind.baseline(train.labels, job.params.numClass);
 
   let resumeFrom = await readCheckpoint(job.checkpointFile);
   if (resumeFrom && JSON.stringify(resumeFrom.params) !== JSON.stringify(job.params)) resumeFrom = undefined;
@@ -90,11 +92,11 @@ async function run(job: TrainingJob, post: (m: TrainingMessage) => void): Promis
     onIteration: (i) => post({ type: 'iteration', ...i }),
   });
   post({ type: 'status', stage: 'scoring holdout and exporting ONNX', rows: holdout.features.rows });
-  const holdoutMetrics = evaluate(holdout.labels, predict(model, holdout.features), baseline, job.decisionThreshold);
+  const holdoutMetrics = task.evaluate(holdout.labels, predict(model, holdout.features), baseline);
   let validationMetric: { metric: string; value: number } | null = null;
   if (validation) {
-    const metrics = evaluate(validation.labels, predict(model, validation.features), baseline, job.decisionThreshold);
-    validationMetric = metrics.task === 'regression' ? { metric: 'rmse', value: metrics.rmse } : { metric: 'logLoss', value: metrics.logLoss };
+    const metrics = task.evaluate(validation.labels, predict(model, validation.features), baseline);
+    validationMetric = { metric: task.kind.loss, value: metricValue(metrics, task.kind.loss) };
   }
   const onnx = exportGbdt(model, { producerName: 'tabular-mlops', producerVersion: job.producerVersion, metadata: job.onnxMetadata });
   await replaceDurably(job.modelFile, JSON.stringify(model));

@@ -6,13 +6,14 @@ import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { OnnxParityError } from '../core/errors.js';
 import { inBatches, loadSession, scoreInBatches } from '../core/inference.js';
-import { gbdtParams, loadSpec } from '../core/spec.js';
+import { gbdtParams, loadSpec, specShape } from '../core/spec.js';
 import { planTrials } from '../core/tuning.js';
 import type { ParityReport, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
 import { predict, type GbdtModel } from '../ml/gbdt/model.js';
 import { outputName } from '../ml/onnx/tree-ensemble.js';
 import { sliceTable } from '../ml/table.js';
 import { siblingModule } from '../ml/threads.js';
+import { modelTask } from '../tasks/index.js';
 import { runInThread } from './thread-activity.js';
 import { readLabeled, type TrainingJob, type TrainingMessage } from './training-thread.js';
 
@@ -53,10 +54,9 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
       validationFile: input.trainingSet.validationFile,
       holdoutFile: input.trainingSet.holdoutFile,
       features: spec.features.columns,
-      task: spec.task,
+      shape: specShape(spec),
       params,
       checkpointEvery: spec.trainer.checkpointEvery,
-      decisionThreshold: spec.decisionThreshold,
       checkpointFile: path.join(dir, 'checkpoint.bin'),
       modelFile: path.join(dir, 'model.json'),
       onnxFile: path.join(dir, 'model.onnx'),
@@ -142,10 +142,8 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
         const got = actual[i]!;
         maxAbsDiff = Math.max(maxAbsDiff, Number.isNaN(got) ? Number.POSITIVE_INFINITY : Math.abs(got - expected[i]!));
       }
-      for (let r = 0; r < sample.rows; r++) {
-        if (spec.task === 'binary' && actual[r]! >= spec.decisionThreshold !== expected[r]! >= spec.decisionThreshold) labelMismatches++;
-        if (spec.task === 'multiclass' && argmax(actual, r * K, K) !== argmax(expected, r * K, K)) labelMismatches++;
-      }
+      const task = modelTask(specShape(spec));
+      for (let r = 0; r < sample.rows; r++) if (!task.sameDecision(actual, expected, r)) labelMismatches++;
       const report = { rows: sample.rows, maxAbsDiff, labelMismatches };
       if (maxAbsDiff > PARITY_TOLERANCE || labelMismatches > 0) {
         throw new OnnxParityError(maxAbsDiff, sample.rows, labelMismatches);
@@ -157,12 +155,6 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
   }
 
   return { planTraining, trainModel, verifyOnnx };
-}
-
-function argmax(values: ArrayLike<number>, offset: number, n: number): number {
-  let best = 0;
-  for (let k = 1; k < n; k++) if (values[offset + k]! > values[offset + best]!) best = k;
-  return best;
 }
 
 function round(x: number): number {

@@ -23,6 +23,7 @@ import { ROWS_PER_RUN } from '../core/inference.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { loadSpec, requestColumns, type LoadedSpec } from '../core/spec.js';
 import { siblingModule, startThread } from '../ml/threads.js';
+import { modelTask, type ModelTask, type PredictionValue } from '../tasks/index.js';
 import type { ColumnTable } from '../ml/table.js';
 import { createScorer, type PredictorReply, type PredictorRequest, type Scorer, type WithoutId } from './predictor-thread.js';
 
@@ -67,6 +68,8 @@ export interface PredictorEvents {
 interface LoadedVersion {
   readonly version: number;
   readonly card: ModelCard;
+  /** The card's task, which reads its outputs. */
+  readonly task: ModelTask;
   inFlight: number;
   retired: boolean;
 }
@@ -109,12 +112,6 @@ export interface ModelReadiness {
   readonly loadError?: string;
 }
 
-/** What the served version says about one row, in the shape of its task. */
-export type PredictionValue =
-  | { readonly probability: number; readonly label: boolean; readonly threshold: number }
-  | { readonly probabilities: Readonly<Record<string, number>>; readonly label: string }
-  | { readonly prediction: number };
-
 /** One row's answer: the prediction and the features the model saw. */
 export type PredictedRow = PredictionValue & { readonly features: Readonly<Record<string, string | number | null>> };
 
@@ -124,23 +121,6 @@ export interface PredictionBatch {
   readonly task: ModelCard['task'];
   readonly labelColumn: string;
   readonly rows: readonly PredictedRow[];
-}
-
-/** Read row `r` of a model's output the way its card describes it. */
-export function interpretOutput(card: ModelCard, output: ArrayLike<number>, r: number): PredictionValue {
-  if (card.task === 'multiclass') {
-    const classes = card.classes ?? [];
-    const K = classes.length;
-    let best = 0;
-    const probabilities: Record<string, number> = {};
-    classes.forEach((c, k) => {
-      probabilities[c] = output[r * K + k]!;
-      if (output[r * K + k]! > output[r * K + best]!) best = k;
-    });
-    return { probabilities, label: classes[best]! };
-  }
-  if (card.task === 'regression') return { prediction: output[r]! };
-  return { probability: output[r]!, label: output[r]! >= card.decisionThreshold, threshold: card.decisionThreshold };
 }
 
 function featuresOf(table: ColumnTable, r: number): Record<string, string | number | null> {
@@ -292,7 +272,7 @@ export class Predictor {
       const card = await this.registry.readCard(model, version);
       await this.tellAll({ type: 'load', model, version, file: this.registry.modelPath(model, version), threads: this.batching.threads });
       const previous = state.current;
-      state.current = { version, card, inFlight: 0, retired: false };
+      state.current = { version, card, task: modelTask(card), inFlight: 0, retired: false };
       state.loadError = undefined;
       this.events.log('model_loaded', { model, version, previousVersion: previous?.version ?? null });
       this.events.loaded?.(model, version, 'loaded');
@@ -402,7 +382,7 @@ export class Predictor {
       let r = 0;
       for (const chunk of chunks) {
         for (let i = 0; i < chunk.rows.length; i++, r++) {
-          chunk.request.results[chunk.offset + i] = { ...interpretOutput(version.card, output, r), features: featuresOf(features, r) };
+          chunk.request.results[chunk.offset + i] = { ...version.task.answer(output, r), features: featuresOf(features, r) };
         }
         this.finishChunk(chunk, version);
       }

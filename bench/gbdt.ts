@@ -11,9 +11,10 @@ import path from 'node:path';
 import { FLIGHTS_SOURCE, PROJECT_ROOT, resolvePaths } from '../core/config.js';
 import { openDuckDB, quoteLiteral } from '../core/duckdb.js';
 import { featureQuery, LABEL_COLUMN } from '../core/features.js';
-import { gbdtParams, loadSpec, type LoadedSpec } from '../core/spec.js';
+import { gbdtParams, loadSpec, specShape, type LoadedSpec } from '../core/spec.js';
 import { readLabeled } from '../activities/training-thread.js';
-import { evaluate, taskBaseline, type Metrics } from '../ml/metrics.js';
+import { metricValue, type Metrics } from '../ml/metrics.js';
+import { modelTask, taskKind } from '../tasks/index.js';
 import type { GbdtParams } from '../ml/gbdt/params.js';
 
 const LIGHTGBM_VERSION = '4.6.0';
@@ -87,10 +88,9 @@ function lightGbmParams(p: GbdtParams): Record<string, unknown> {
   };
 }
 
+/** The task's metrics, by name. */
 function headline(m: Metrics): Record<string, number> {
-  if (m.task === 'binary') return { AUC: m.auc, 'log loss': m.logLoss };
-  if (m.task === 'multiclass') return { 'log loss': m.logLoss, accuracy: m.accuracy };
-  return { RMSE: m.rmse, MAE: m.mae };
+  return Object.fromEntries(Object.keys(taskKind(m.task).metrics).map((name) => [name, metricValue(m, name)]));
 }
 
 async function main(): Promise<void> {
@@ -123,8 +123,9 @@ async function main(): Promise<void> {
     ]);
     const train = await readLabeled(files.train, features);
     const test = await readLabeled(files.test, features);
-    const baseline = taskBaseline(loaded.spec.task, train.labels, params.numClass);
-    const score = async (file: string) => evaluate(test.labels, new Float64Array((await readFile(file)).buffer.slice(0)), baseline);
+    const task = modelTask(specShape(loaded.spec));
+    const baseline = task.kind.baseline(train.labels, params.numClass);
+    const score = async (file: string) => task.evaluate(test.labels, new Float64Array((await readFile(file)).buffer.slice(0)), baseline);
     const ma = headline(await score(ours));
     const mb = headline(await score(theirs));
     const rows = [

@@ -19,7 +19,7 @@ import { describeSchedule, scheduleId, triggerSchedule } from '../core/schedules
 import { loadSpec } from '../core/spec.js';
 import type { BatchInferenceResult } from '../core/types.js';
 import { FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY, lakeStatus, releaseWeeks } from '../data/flights.js';
-import { describeMetrics } from '../ml/metrics.js';
+import { describeMetrics } from '../tasks/index.js';
 import { isTemporalUp } from '../worker/dev-server.js';
 import { follow, followTraining, pendingLine } from './follow.js';
 

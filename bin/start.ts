@@ -11,7 +11,7 @@ import { ensureStateDir, PROJECT_ROOT, resolvePaths, temporalSettings, temporalU
 import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
 import { logLevelSetting, portSetting, wholeNumberSetting } from '../core/env.js';
 import { errorMessage, rootCause } from '../core/errors.js';
-import { describeMetrics } from '../ml/metrics.js';
+import { describeMetrics } from '../tasks/index.js';
 import { listPartitions } from '../core/lake.js';
 import { CHAMPION, Registry } from '../core/registry.js';
 import { listModels, loadSpec, requestColumns } from '../core/spec.js';

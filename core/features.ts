@@ -4,15 +4,15 @@
 import type { LabeledTable } from '../ml/table.js';
 import { openDuckDB, parquetSource, quoteIdent, quoteLiteral, readColumns, type ColumnRequest } from './duckdb.js';
 import type { LoadedSpec, ModelSpec } from './spec.js';
+import { taskKind } from '../tasks/index.js';
 
 /** Output column holding the label in training queries. */
 export const LABEL_COLUMN = '__label';
 
 /**
  * Wrap the model's feature SQL: bind `source`, then cast every declared feature to what the
- * ONNX graph takes (categorical -> VARCHAR, numeric -> FLOAT), plus the label when asked:
- * a number for binary and regression, the class's index in `label.classes` for multiclass
- * (NULL for a value that is not a declared class).
+ * ONNX graph takes (categorical -> VARCHAR, numeric -> FLOAT), plus the label when asked, as
+ * the task's number (TaskKind.labelSql: the value, or a class's index).
  */
 export function featureQuery(loaded: LoadedSpec, sourceSql: string, withLabel: boolean): string {
   const { spec } = loaded;
@@ -32,10 +32,7 @@ export function rawFeatureQuery(loaded: LoadedSpec, sourceSql: string): string {
 }
 
 function labelExpression(spec: ModelSpec): string {
-  const column = quoteIdent(spec.label.column);
-  if (!spec.label.classes) return `CAST(${column} AS DOUBLE)`;
-  const classes = `[${spec.label.classes.map(quoteLiteral).join(', ')}]`;
-  return `CAST(nullif(list_position(${classes}, CAST(${column} AS VARCHAR)), 0) - 1 AS DOUBLE)`;
+  return taskKind(spec.task).labelSql(spec.label.column, spec.label.classes);
 }
 
 /** The feature columns to read from a feature query's result, in spec order. */

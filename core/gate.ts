@@ -1,7 +1,8 @@
 // The promotion gate declared in a spec, applied to what an evaluation measured: the
 // candidate's holdout metrics, the champion's on the same rows, calibration and latency.
 // Pure: the evaluation activity and the tests call the same function.
-import { baselineComparison, TASK_METRICS, type Metrics } from '../ml/metrics.js';
+import { metricValue, type Metrics } from '../ml/metrics.js';
+import { taskKind } from '../tasks/index.js';
 import type { PromotionGate } from './spec.js';
 
 /** One check of the gate, with the numbers behind its verdict. */
@@ -11,15 +12,11 @@ export interface GateCheck {
   readonly detail: string;
 }
 
-/** The value of a metric the spec names (checked against the task when the spec loads). */
-export function metricValue(metrics: Metrics, name: string): number {
-  const value = (metrics as unknown as Record<string, unknown>)[name];
-  return typeof value === 'number' ? value : Number.NaN;
-}
+export { metricValue };
 
 /** Whether larger values of the task's metric are better. */
 export function higherIsBetter(metrics: Metrics, name: string): boolean {
-  return (TASK_METRICS[metrics.task] as Record<string, 'higher' | 'lower'>)[name] === 'higher';
+  return taskKind(metrics.task).metrics[name] === 'higher';
 }
 
 export interface GateInputs {
@@ -49,17 +46,11 @@ export function evaluateGate(gate: PromotionGate, inputs: GateInputs): GateDecis
     checks.push({ name: `${gate.metric} <= ${gate.max}`, passed: value <= gate.max, detail: `${gate.metric} = ${show(value)}` });
   }
   if (gate.mustBeatBaseline) {
-    const b = baselineComparison(candidate);
-    const naive =
-      candidate.task === 'binary'
-        ? `always predicting the base rate ${show(candidate.baselineRate)}`
-        : candidate.task === 'multiclass'
-          ? 'always predicting the training class frequencies'
-          : `always predicting the training mean ${show(candidate.baselineMean)}`;
+    const b = taskKind(candidate.task).baselineComparison(candidate);
     checks.push({
       name: 'beats the naive baseline',
       passed: b.value < b.baseline,
-      detail: `${b.metric} ${show(b.value)} vs ${show(b.baseline)} for ${naive}`,
+      detail: `${b.metric} ${show(b.value)} vs ${show(b.baseline)} for ${b.naive}`,
     });
   }
   if (gate.champion) checks.push(championCheck(gate.metric, gate.champion, candidate, inputs.champion));

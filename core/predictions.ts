@@ -10,8 +10,6 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Paths } from './config.js';
-import { quoteIdent, quoteLiteral } from './duckdb.js';
-import type { ModelCard } from './registry.js';
 import { isValidName } from './spec.js';
 
 /** The key of a prediction's source row: the lake file (relative to the dataset folder) and the row in it. */
@@ -50,34 +48,4 @@ export async function scoredPartitions(paths: Paths, model: string, key: string,
     if (files.includes(`v${version}.parquet`)) scored.add(e.name.slice(key.length + 1));
   }
   return scored;
-}
-
-/** Names of the columns a version's predictions are stored in, by task. */
-export function predictionColumns(card: Pick<ModelCard, 'task' | 'classes'>): string[] {
-  if (card.task === 'binary') return ['probability', 'label'];
-  if (card.task === 'regression') return ['prediction'];
-  return [...(card.classes ?? []).map((c) => `probability_${c}`), 'label'];
-}
-
-/**
- * SELECT expressions turning the model's raw output columns s0..s{K-1} (FLOAT) into the stored
- * prediction columns, deciding labels exactly as the API does (interpretOutput): binary at the
- * card's threshold, multiclass by the first largest probability.
- */
-export function predictionExpressions(card: Pick<ModelCard, 'task' | 'classes' | 'decisionThreshold'>): string[] {
-  if (card.task === 'binary') {
-    return [`s0 AS probability`, `s0 >= ${Number(card.decisionThreshold)} AS label`];
-  }
-  if (card.task === 'regression') return ['s0 AS prediction'];
-  const classes = card.classes ?? [];
-  const scores = classes.map((_, k) => `s${k}`);
-  return [
-    ...classes.map((c, k) => `s${k} AS ${quoteIdent(`probability_${c}`)}`),
-    `[${classes.map(quoteLiteral).join(', ')}][list_position([${scores.join(', ')}], greatest(${scores.join(', ')}))] AS label`,
-  ];
-}
-
-/** How many output values a row has: classes for multiclass, else one. */
-export function outputWidth(card: Pick<ModelCard, 'task' | 'classes'>): number {
-  return card.task === 'multiclass' ? (card.classes?.length ?? 1) : 1;
 }

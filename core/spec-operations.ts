@@ -1,7 +1,8 @@
 // The operating policy of a model, declared in its spec beside what it is: how batch scoring
 // runs, what monitoring calls drift, when it retrains by itself, and the weekly schedules.
 // Every field has a default, so a spec without these sections still runs the whole loop.
-import { TASK_METRICS, type Task } from '../ml/metrics.js';
+import type { Task } from '../ml/metrics.js';
+import { taskKind } from '../tasks/index.js';
 import type { Reader } from './spec-reader.js';
 
 export interface BatchPolicy {
@@ -35,7 +36,7 @@ export interface MonitoringPolicy {
   readonly numeric: NumericDriftThresholds;
   readonly categorical: CategoricalDriftThresholds;
   readonly performance: {
-    /** A metric of the task (TASK_METRICS); its value at promotion is the bar. */
+    /** A metric of the task (tasks/: TaskKind.metrics); its value at promotion is the bar. */
     readonly metric: string;
     /** Decay: the window's metric worse than at promotion by at least this much. */
     readonly maxDegradation: number;
@@ -91,12 +92,13 @@ export function parseMonitoring(r: Reader, raw: unknown, task: Task, gateMetric:
   const categorical = section('categorical', ['psi', 'jensenShannon']);
   const perf = section('performance', ['metric', 'maxDegradation', 'maxCalibrationError', 'minLabelledRows']);
   const retrain = section('retrain', ['onFeatureDrift', 'minDriftedFeatures', 'onPredictionDrift', 'onDecay']);
-  const metric = perf.metric === undefined ? gateMetric : r.oneOf(perf.metric, 'monitoring.performance.metric', Object.keys(TASK_METRICS[task]));
-  if (task === 'regression' && perf.maxCalibrationError !== undefined) {
-    r.fail('monitoring.performance.maxCalibrationError', 'applies to classification tasks only');
+  const metric = perf.metric === undefined ? gateMetric : r.oneOf(perf.metric, 'monitoring.performance.metric', Object.keys(taskKind(task).metrics));
+  const { calibrated } = taskKind(task);
+  if (!calibrated && perf.maxCalibrationError !== undefined) {
+    r.fail('monitoring.performance.maxCalibrationError', `applies to classification tasks only, not ${task}`);
   }
   const maxCalibrationError =
-    task === 'regression' ? undefined : perf.maxCalibrationError === undefined ? gateMaxEce : r.number(perf.maxCalibrationError, 'monitoring.performance.maxCalibrationError', 0, 1);
+    !calibrated ? undefined : perf.maxCalibrationError === undefined ? gateMaxEce : r.number(perf.maxCalibrationError, 'monitoring.performance.maxCalibrationError', 0, 1);
   return {
     windowPartitions: int(m, 'windowPartitions', 'monitoring.windowPartitions', 1, 1, 520),
     minRows: int(m, 'minRows', 'monitoring.minRows', 1000, 1),

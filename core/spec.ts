@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { GBDT_PARAM_BOUNDS, resolveParams, type GbdtParams } from '../ml/gbdt/params.js';
-import { TASK_METRICS, type Task } from '../ml/metrics.js';
+import type { Task } from '../ml/metrics.js';
+import { taskKind, TASK_NAMES, type ModelShape } from '../tasks/index.js';
 import { errorMessage, InvalidSpecError, UnknownModelError } from './errors.js';
 import { parseBatch, parseMonitoring, parseSchedules, type BatchPolicy, type MonitoringPolicy, type SchedulePolicy } from './spec-operations.js';
 import { Reader } from './spec-reader.js';
@@ -49,7 +50,7 @@ export interface FeatureColumn {
 }
 
 export interface PromotionGate {
-  /** One of the task's metrics (TASK_METRICS): auc, logLoss, accuracy, rmse, mae, r2. */
+  /** One of the task's metrics (tasks/: TaskKind.metrics): auc, logLoss, accuracy, rmse, mae, r2. */
   readonly metric: string;
   readonly min?: number;
   readonly max?: number;
@@ -74,7 +75,7 @@ export interface ApprovalPolicy {
 }
 
 /** Trainer parameters a spec may set: every GBDT parameter but the ones the task decides. */
-export type TrainerParams = Partial<Omit<GbdtParams, 'objective' | 'numClass'>> & { readonly objective?: 'huber' };
+export type TrainerParams = Partial<Omit<GbdtParams, 'objective' | 'numClass'>> & { readonly objective?: string };
 
 export interface TuningSpec {
   /** Trials, each one training run with one value drawn per parameter; the best validation metric wins. */
@@ -202,7 +203,7 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
   const o = r.strictObject(raw, '(root)', ['name', 'description', 'notes', 'task', 'dataset', 'features', 'label', 'split', 'trainer', 'gate', 'approval', 'decisionThreshold', 'batch', 'monitoring', 'schedules']);
   const name = r.string(o.name, 'name');
   if (!isValidName(name)) r.fail('name', 'must match [a-z][a-z0-9_]*');
-  const task = r.oneOf(o.task, 'task', ['binary', 'multiclass', 'regression'] as const);
+  const task = r.oneOf(o.task, 'task', TASK_NAMES);
 
   const ds = r.strictObject(o.dataset, 'dataset', ['name', 'partitionKey', 'columns', 'contract']);
   const datasetName = r.string(ds.name, 'dataset.name');
@@ -268,10 +269,9 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
 
   const classes =
     labelObj.classes === undefined ? undefined : r.array(labelObj.classes, 'label.classes').map((c, i) => r.string(c, `label.classes[${i}]`));
-  if (task === 'multiclass' && (!classes || classes.length < 2)) r.fail('label.classes', 'must list at least 2 classes for a multiclass task');
-  if (task !== 'multiclass' && classes) r.fail('label.classes', 'is only for multiclass tasks');
-  if (classes && new Set(classes).size !== classes.length) r.fail('label.classes', 'must not repeat a class');
-  const gateMetric = r.oneOf(gate.metric, 'gate.metric', Object.keys(TASK_METRICS[task]));
+  const classProblem = taskKind(task).checkClasses(classes);
+  if (classProblem) r.fail('label.classes', classProblem);
+  const gateMetric = r.oneOf(gate.metric, 'gate.metric', Object.keys(taskKind(task).metrics));
   const parsedGate = parseGate(r, gate, gateMetric, task);
 
   return {
@@ -318,7 +318,7 @@ function parseGate(r: Reader, gate: Record<string, unknown>, metric: string, tas
   }
   let calibration: PromotionGate['calibration'];
   if (gate.calibration !== undefined) {
-    if (task === 'regression') r.fail('gate.calibration', 'applies to classification tasks only');
+    if (!taskKind(task).calibrated) r.fail('gate.calibration', `applies to classification tasks only, not ${task}`);
     const c = r.strictObject(gate.calibration, 'gate.calibration', ['maxEce', 'bins']);
     calibration = {
       maxEce: r.number(c.maxEce, 'gate.calibration.maxEce', 0, 1),
@@ -365,8 +365,11 @@ function parseTrainerParams(r: Reader, p: Record<string, unknown>, task: Task, n
   for (const [key, value] of Object.entries(p)) {
     const field = `trainer.params.${key}`;
     if (key === 'objective') {
-      if (task !== 'regression' || value !== 'huber') r.fail(field, 'may only be "huber", for a regression task (the task decides the rest)');
-      out.objective = 'huber';
+      const allowed = taskKind(task).objectives;
+      if (typeof value !== 'string' || !allowed.includes(value)) {
+        r.fail(field, allowed.length ? `may only be ${allowed.map((o) => `"${o}"`).join(' or ')} for a ${task} task (the task decides the rest)` : `is decided by the ${task} task; leave it out`);
+      }
+      out.objective = value;
       continue;
     }
     if (!SETTABLE_PARAMS.includes(key)) r.fail(field, `is not a trainer parameter (known: ${SETTABLE_PARAMS.join(', ')})`);
@@ -403,9 +406,12 @@ function parseTuning(r: Reader, t: Record<string, unknown>, p: Record<string, un
 
 /** The objective (and class count) a task trains with. */
 export function trainerObjective(task: Task, numClass: number, params: TrainerParams): Pick<GbdtParams, 'objective' | 'numClass'> {
-  if (task === 'multiclass') return { objective: 'multiclass', numClass };
-  if (task === 'regression') return { objective: params.objective === 'huber' ? 'huber' : 'regression', numClass: 1 };
-  return { objective: 'binary', numClass: 1 };
+  return taskKind(task).objective(numClass, params.objective);
+}
+
+/** What a spec's model outputs depend on: its task, classes and decision threshold. */
+export function specShape(spec: ModelSpec): ModelShape {
+  return { task: spec.task, classes: spec.label.classes, decisionThreshold: spec.decisionThreshold };
 }
 
 /** Complete GBDT parameters for a spec, optionally with a tuning trial's values on top. */

@@ -1,6 +1,5 @@
-// Metrics of each task, with the naive baseline every model must beat: the training base
-// rate (binary), class frequencies (multiclass) or mean (regression). Rows whose label is
-// NaN are skipped.
+// The metrics of each kind of model, the naive baselines every model must beat, and calibration:
+// pure functions that tasks/ puts together per task. Rows whose label is NaN are skipped.
 
 export type Task = 'binary' | 'multiclass' | 'regression';
 
@@ -166,18 +165,10 @@ export function regressionMetrics(labels: ArrayLike<number>, predictions: ArrayL
 
 export type Metrics = BinaryMetrics | MulticlassMetrics | RegressionMetrics;
 
-/** Metrics a gate may name, per task, and which way is better. */
-export const TASK_METRICS = {
-  binary: { auc: 'higher', logLoss: 'lower', accuracy: 'higher' },
-  multiclass: { logLoss: 'lower', accuracy: 'higher' },
-  regression: { rmse: 'lower', mae: 'lower', r2: 'higher' },
-} as const satisfies Record<Task, Record<string, 'higher' | 'lower'>>;
-
-/** The naive model's value of the task's headline loss, and the model's own. */
-export function baselineComparison(m: Metrics): { metric: string; value: number; baseline: number } {
-  return m.task === 'regression'
-    ? { metric: 'rmse', value: m.rmse, baseline: m.baselineRmse }
-    : { metric: 'logLoss', value: m.logLoss, baseline: m.baselineLogLoss };
+/** The value of a metric by its name (NaN when the metrics have none of that name). */
+export function metricValue(metrics: Metrics, name: string): number {
+  const value = (metrics as unknown as Record<string, unknown>)[name];
+  return typeof value === 'number' ? value : Number.NaN;
 }
 
 /** What the naive model predicts, from the training labels: base rate, class frequencies or mean. */
@@ -186,8 +177,8 @@ export type Baseline =
   | { readonly task: 'multiclass'; readonly priors: readonly number[] }
   | { readonly task: 'regression'; readonly mean: number };
 
-export function taskBaseline(task: Task, labels: ArrayLike<number>, classes: number): Baseline {
-  const counts = new Float64Array(Math.max(1, classes));
+/** Mean of the labels that are not NaN (0 when there are none). */
+export function labelMean(labels: ArrayLike<number>): number {
   let sum = 0;
   let n = 0;
   for (let i = 0; i < labels.length; i++) {
@@ -195,69 +186,44 @@ export function taskBaseline(task: Task, labels: ArrayLike<number>, classes: num
     if (Number.isNaN(y)) continue;
     n++;
     sum += y;
-    if (task === 'multiclass') counts[y]!++;
   }
-  if (task === 'binary') return { task, rate: n ? sum / n : 0 };
-  if (task === 'regression') return { task, mean: n ? sum / n : 0 };
-  return { task, priors: Array.from(counts, (c) => (n ? c / n : 1 / classes)) };
+  return n ? sum / n : 0;
 }
 
-/** Metrics of predictions (probabilities, per-class probabilities row-major, or values) against labels. */
-export function evaluate(labels: ArrayLike<number>, predictions: ArrayLike<number>, baseline: Baseline, decisionThreshold = 0.5): Metrics {
-  switch (baseline.task) {
-    case 'binary':
-      return binaryMetrics(labels, predictions, decisionThreshold, baseline.rate);
-    case 'multiclass':
-      return multiclassMetrics(labels, predictions, baseline.priors);
-    case 'regression':
-      return regressionMetrics(labels, predictions, baseline.mean);
+/** Share of each class index 0..classes-1 among the labels that are not NaN (uniform when there are none). */
+export function classFrequencies(labels: ArrayLike<number>, classes: number): number[] {
+  const counts = new Float64Array(Math.max(1, classes));
+  let n = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i]!;
+    if (Number.isNaN(y)) continue;
+    n++;
+    counts[y]!++;
   }
+  return Array.from(counts, (c) => (n ? c / n : 1 / classes));
 }
 
-/** One line for people: the task's headline metrics against the naive baseline. */
-export function describeMetrics(m: Metrics): string {
-  const f = (x: number) => x.toFixed(4);
-  switch (m.task) {
-    case 'binary':
-      return `AUC ${f(m.auc)}, log loss ${f(m.logLoss)} (baseline ${f(m.baselineLogLoss)})`;
-    case 'multiclass':
-      return `accuracy ${f(m.accuracy)} (baseline ${f(m.baselineAccuracy)}), log loss ${f(m.logLoss)} (baseline ${f(m.baselineLogLoss)})`;
-    case 'regression':
-      return `RMSE ${f(m.rmse)} (baseline ${f(m.baselineRmse)}), MAE ${f(m.mae)}, R² ${f(m.r2)}`;
-  }
+/** Index of the first largest of values[offset .. offset+n). */
+export function argmax(values: ArrayLike<number>, offset: number, n: number): number {
+  let best = 0;
+  for (let k = 1; k < n; k++) if (values[offset + k]! > values[offset + best]!) best = k;
+  return best;
 }
 
 /**
  * Expected calibration error over `bins` equal-width confidence bins: the row-weighted mean
- * gap between how confident the model is and how often it is right. Binary: the predicted
- * probability against the positive rate. Multiclass: the top class's probability against
- * accuracy (top-label ECE). NaN when no row has a label.
+ * gap between how confident the model is and how often it is right. `confidenceAndHit(r)`
+ * gives row r's confidence and 1 or 0 for right or wrong, or null to skip it. NaN when no row counts.
  */
-export function expectedCalibrationError(
-  task: 'binary' | 'multiclass',
-  labels: ArrayLike<number>,
-  predictions: ArrayLike<number>,
-  classes: number,
-  bins = 10,
-): number {
+function calibrationError(rows: number, confidenceAndHit: (r: number) => readonly [number, number] | null, bins: number): number {
   const confidence = new Float64Array(bins);
   const outcome = new Float64Array(bins);
   const count = new Float64Array(bins);
   let n = 0;
-  for (let r = 0; r < labels.length; r++) {
-    const y = labels[r]!;
-    if (Number.isNaN(y)) continue;
-    let p: number;
-    let hit: number;
-    if (task === 'binary') {
-      p = predictions[r]!;
-      hit = y;
-    } else {
-      let best = 0;
-      for (let k = 1; k < classes; k++) if (predictions[r * classes + k]! > predictions[r * classes + best]!) best = k;
-      p = predictions[r * classes + best]!;
-      hit = best === y ? 1 : 0;
-    }
+  for (let r = 0; r < rows; r++) {
+    const pair = confidenceAndHit(r);
+    if (!pair) continue;
+    const [p, hit] = pair;
     const b = Math.min(bins - 1, Math.max(0, Math.floor(p * bins)));
     confidence[b]! += p;
     outcome[b]! += hit;
@@ -268,4 +234,22 @@ export function expectedCalibrationError(
   let ece = 0;
   for (let b = 0; b < bins; b++) if (count[b]! > 0) ece += Math.abs(confidence[b]! - outcome[b]!) / n;
   return ece;
+}
+
+/** ECE of a binary classifier: the predicted probability against the positive rate. */
+export function binaryCalibrationError(labels: ArrayLike<number>, probs: ArrayLike<number>, bins = 10): number {
+  return calibrationError(labels.length, (r) => (Number.isNaN(labels[r]!) ? null : [probs[r]!, labels[r]!]), bins);
+}
+
+/** Top-label ECE of a multiclass classifier (`probs` row-major [rows x classes]): the top class's probability against accuracy. */
+export function topLabelCalibrationError(labels: ArrayLike<number>, probs: ArrayLike<number>, classes: number, bins = 10): number {
+  return calibrationError(
+    labels.length,
+    (r) => {
+      if (Number.isNaN(labels[r]!)) return null;
+      const best = argmax(probs, r * classes, classes);
+      return [probs[r * classes + best]!, best === labels[r]! ? 1 : 0];
+    },
+    bins,
+  );
 }

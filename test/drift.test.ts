@@ -11,7 +11,8 @@ import { openDuckDB, type OpenDuckDB } from '../core/duckdb.js';
 import type { CategoricalDrift, NumericDrift } from '../core/monitoring.js';
 import { parseMonitoring } from '../core/spec-operations.js';
 import { Reader } from '../core/spec-reader.js';
-import { binaryMetrics, expectedCalibrationError, multiclassMetrics, regressionMetrics } from '../ml/metrics.js';
+import { binaryCalibrationError, binaryMetrics, multiclassMetrics, regressionMetrics, topLabelCalibrationError } from '../ml/metrics.js';
+import { modelTask } from '../tasks/index.js';
 import { mulberry32 } from '../ml/random.js';
 
 const sqlDir = resolvePaths().sqlDir;
@@ -159,13 +160,13 @@ describe('performance metrics in SQL', () => {
 
   it('computes binary AUC (with ties), log loss, accuracy and calibration error as ml/metrics.ts does', async () => {
     await db.connection.run('CREATE TABLE rows AS SELECT unnest($1::DOUBLE[]) AS y, unnest($2::DOUBLE[]) AS p', [listValue([...labels]), listValue([...probs])], [LIST(DOUBLE), LIST(DOUBLE)]);
-    const [sql] = await groupMetrics(db.connection, sqlDir, 'binary', "SELECT 'all' AS grp, y, p FROM rows", { decisionThreshold: 0.5, calibrationBins: 10 });
+    const [sql] = await groupMetrics(db.connection, sqlDir, modelTask({ task: 'binary', decisionThreshold: 0.5 }).performanceQuery(10), "SELECT 'all' AS grp, y, p FROM rows");
     const js = binaryMetrics(labels, probs, 0.5, 0.3);
     expect(sql!.rows).toBe(n);
     expect(sql!.metrics.auc).toBeCloseTo(js.auc, 12);
     expect(sql!.metrics.logLoss).toBeCloseTo(js.logLoss, 12);
     expect(sql!.metrics.accuracy).toBeCloseTo(js.accuracy, 12);
-    expect(sql!.metrics.calibrationError).toBeCloseTo(expectedCalibrationError('binary', labels, probs, 1, 10), 12);
+    expect(sql!.metrics.calibrationError).toBeCloseTo(binaryCalibrationError(labels, probs, 10), 12);
   });
 
   it('computes multiclass log loss, accuracy and top-label calibration, and regression RMSE, MAE and R²', async () => {
@@ -179,16 +180,16 @@ describe('performance metrics in SQL', () => {
     }
     const lists = Array.from({ length: n }, (_, r) => listValue(Array.from(p.subarray(r * K, r * K + K))));
     await db.connection.run('CREATE TABLE mc AS SELECT unnest($1::DOUBLE[]) AS y, unnest($2::DOUBLE[][]) AS probs', [listValue([...y]), listValue(lists)], [LIST(DOUBLE), LIST(LIST(DOUBLE))]);
-    const [mc] = await groupMetrics(db.connection, sqlDir, 'multiclass', "SELECT 'all' AS grp, y, probs FROM mc", { decisionThreshold: 0.5, calibrationBins: 10 });
+    const [mc] = await groupMetrics(db.connection, sqlDir, modelTask({ task: 'multiclass', classes: ['a', 'b', 'c'], decisionThreshold: 0.5 }).performanceQuery(10), "SELECT 'all' AS grp, y, probs FROM mc");
     const js = multiclassMetrics(y, p, [1 / 3, 1 / 3, 1 / 3]);
     expect(mc!.metrics.logLoss).toBeCloseTo(js.logLoss, 6); // float32 probabilities, summed in double by both
     expect(mc!.metrics.accuracy).toBeCloseTo(js.accuracy, 12);
-    expect(mc!.metrics.calibrationError).toBeCloseTo(expectedCalibrationError('multiclass', y, p, K, 10), 6);
+    expect(mc!.metrics.calibrationError).toBeCloseTo(topLabelCalibrationError(y, p, K, 10), 6);
 
     const target = Float32Array.from({ length: n }, () => 50 * random());
     const guess = Float32Array.from(target, (t) => t + 10 * (random() - 0.4));
     await db.connection.run('CREATE TABLE reg AS SELECT unnest($1::DOUBLE[]) AS y, unnest($2::DOUBLE[]) AS p', [listValue([...target]), listValue([...guess])], [LIST(DOUBLE), LIST(DOUBLE)]);
-    const [reg] = await groupMetrics(db.connection, sqlDir, 'regression', "SELECT 'all' AS grp, y, p FROM reg", { decisionThreshold: 0.5, calibrationBins: 10 });
+    const [reg] = await groupMetrics(db.connection, sqlDir, modelTask({ task: 'regression', decisionThreshold: 0.5 }).performanceQuery(10), "SELECT 'all' AS grp, y, p FROM reg");
     const r = regressionMetrics(target, guess, 25);
     expect(reg!.metrics.rmse).toBeCloseTo(r.rmse, 8);
     expect(reg!.metrics.mae).toBeCloseTo(r.mae, 8);

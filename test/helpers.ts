@@ -20,11 +20,11 @@ import { PROJECT_ROOT, resolvePaths, type Paths, type TemporalSettings } from '.
 import { readLabeledFeatures } from '../core/features.js';
 import { listPartitions } from '../core/lake.js';
 import { Registry, type CardDraft } from '../core/registry.js';
-import { gbdtParams, listModels, loadSpec } from '../core/spec.js';
+import { gbdtParams, listModels, loadSpec, specShape } from '../core/spec.js';
 import { predict } from '../ml/gbdt/model.js';
 import { trainGbdt } from '../ml/gbdt/train.js';
-import { evaluate, taskBaseline } from '../ml/metrics.js';
 import { exportGbdt, outputName } from '../ml/onnx/tree-ensemble.js';
+import { modelTask } from '../tasks/index.js';
 import { createWorker, WORKFLOWS_PATH } from '../worker/worker.js';
 
 /**
@@ -181,14 +181,15 @@ export async function trainOnFirstWeek(paths: Paths, model: string, params: Read
   const gbdt = gbdtParams(loaded.spec, params);
   const trained = await trainGbdt(train, gbdt);
   const holdout = await readLabeledFeatures(loaded, next!.files);
-  const baseline = taskBaseline(loaded.spec.task, train.labels, gbdt.numClass);
+  const task = modelTask(specShape(loaded.spec));
+  const baseline = task.kind.baseline(train.labels, gbdt.numClass);
   return {
     spec: loaded.spec,
     week: week!.value,
     holdoutWeek: next!.value,
     trained,
     baseline,
-    holdout: evaluate(holdout.labels, predict(trained, holdout.features), baseline, loaded.spec.decisionThreshold),
+    holdout: task.evaluate(holdout.labels, predict(trained, holdout.features), baseline),
     onnx: exportGbdt(trained, { producerName: 'test', producerVersion: '0' }),
   };
 }

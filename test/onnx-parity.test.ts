@@ -5,7 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Paths } from '../core/config.js';
 import { loadSession, runModel } from '../core/inference.js';
 import { listPartitions } from '../core/lake.js';
-import { gbdtParams, loadSpec } from '../core/spec.js';
+import { gbdtParams, loadSpec, specShape } from '../core/spec.js';
+import { modelTask } from '../tasks/index.js';
 import { predict } from '../ml/gbdt/model.js';
 import { trainGbdt } from '../ml/gbdt/train.js';
 import { exportGbdt, outputName } from '../ml/onnx/tree-ensemble.js';
@@ -18,12 +19,6 @@ let paths: Paths;
 beforeAll(async () => {
   paths = await testPaths();
 });
-
-function argmax(values: ArrayLike<number>, offset: number, n: number): number {
-  let best = 0;
-  for (let k = 1; k < n; k++) if (values[offset + k]! > values[offset + best]!) best = k;
-  return best;
-}
 
 describe('ONNX parity on real rows', () => {
   for (const model of ['flight_delay', 'flight_delay_class', 'flight_delay_minutes']) {
@@ -41,12 +36,9 @@ describe('ONNX parity on real rows', () => {
         expect(actual.length).toBe(expected.length);
         let maxDiff = 0;
         let labelMismatches = 0;
-        const K = trained.outputs;
         for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
-        for (let r = 0; r < ROWS; r++) {
-          if (loaded.spec.task === 'binary' && actual[r]! >= 0.5 !== expected[r]! >= 0.5) labelMismatches++;
-          if (loaded.spec.task === 'multiclass' && argmax(actual, r * K, K) !== argmax(expected, r * K, K)) labelMismatches++;
-        }
+        const task = modelTask(specShape(loaded.spec));
+        for (let r = 0; r < ROWS; r++) if (!task.sameDecision(actual, expected, r)) labelMismatches++;
         expect(maxDiff).toBeLessThan(1e-5);
         expect(labelMismatches).toBe(0);
       } finally {

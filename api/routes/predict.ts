@@ -10,12 +10,13 @@ import { InvalidRequestError } from '../../core/errors.js';
 import { requestColumns, type LoadedSpec, type ModelSpec } from '../../core/spec.js';
 import type { Api, AppDeps, Guard } from '../app.js';
 import type { PredictionBatch } from '../predictor.js';
+import { TASK_NAMES, type Task } from '../../tasks/index.js';
 import { checkedModel, errors, json, modelName, parseOrThrow, predictQuerySchema, rowSchema } from '../schemas.js';
 
 const PredictionFields = {
   model: z.string(),
   version: z.number().int().openapi({ description: 'the champion version that answered (also in the x-model-version header)' }),
-  task: z.enum(['binary', 'multiclass', 'regression']),
+  task: z.enum(TASK_NAMES as [Task, ...Task[]]),
   labelColumn: z.string(),
 };
 const RowAnswer = z
