@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetRowCounts, parquetSource, quoteIdent, quoteLiteral, queryRows } from '../core/duckdb.js';
 import { publishDurably, temporaryPath } from '../core/durable.js';
-import { DataContractViolation } from '../core/errors.js';
+import { DataContractViolation, namingSqlFile } from '../core/errors.js';
 import { featureQuery, LABEL_COLUMN, rawFeatureQuery } from '../core/features.js';
 import { hashFile, listPartitions } from '../core/lake.js';
 import { loadSpec, sha256, type DatasetColumn } from '../core/spec.js';
@@ -77,107 +77,109 @@ export function createDataActivities({ paths }: DataDeps) {
   /** Check schema, null rates, volume and label balance; a violation names the file and column. */
   async function validateDataset(input: { model: string; snapshot: DatasetSnapshot }): Promise<ValidationReport> {
     const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
-    const { spec } = loaded;
-    const contract = spec.dataset.contract;
-    const files = input.snapshot.partitions.flatMap((p) => p.files.map((f) => f.path));
-    const checks: string[] = [];
-    const db = await openDuckDB();
-    try {
-      // 1. Schema, file by file, before anything reads them together.
-      for (const file of files) {
-        const described = await queryRows(
-          db.connection,
-          `DESCRIBE SELECT * FROM read_parquet(${quoteLiteral(file)}, hive_partitioning = false)`,
-        );
-        const types = new Map(described.map((r) => [String(r.column_name), String(r.column_type)]));
-        for (const col of spec.dataset.columns) checkColumn(file, col, types);
-      }
-      checks.push(`schema: ${spec.dataset.columns.length} columns present with compatible types in ${files.length} files`);
+    return namingSqlFile(loaded.spec.features.sql, async () => {
+      const { spec } = loaded;
+      const contract = spec.dataset.contract;
+      const files = input.snapshot.partitions.flatMap((p) => p.files.map((f) => f.path));
+      const checks: string[] = [];
+      const db = await openDuckDB();
+      try {
+        // 1. Schema, file by file, before anything reads them together.
+        for (const file of files) {
+          const described = await queryRows(
+            db.connection,
+            `DESCRIBE SELECT * FROM read_parquet(${quoteLiteral(file)}, hive_partitioning = false)`,
+          );
+          const types = new Map(described.map((r) => [String(r.column_name), String(r.column_type)]));
+          for (const col of spec.dataset.columns) checkColumn(file, col, types);
+        }
+        checks.push(`schema: ${spec.dataset.columns.length} columns present with compatible types in ${files.length} files`);
 
-      // 2. Rows and null rates per file.
-      const counts = spec.dataset.columns.map((c) => `count(${quoteIdent(c.name)})::BIGINT AS ${quoteIdent(c.name)}`).join(', ');
-      const perFile = await queryRows(
-        db.connection,
-        `SELECT filename, count(*)::BIGINT AS __rows, ${counts}
-         FROM read_parquet([${files.map(quoteLiteral).join(', ')}], filename = true, hive_partitioning = false)
-         GROUP BY filename`,
-      );
-      const nullRates: Record<string, number> = {};
-      for (const row of perFile) {
-        const n = Number(row.__rows);
-        for (const col of spec.dataset.columns) {
-          const rate = n === 0 ? 0 : 1 - Number(row[col.name]) / n;
-          nullRates[col.name] = Math.max(nullRates[col.name] ?? 0, rate);
-          if (rate > contract.maxNullRate) {
+        // 2. Rows and null rates per file.
+        const counts = spec.dataset.columns.map((c) => `count(${quoteIdent(c.name)})::BIGINT AS ${quoteIdent(c.name)}`).join(', ');
+        const perFile = await queryRows(
+          db.connection,
+          `SELECT filename, count(*)::BIGINT AS __rows, ${counts}
+           FROM read_parquet([${files.map(quoteLiteral).join(', ')}], filename = true, hive_partitioning = false)
+           GROUP BY filename`,
+        );
+        const nullRates: Record<string, number> = {};
+        for (const row of perFile) {
+          const n = Number(row.__rows);
+          for (const col of spec.dataset.columns) {
+            const rate = n === 0 ? 0 : 1 - Number(row[col.name]) / n;
+            nullRates[col.name] = Math.max(nullRates[col.name] ?? 0, rate);
+            if (rate > contract.maxNullRate) {
+              throw new DataContractViolation(
+                'nulls',
+                `${(rate * 100).toFixed(2)}% NULL, more than the ${(contract.maxNullRate * 100).toFixed(2)}% allowed`,
+                String(row.filename),
+                col.name,
+              );
+            }
+          }
+        }
+        checks.push(`nulls: every column at most ${(contract.maxNullRate * 100).toFixed(2)}% NULL in every file`);
+
+        // 3. Volume: no partition too small, none far below the window's median.
+        const sizes = input.snapshot.partitions.map((p) => p.rows).sort((a, b) => a - b);
+        const median = sizes[Math.floor(sizes.length / 2)] ?? 0;
+        for (const p of input.snapshot.partitions) {
+          const where = p.files[0]?.path;
+          if (p.rows < contract.minRowsPerPartition) {
+            throw new DataContractViolation('volume', `partition ${p.value} has ${p.rows} rows, fewer than ${contract.minRowsPerPartition}`, where);
+          }
+          if (p.rows < (1 - contract.maxVolumeDrop) * median) {
             throw new DataContractViolation(
-              'nulls',
-              `${(rate * 100).toFixed(2)}% NULL, more than the ${(contract.maxNullRate * 100).toFixed(2)}% allowed`,
-              String(row.filename),
-              col.name,
+              'volume',
+              `partition ${p.value} has ${p.rows} rows, more than ${(contract.maxVolumeDrop * 100).toFixed(0)}% below the median partition (${median})`,
+              where,
             );
           }
         }
-      }
-      checks.push(`nulls: every column at most ${(contract.maxNullRate * 100).toFixed(2)}% NULL in every file`);
+        checks.push(`volume: ${input.snapshot.partitions.length} partitions of ${sizes[0]}..${sizes.at(-1)} rows`);
 
-      // 3. Volume: no partition too small, none far below the window's median.
-      const sizes = input.snapshot.partitions.map((p) => p.rows).sort((a, b) => a - b);
-      const median = sizes[Math.floor(sizes.length / 2)] ?? 0;
-      for (const p of input.snapshot.partitions) {
-        const where = p.files[0]?.path;
-        if (p.rows < contract.minRowsPerPartition) {
-          throw new DataContractViolation('volume', `partition ${p.value} has ${p.rows} rows, fewer than ${contract.minRowsPerPartition}`, where);
-        }
-        if (p.rows < (1 - contract.maxVolumeDrop) * median) {
-          throw new DataContractViolation(
-            'volume',
-            `partition ${p.value} has ${p.rows} rows, more than ${(contract.maxVolumeDrop * 100).toFixed(0)}% below the median partition (${median})`,
-            where,
+        // 4. Label balance, computed by the model's own feature SQL.
+        let labelRate: number | null = null;
+        if (contract.labelRate) {
+          const [row] = await queryRows(
+            db.connection,
+            `SELECT avg(${LABEL_COLUMN}) AS rate, count(${LABEL_COLUMN})::BIGINT AS labelled FROM (${featureQuery(loaded, parquetSource(files), true)})`,
           );
+          labelRate = Number(row?.rate);
+          if (!(labelRate >= contract.labelRate.min && labelRate <= contract.labelRate.max)) {
+            throw new DataContractViolation(
+              'label',
+              `positive rate ${labelRate.toFixed(4)} outside [${contract.labelRate.min}, ${contract.labelRate.max}]`,
+              path.join(paths.lakeDir, spec.dataset.name),
+              spec.label.column,
+            );
+          }
+          checks.push(`label: positive rate ${labelRate.toFixed(4)} within [${contract.labelRate.min}, ${contract.labelRate.max}]`);
         }
-      }
-      checks.push(`volume: ${input.snapshot.partitions.length} partitions of ${sizes[0]}..${sizes.at(-1)} rows`);
-
-      // 4. Label balance, computed by the model's own feature SQL.
-      let labelRate: number | null = null;
-      if (contract.labelRate) {
-        const [row] = await queryRows(
-          db.connection,
-          `SELECT avg(${LABEL_COLUMN}) AS rate, count(${LABEL_COLUMN})::BIGINT AS labelled FROM (${featureQuery(loaded, parquetSource(files), true)})`,
-        );
-        labelRate = Number(row?.rate);
-        if (!(labelRate >= contract.labelRate.min && labelRate <= contract.labelRate.max)) {
-          throw new DataContractViolation(
-            'label',
-            `positive rate ${labelRate.toFixed(4)} outside [${contract.labelRate.min}, ${contract.labelRate.max}]`,
-            path.join(paths.lakeDir, spec.dataset.name),
-            spec.label.column,
+        if (spec.label.classes) {
+          const classes = spec.label.classes;
+          const unknown = await queryRows(
+            db.connection,
+            `SELECT DISTINCT CAST(${quoteIdent(spec.label.column)} AS VARCHAR) AS value FROM (${rawFeatureQuery(loaded, parquetSource(files))})
+             WHERE ${quoteIdent(spec.label.column)} IS NOT NULL AND NOT list_contains([${classes.map(quoteLiteral).join(', ')}], CAST(${quoteIdent(spec.label.column)} AS VARCHAR))
+             ORDER BY value LIMIT 5`,
           );
+          if (unknown.length > 0) {
+            throw new DataContractViolation(
+              'label',
+              `values that are not declared classes: ${unknown.map((u) => `'${String(u.value)}'`).join(', ')} (classes: ${classes.join(', ')})`,
+              path.join(paths.lakeDir, spec.dataset.name),
+              spec.label.column,
+            );
+          }
+          checks.push(`label: every value is one of ${classes.length} declared classes`);
         }
-        checks.push(`label: positive rate ${labelRate.toFixed(4)} within [${contract.labelRate.min}, ${contract.labelRate.max}]`);
+        return { files: files.length, rows: input.snapshot.rows, labelRate, nullRates, checks };
+      } finally {
+        db.close();
       }
-      if (spec.label.classes) {
-        const classes = spec.label.classes;
-        const unknown = await queryRows(
-          db.connection,
-          `SELECT DISTINCT CAST(${quoteIdent(spec.label.column)} AS VARCHAR) AS value FROM (${rawFeatureQuery(loaded, parquetSource(files))})
-           WHERE ${quoteIdent(spec.label.column)} IS NOT NULL AND NOT list_contains([${classes.map(quoteLiteral).join(', ')}], CAST(${quoteIdent(spec.label.column)} AS VARCHAR))
-           ORDER BY value LIMIT 5`,
-        );
-        if (unknown.length > 0) {
-          throw new DataContractViolation(
-            'label',
-            `values that are not declared classes: ${unknown.map((u) => `'${String(u.value)}'`).join(', ')} (classes: ${classes.join(', ')})`,
-            path.join(paths.lakeDir, spec.dataset.name),
-            spec.label.column,
-          );
-        }
-        checks.push(`label: every value is one of ${classes.length} declared classes`);
-      }
-      return { files: files.length, rows: input.snapshot.rows, labelRate, nullRates, checks };
-    } finally {
-      db.close();
-    }
+    });
   }
 
   /**
@@ -187,50 +189,52 @@ export function createDataActivities({ paths }: DataDeps) {
    */
   async function buildTrainingSet(input: { model: string; snapshot: DatasetSnapshot; workflowId: string; runId: string }): Promise<TrainingSet> {
     const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
-    const parts = input.snapshot.partitions;
-    const { holdoutPartitions, validationPartitions } = loaded.spec.split;
-    const holdout = parts.slice(parts.length - holdoutPartitions);
-    const validation = parts.slice(parts.length - holdoutPartitions - validationPartitions, parts.length - holdoutPartitions);
-    const train = parts.slice(0, parts.length - holdoutPartitions - validationPartitions);
-    const workDir = runWorkDir(paths, input.model, input.workflowId, input.runId);
-    await mkdir(workDir, { recursive: true });
-    const db = await openDuckDB({ threads: 2 });
-    try {
-      const write = async (name: string, partitions: readonly PartitionSnapshot[]) => {
-        const target = path.join(workDir, name);
-        // An attempt the server gave up on may still be writing its own.
-        const temp = temporaryPath(target);
-        const query = featureQuery(loaded, parquetSource(partitions.flatMap((p) => p.files.map((f) => f.path))), true);
-        await db.connection.run(`COPY (SELECT * FROM (${query}) WHERE ${LABEL_COLUMN} IS NOT NULL) TO ${quoteLiteral(temp)} (FORMAT parquet)`);
-        await publishDurably(temp, target);
-        const [row] = await queryRows(db.connection, `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(target)})`);
-        return { file: target, rows: Number(row?.n) };
-      };
-      const t = await write('train.parquet', train);
-      const v = validation.length > 0 ? await write('validation.parquet', validation) : null;
-      const h = await write('holdout.parquet', holdout);
-      if (t.rows === 0 || h.rows === 0 || v?.rows === 0) {
-        throw new DataContractViolation(
-          'empty',
-          `the feature SQL returned ${t.rows} training, ${v?.rows ?? 0} validation and ${h.rows} holdout rows with a label`,
-          loaded.spec.features.sql,
-        );
+    return namingSqlFile(loaded.spec.features.sql, async () => {
+      const parts = input.snapshot.partitions;
+      const { holdoutPartitions, validationPartitions } = loaded.spec.split;
+      const holdout = parts.slice(parts.length - holdoutPartitions);
+      const validation = parts.slice(parts.length - holdoutPartitions - validationPartitions, parts.length - holdoutPartitions);
+      const train = parts.slice(0, parts.length - holdoutPartitions - validationPartitions);
+      const workDir = runWorkDir(paths, input.model, input.workflowId, input.runId);
+      await mkdir(workDir, { recursive: true });
+      const db = await openDuckDB({ threads: 2 });
+      try {
+        const write = async (name: string, partitions: readonly PartitionSnapshot[]) => {
+          const target = path.join(workDir, name);
+          // An attempt the server gave up on may still be writing its own.
+          const temp = temporaryPath(target);
+          const query = featureQuery(loaded, parquetSource(partitions.flatMap((p) => p.files.map((f) => f.path))), true);
+          await db.connection.run(`COPY (SELECT * FROM (${query}) WHERE ${LABEL_COLUMN} IS NOT NULL) TO ${quoteLiteral(temp)} (FORMAT parquet)`);
+          await publishDurably(temp, target);
+          const [row] = await queryRows(db.connection, `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(target)})`);
+          return { file: target, rows: Number(row?.n) };
+        };
+        const t = await write('train.parquet', train);
+        const v = validation.length > 0 ? await write('validation.parquet', validation) : null;
+        const h = await write('holdout.parquet', holdout);
+        if (t.rows === 0 || h.rows === 0 || v?.rows === 0) {
+          throw new DataContractViolation(
+            'empty',
+            `the feature SQL returned ${t.rows} training, ${v?.rows ?? 0} validation and ${h.rows} holdout rows with a label`,
+            loaded.spec.features.sql,
+          );
+        }
+        return {
+          workDir,
+          trainFile: t.file,
+          validationFile: v?.file ?? null,
+          holdoutFile: h.file,
+          trainPartitions: train.map((p) => p.value),
+          validationPartitions: validation.map((p) => p.value),
+          holdoutPartitions: holdout.map((p) => p.value),
+          trainRows: t.rows,
+          validationRows: v?.rows ?? 0,
+          holdoutRows: h.rows,
+        };
+      } finally {
+        db.close();
       }
-      return {
-        workDir,
-        trainFile: t.file,
-        validationFile: v?.file ?? null,
-        holdoutFile: h.file,
-        trainPartitions: train.map((p) => p.value),
-        validationPartitions: validation.map((p) => p.value),
-        holdoutPartitions: holdout.map((p) => p.value),
-        trainRows: t.rows,
-        validationRows: v?.rows ?? 0,
-        holdoutRows: h.rows,
-      };
-    } finally {
-      db.close();
-    }
+    });
   }
 
   /** Remove a finished run's scratch folder (training sets, checkpoints). */

@@ -5,7 +5,7 @@ import { Context } from '@temporalio/activity';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Paths } from '../core/config.js';
-import { CorruptModelError, DataContractViolation, errorMessage } from '../core/errors.js';
+import { CorruptModelError, DataContractViolation, errorMessage, namingSqlFile } from '../core/errors.js';
 import { readLabeledFeatures } from '../core/features.js';
 import { evaluateGate } from '../core/gate.js';
 import { loadSession, runModel, scoreInBatches, type InferenceSession } from '../core/inference.js';
@@ -52,7 +52,7 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
         return found.files;
       });
       ctx.heartbeat({ stage: 'reading holdout', partitions });
-      const holdout = await readLabeledFeatures(loaded, files);
+      const holdout = await namingSqlFile(spec.features.sql, () => readLabeledFeatures(loaded, files));
       ctx.heartbeat({ stage: 'read holdout', rows: holdout.features.rows });
       if (holdout.features.rows === 0) {
         throw new DataContractViolation('empty', `holdout partitions ${partitions.join(', ')} have no labelled rows`, spec.features.sql);

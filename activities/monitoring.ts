@@ -12,7 +12,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { judgePerformance, summarize } from '../core/drift.js';
 import { replaceDurably } from '../core/durable.js';
 import { openDuckDB, queryRows, quoteIdent, quoteLiteral } from '../core/duckdb.js';
-import { DataContractViolation, NoChampionError, UnknownPartitionError } from '../core/errors.js';
+import { DataContractViolation, namingSqlFile, NoChampionError, UnknownPartitionError } from '../core/errors.js';
 import { keyedFeatures, LABEL_COLUMN } from '../core/features.js';
 import { higherIsBetter as metricHigherIsBetter, metricValue } from '../core/gate.js';
 import { listPartitions } from '../core/lake.js';
@@ -162,7 +162,7 @@ export async function analyzeDrift(
 
     progress({ stage: 'performance' });
     const perfStarted = performance.now();
-    const { performance: perf, labels } = await performanceAndLabels(paths, c, loaded, card, plan, policy);
+    const { performance: perf, labels } = await namingSqlFile(spec.features.sql, () => performanceAndLabels(paths, c, loaded, card, plan, policy));
     const performanceSeconds = (performance.now() - perfStarted) / 1000;
 
     const features = results.slice(0, -1);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { replaceDurably } from '../core/durable.js';
 import { openDuckDB, parquetRowCounts, parquetSource, quoteIdent } from '../core/duckdb.js';
-import { FeatureRowCountError, InvalidSpecError, NoChampionError, UnknownPartitionError } from '../core/errors.js';
+import { FeatureRowCountError, InvalidSpecError, namingSqlFile, NoChampionError, UnknownPartitionError } from '../core/errors.js';
 import { featureColumns, featureQuery, keyedFeatures } from '../core/features.js';
 import { ROWS_PER_RUN } from '../core/inference.js';
 import { exists, listPartitions } from '../core/lake.js';
@@ -126,12 +126,12 @@ export function createScoringActivities({ paths }: ScoringDeps) {
       batchRows: ROWS_PER_RUN,
     };
     let details: Record<string, unknown> = { stage: 'starting', partition: partition.value, rows: 0, of: partition.rows, attempt: ctx.info.attempt };
-    const done = await scoringThreads.run<ScoringMessage>(job, {
+    const done = await namingSqlFile(spec.features.sql, () => scoringThreads.run<ScoringMessage>(job, {
       details: () => details,
       onMessage(m) {
         details = { ...details, stage: m.stage, rows: m.rows };
       },
-    });
+    }));
     if (done.rowsOut === null) throw new FeatureRowCountError(spec.features.sql, partition.value, partition.rows, done.featureRows);
     return {
       partition: partition.value,

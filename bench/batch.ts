@@ -21,12 +21,13 @@ import { ROWS_PER_RUN } from '../core/inference.js';
 import { listPartitions } from '../core/lake.js';
 import { CHAMPION, Registry } from '../core/registry.js';
 import { loadSpec } from '../core/spec.js';
-import type { BatchInferenceInput, BatchInferenceResult, ScoredPartition, TrainModelInput, TrainModelResult } from '../core/types.js';
+import type { ScoredPartition } from '../core/types.js';
 import { bootstrapFlights, FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY, releaseWeeks } from '../data/flights.js';
 import { startThread } from '../ml/threads.js';
 import { startDevServer } from '../worker/dev-server.js';
 import { ensureTemporalCli } from '../worker/temporal-cli.js';
 import { createWorker } from '../worker/worker.js';
+import { WorkflowStarter } from '../runs/starter.js';
 import type { OrtOwnJob, OrtOwnMessage } from './ort-own-thread.js';
 
 function option(name: string, fallback: string): string {
@@ -91,15 +92,12 @@ async function run(): Promise<void> {
   const running = worker.run();
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
+  const starter = new WorkflowStarter(client, taskQueue);
   try {
     const registry = new Registry(paths.registryDir);
     if (!(await registry.getAlias(MODEL, CHAMPION))) {
       console.log(`training a ${MODEL} champion first (TrainModelWorkflow) ...`);
-      const trained = await client.workflow.execute<(i: TrainModelInput) => Promise<TrainModelResult>>('TrainModelWorkflow', {
-        taskQueue,
-        workflowId: `bench-train-${Date.now()}`,
-        args: [{ model: MODEL, reason: 'bench' }],
-      });
+      const trained = await (await starter.train({ model: MODEL, reason: 'bench' }, `bench-train-${Date.now()}`)).result();
       console.log(`  v${trained.version}: ${trained.promotion.outcome}`);
     }
     const version = (await registry.getAlias(MODEL, CHAMPION))!.version;
@@ -125,11 +123,11 @@ async function run(): Promise<void> {
     for (let r = 1; r <= repeat; r++) {
       await rm(paths.predictionsDir, { recursive: true, force: true });
       const started = performance.now();
-      const result = await client.workflow.execute<(i: BatchInferenceInput) => Promise<BatchInferenceResult>>('BatchInferenceWorkflow', {
-        taskQueue,
-        workflowId: `bench-batch-${Date.now()}`,
-        args: [{ model: MODEL, version, partitions: partitions.map((p) => p.value), concurrency, threads, reason: 'bench' }],
-      });
+      const run = await starter.batch(
+        { model: MODEL, version, partitions: partitions.map((p) => p.value), concurrency, threads, reason: 'bench' },
+        `bench-batch-${Date.now()}`,
+      );
+      const result = await run.result();
       const seconds = (performance.now() - started) / 1000;
       if (result.rowsOut !== before.rows || result.rowsIn !== before.rows) throw new Error(`rows differ: ${result.rowsIn} in, ${result.rowsOut} out, ${before.rows} scored alone`);
       console.log(`BatchInferenceWorkflow: ${result.rowsOut} rows in ${seconds.toFixed(1)} s (${result.partitions.length} partitions, v${version})`);

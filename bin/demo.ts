@@ -15,7 +15,7 @@ import { errorMessage, rootCause, UnknownScheduleError } from '../core/errors.js
 import { openDuckDB, parquetRowCounts } from '../core/duckdb.js';
 import { listPartitions } from '../core/lake.js';
 import type { DriftReport, MonitorModelResult } from '../core/monitoring.js';
-import { describeSchedule, scheduleId, triggerSchedule } from '../core/schedules.js';
+import { describeSchedule, scheduleId, triggerSchedule } from '../runs/schedules.js';
 import { loadSpec } from '../core/spec.js';
 import type { BatchInferenceResult } from '../core/types.js';
 import { FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY, lakeStatus, releaseWeeks } from '../data/flights.js';

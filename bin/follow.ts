@@ -3,6 +3,7 @@
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import { promotionWorkflowId, statusQuery } from '../core/promotion.js';
 import type { TrainModelResult } from '../core/types.js';
+import { EvaluateAndPromoteWorkflow } from '../workflows/promote.js';
 
 const PROGRESS_EVERY_MS = 10_000;
 
@@ -51,7 +52,7 @@ export function followTraining(
   return follow<TrainModelResult>(client, workflowId, say, {
     async whenIdle() {
       const child = await promotion.describe().catch(() => undefined);
-      if (child?.status.name !== 'RUNNING' || child.type !== 'EvaluateAndPromoteWorkflow') return undefined;
+      if (child?.status.name !== 'RUNNING' || child.type !== EvaluateAndPromoteWorkflow.name) return undefined;
       const status = await promotion.query(statusQuery).catch(() => undefined);
       return status?.stage === 'awaiting-approval'
         ? `v${status.version} passed the gate and waits for approval until ${status.approval?.deadline}:\n` +

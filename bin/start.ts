@@ -2,7 +2,7 @@
 // UI on :8233), bootstraps the flights lake when missing, starts the worker and the API,
 // trains the first model when no champion exists, then answers one real /predict. Ctrl-C
 // stops everything.
-import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -11,16 +11,18 @@ import { ensureStateDir, PROJECT_ROOT, resolvePaths, temporalSettings, temporalU
 import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
 import { logLevelSetting, portSetting, wholeNumberSetting } from '../core/env.js';
 import { errorMessage, rootCause } from '../core/errors.js';
-import { describeMetrics } from '../tasks/index.js';
 import { listPartitions } from '../core/lake.js';
 import { CHAMPION, Registry } from '../core/registry.js';
 import { listModels, loadSpec, requestColumns } from '../core/spec.js';
-import { MODEL_NAME, TRAIN_REASON, type TrainModelInput, type TrainModelResult } from '../core/types.js';
+import { describeMetrics } from '../tasks/index.js';
+import type { TrainModelInput, TrainModelResult } from '../core/types.js';
 import { DEFAULT_INITIAL_WEEKS, ensureFlightsLake } from '../data/flights.js';
 import { startDevServer, type DevServer } from '../worker/dev-server.js';
 import { ensureTemporalCli } from '../worker/temporal-cli.js';
 import { ensureTokenFile } from '../api/auth.js';
 import { API_NODE_FLAGS, apiConfigFromEnv } from '../api/config.js';
+import { WorkflowStarter } from '../runs/starter.js';
+import { firstTrainingWorkflowId } from '../workflows/starts.js';
 import { followTraining } from './follow.js';
 
 const say = (line: string) => console.log(`[start] ${line}`);
@@ -184,6 +186,7 @@ async function main(): Promise<void> {
   const temporal = temporalSettings({ ...process.env, ...env });
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: temporal.namespace });
+  const starter = new WorkflowStarter(client, temporal.taskQueue);
   const registry = new Registry(paths.registryDir);
   // Every declared model without a champion trains now, one after another (each training
   // uses both cores): the first one before "ready", the others after it, in the background.
@@ -192,19 +195,10 @@ async function main(): Promise<void> {
     if (champion) {
       say(`${model}: champion is v${champion.version}`);
     } else {
-      const workflowId = `train-${model}-first`;
+      const workflowId = firstTrainingWorkflowId(model);
       const input: TrainModelInput = { model, reason: 'first-start', actor: 'npm start' };
-      const handle = await client.workflow.start('TrainModelWorkflow', {
-        taskQueue: temporal.taskQueue,
-        workflowId,
-        args: [input],
-        // A run left over from an interrupted start is followed, not duplicated.
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        typedSearchAttributes: [
-          { key: MODEL_NAME, value: model },
-          { key: TRAIN_REASON, value: 'first-start' },
-        ],
-      });
+      // A run left over from an interrupted start is followed, not duplicated.
+      const handle = await starter.train(input, workflowId, { useExisting: true });
       say(`${model}: no champion yet, training: ${temporalUiLink(temporal, workflowId, handle.firstExecutionRunId)}`);
       try {
         const result = await followTraining(client, model, workflowId, { url: apiUrl, adminToken }, say);

@@ -1,14 +1,96 @@
-// Domain errors: one small class per failure, with readonly context. Whether an error is
-// retryable in Temporal is decided here (NON_RETRYABLE_ERROR_TYPES); its HTTP status is
-// decided in api/errors.ts. This module is pure so workflows may import it.
+// Domain errors: one small class per failure, with readonly context. Whether a failure is
+// worth retrying is decided here, once (classifyFailure: each class says whether it is
+// `retryable`, DuckDB's errors by their kind); the worker's activity interceptor turns that
+// into Temporal's non-retryable flag, and api/errors.ts gives each class its HTTP status.
+// This module is pure so workflows may import it.
 import type { RetryPolicy } from '@temporalio/common';
 
 /** Base class: `name` is the class name, which Temporal uses as the failure type. */
 export abstract class MlopsError extends Error {
+  /**
+   * Whether trying the same thing again may succeed. Most failures here are deterministic
+   * (the same spec, data or request fails the same way), so they fail at once; a class whose
+   * cause can pass (a server or store that may answer later) says true.
+   */
+  readonly retryable: boolean = false;
+
   constructor(message: string) {
     super(message);
     this.name = new.target.name;
   }
+}
+
+/**
+ * DuckDB refused or failed a query. Parser, binder, catalog, conversion and the other
+ * errors about the query or the data are deterministic; I/O, network, HTTP, memory and
+ * interruption errors may pass, so they are retried.
+ */
+export class SqlError extends MlopsError {
+  override readonly retryable: boolean;
+
+  constructor(
+    /** DuckDB's kind of error: Parser, Binder, Catalog, Conversion, IO ... */
+    readonly kind: string,
+    /** DuckDB's message, with the line of SQL it points at. */
+    readonly problem: string,
+    /** The SQL file the query was built on, relative to the SQL folder, when known. */
+    readonly file?: string,
+  ) {
+    super(file ? `in a query over ${file}: ${problem}` : problem);
+    this.retryable = TRANSIENT_DUCKDB_KINDS.has(kind);
+  }
+}
+
+/** DuckDB error kinds whose cause may pass (DuckDB's ExceptionType names). */
+const TRANSIENT_DUCKDB_KINDS = new Set(['IO', 'Network', 'HTTP', 'Out of Memory', 'INTERRUPT', 'Connection']);
+
+/** DuckDB's messages start `<Kind> Error: `, also after a prefix a thread or file name added. */
+const DUCKDB_MESSAGE = /(?:^|: )([A-Z][A-Za-z-]*(?: [A-Za-z-]+)*) Error: ([\s\S]*)$/;
+
+/** The SqlError a DuckDB error stands for (naming `file` when given), or undefined for any other error. */
+export function sqlErrorOf(err: unknown, file?: string): SqlError | undefined {
+  if (err instanceof SqlError) return file && !err.file ? new SqlError(err.kind, err.problem, file) : err;
+  if (!(err instanceof Error) || err instanceof MlopsError) return undefined;
+  const m = DUCKDB_MESSAGE.exec(err.message);
+  if (!m) return undefined;
+  const problem = err.message.slice(m.index === 0 ? 0 : m.index + 2);
+  return new SqlError(m[1]!, problem, file);
+}
+
+/** Run `work`, which queries SQL built on `file`: a DuckDB error becomes a SqlError naming the file. */
+export async function namingSqlFile<T>(file: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw sqlErrorOf(err, file) ?? err;
+  }
+}
+
+/** How a failure is reported to Temporal: its type, whether retrying is pointless, and its context. */
+export interface FailureClass {
+  /** False for an error nobody foresaw: it keeps its own form, and is retried. */
+  readonly known: boolean;
+  readonly type: string;
+  readonly message: string;
+  readonly nonRetryable: boolean;
+  /** The error's own fields (file, column, model ...), shown with the failure. */
+  readonly context: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The one place that decides whether a failure is worth retrying: a domain error by its
+ * class, a DuckDB error by its kind. Anything else (a busy file, a reset socket, an error
+ * nobody foresaw) is retried with backoff and a cap, since it may be a passing fault.
+ */
+export function classifyFailure(err: unknown): FailureClass {
+  const domain = err instanceof MlopsError ? err : sqlErrorOf(err);
+  if (domain) {
+    const context = Object.fromEntries(Object.entries(domain).filter(([k, v]) => k !== 'retryable' && v !== undefined && typeof v !== 'function'));
+    return { known: true, type: domain.name, message: domain.message, nonRetryable: !domain.retryable, context };
+  }
+  const code = (err as { code?: unknown } | null)?.code;
+  const name = err instanceof Error ? err.name : 'Error';
+  return { known: false, type: name, message: errorMessage(err), nonRetryable: false, context: typeof code === 'string' ? { code } : {} };
 }
 
 /** A model name that has no spec in models/. */
@@ -72,6 +154,7 @@ export class ModelUnavailableError extends MlopsError {
 
 /** The Temporal server cannot be reached: workflows cannot be started or read right now. */
 export class TemporalUnavailableError extends MlopsError {
+  override readonly retryable = true;
   constructor(readonly address: string, readonly reason: string) {
     super(`Temporal is not reachable at ${address}: ${reason} (predictions are still served)`);
   }
@@ -189,6 +272,7 @@ export class NoPendingApprovalError extends ConflictError {
 
 /** A running workflow that no worker answered in time (a query or an update needs one). */
 export class WorkflowNotAnsweringError extends MlopsError {
+  override readonly retryable = true;
   constructor(readonly workflowId: string, readonly seconds: number) {
     super(`workflow ${workflowId} did not answer within ${seconds} s: is a worker running? (see GET /workflows/${workflowId})`);
   }
@@ -202,32 +286,15 @@ export class NoPreviousChampionError extends ConflictError {
 }
 
 /**
- * Failure types that retrying cannot fix: the workflow's activity retry policy lists them so a
- * broken contract fails fast with its message instead of retrying for hours.
- */
-export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
-  'UnknownModelError',
-  'InvalidSpecError',
-  'DataContractViolation',
-  'OnnxParityError',
-  'UnknownVersionError',
-  'CorruptModelError',
-  'NoPreviousChampionError',
-  'NoChampionError',
-  'UnknownPartitionError',
-  'FeatureRowCountError',
-];
-
-/**
- * How workflows retry activities: a few quick attempts with backoff for transient failures
- * (a worker restart, a busy disk), none for the failures above.
+ * How workflows retry activities: a few attempts with backoff and a cap for transient
+ * failures (a worker restart, a busy disk, a store answering 5xx). Deterministic failures are
+ * not retried at all: the worker marks them non-retryable (classifyFailure).
  */
 export const ACTIVITY_RETRY: RetryPolicy = {
   initialInterval: '1s',
   backoffCoefficient: 2,
   maximumInterval: '30s',
   maximumAttempts: 5,
-  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
 };
 
 /** What to print for anything thrown: an Error's message, else the value as text. */

@@ -10,10 +10,10 @@ import { openDuckDB, quoteLiteral, type OpenDuckDB } from '../core/duckdb.js';
 import { listPartitions } from '../core/lake.js';
 import type { DriftReport, MonitorModelInput, MonitorModelResult } from '../core/monitoring.js';
 import { Registry } from '../core/registry.js';
-import { ensureSchedules, listSchedules } from '../core/schedules.js';
+import { ensureSchedules, listSchedules } from '../runs/schedules.js';
 import { loadSpec } from '../core/spec.js';
 import { TRAIN_REASON, type TrainModelResult } from '../core/types.js';
-import { retrainWorkflowId } from '../workflows/monitor.js';
+import { retrainWorkflowId } from '../workflows/starts.js';
 import { declareVariant, registerChampion, startWorkerHarness, testPaths, type WorkerHarness } from './helpers.js';
 
 const MODEL = 'flight_delay';

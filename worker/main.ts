@@ -4,7 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@tempor
 import { ensureStateDir, resolvePaths, temporalSettings, type Paths, type TemporalSettings } from '../core/config.js';
 import { hostPortSetting, logLevelSetting } from '../core/env.js';
 import { MlopsError } from '../core/errors.js';
-import { ensureSchedules } from '../core/schedules.js';
+import { ensureSchedules } from '../runs/schedules.js';
 import { loadAllSpecs, type ModelSpec } from '../core/spec.js';
 import { codeVersion } from './code-version.js';
 import { createWorker, type WorkerQueues } from './worker.js';

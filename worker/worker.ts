@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities/index.js';
 import type { Paths } from '../core/config.js';
 import { trainingTaskQueue } from '../core/types.js';
+import { classifyActivityFailures } from './failures.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -41,6 +42,8 @@ export async function createWorker(setup: WorkerSetup): Promise<WorkerSet> {
     connection: setup.connection,
     namespace: setup.namespace,
     activities,
+    // Deterministic failures fail at once, transient ones retry (core/errors.ts classifyFailure).
+    interceptors: { activity: [classifyActivityFailures] },
     ...(setup.identity ? { identity: setup.identity } : {}),
     // Give a running step time to finish on SIGTERM instead of cancelling it at once (the default is 0).
     shutdownGraceTime: '10s',

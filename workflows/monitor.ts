@@ -16,18 +16,12 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import { ACTIVITY_RETRY } from '../core/errors.js';
 import type { DriftReport, MonitorModelInput, MonitorModelResult, RetrainDecision } from '../core/monitoring.js';
-import { MODEL_NAME, MODEL_VERSION, MONITOR_VERDICT, TRAIN_REASON, type TrainModelInput } from '../core/types.js';
-import { BatchInferenceWorkflow } from './batch.js';
-import { TrainModelWorkflow } from './train.js';
+import { MODEL_NAME, MODEL_VERSION, MONITOR_VERDICT } from '../core/types.js';
+import { batchRun, monitorBatchWorkflowId, retrainWorkflowId, trainRun } from './starts.js';
 
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry: ACTIVITY_RETRY });
 // Drift over millions of rows takes seconds; it heartbeats per column.
 const analysis = proxyActivities<Activities>({ startToCloseTimeout: '1 hour', heartbeatTimeout: '1 minute', retry: ACTIVITY_RETRY });
-
-/** The id drift-started trainings run under: one at a time per model, whoever else trains. */
-export function retrainWorkflowId(model: string): string {
-  return `train-${model}-on-drift`;
-}
 
 export async function MonitorModelWorkflow(input: MonitorModelInput): Promise<MonitorModelResult> {
   const { workflowId, runId, startTime } = workflowInfo();
@@ -39,12 +33,10 @@ export async function MonitorModelWorkflow(input: MonitorModelInput): Promise<Mo
   // what it has not scored yet (a child run, visible on its own in the UI).
   let batchWorkflowId: string | null = null;
   if (plan.unscored.length > 0) {
-    batchWorkflowId = `${workflowId}-batch`;
+    const batch = batchRun({ model: input.model, version: plan.version, partitions: plan.unscored, reason: `monitoring ${workflowId}` }, monitorBatchWorkflowId(workflowId));
+    batchWorkflowId = batch.workflowId;
     setCurrentDetails(`Scoring ${plan.unscored.length} partition(s) v${plan.version} has not scored yet (${batchWorkflowId})`);
-    await executeChild(BatchInferenceWorkflow, {
-      workflowId: batchWorkflowId,
-      args: [{ model: input.model, version: plan.version, partitions: plan.unscored, reason: `monitoring ${workflowId}` }],
-    });
+    await executeChild(batch.workflow, { workflowId: batch.workflowId, args: batch.args, typedSearchAttributes: batch.typedSearchAttributes });
   }
 
   setCurrentDetails(`Comparing ${plan.window.join(', ')} with the ${plan.reference.length} partition(s) v${plan.version} was trained on`);
@@ -74,16 +66,14 @@ async function startRetraining(model: string, report: Omit<DriftReport, 'retrain
     return { ...decision, skipped: `a training of ${model} is already running (${running.join(', ')})` };
   }
   const reason = report.summary.decay && !report.summary.driftedFeatures.length && !report.summary.predictionDrift ? 'decay' : 'drift';
-  const workflowId = retrainWorkflowId(model);
+  const run = trainRun({ model, reason, actor: 'MonitorModelWorkflow' }, retrainWorkflowId(model));
+  const { workflowId } = run;
   try {
-    const child = await startChild(TrainModelWorkflow, {
+    const child = await startChild(run.workflow, {
       workflowId,
-      args: [{ model, reason, actor: 'MonitorModelWorkflow' } satisfies TrainModelInput],
+      args: run.args,
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        { key: MODEL_NAME, value: model },
-        { key: TRAIN_REASON, value: reason },
-      ],
+      typedSearchAttributes: run.typedSearchAttributes,
       memo: {
         trigger: {
           by: workflowInfo().workflowId,

@@ -15,7 +15,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import { ACTIVITY_RETRY } from '../core/errors.js';
-import { promotionWorkflowId, type EvaluateAndPromoteInput, type EvaluateAndPromoteResult } from '../core/promotion.js';
+import type { EvaluateAndPromoteInput, EvaluateAndPromoteResult } from '../core/promotion.js';
 import { bestTrial } from '../core/tuning.js';
 import type { GateDecision } from '../core/gate.js';
 import {
@@ -28,7 +28,7 @@ import {
   type TrainModelInput,
   type TrainModelResult,
 } from '../core/types.js';
-import { EvaluateAndPromoteWorkflow } from './promote.js';
+import { evaluateRun } from './starts.js';
 
 // Short steps: no heartbeat needed.
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry: ACTIVITY_RETRY });
@@ -159,11 +159,12 @@ async function promoteInPlace(
  * of the model (maybe waiting for a person) holds the id: wait for it, backing off, visibly.
  */
 async function evaluateAndPromote(input: EvaluateAndPromoteInput): Promise<{ workflowId: string; result: EvaluateAndPromoteResult }> {
-  const workflowId = promotionWorkflowId(input.model);
+  const run = evaluateRun(input);
+  const { workflowId } = run;
   for (let waitMs = 5_000; ; waitMs = Math.min(waitMs * 2, 30 * 60_000)) {
     try {
       setCurrentDetails(`Evaluating v${input.version} in child workflow ${workflowId}`);
-      return { workflowId, result: await executeChild(EvaluateAndPromoteWorkflow, { workflowId, args: [input] }) };
+      return { workflowId, result: await executeChild(run.workflow, { workflowId, args: run.args, typedSearchAttributes: run.typedSearchAttributes }) };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       log.info('another promotion of this model is running; waiting for it to finish', { workflowId, retryInMs: waitMs });

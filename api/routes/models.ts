@@ -19,6 +19,8 @@ import { decideUpdate, promotionWorkflowId, statusQuery, type RollbackInput } fr
 import { CHALLENGER, CHAMPION, Registry, rollbackTarget, type ModelCard } from '../../core/registry.js';
 import { loadAllSpecs, loadSpec } from '../../core/spec.js';
 import { MODEL_NAME, MODEL_VERSION } from '../../core/types.js';
+import { WorkflowStarter } from '../../runs/starter.js';
+import { EvaluateAndPromoteWorkflow } from '../../workflows/promote.js';
 import type { Api, AppDeps, Guard } from '../app.js';
 import { errors, json, ModelParam, ModelVersionParams, WhoAndWhy } from '../schemas.js';
 
@@ -152,7 +154,7 @@ export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void
       const running = await runningPromotion(client, name);
       if (!running) return c.json({ model: name, running: false }, 200);
       const { handle, runId, type } = running;
-      const status = type === 'EvaluateAndPromoteWorkflow' ? await answered(client, handle.workflowId, () => handle.query(statusQuery)) : null;
+      const status = type === EvaluateAndPromoteWorkflow.name ? await answered(client, handle.workflowId, () => handle.query(statusQuery)) : null;
       return c.json({ model: name, running: true, workflowId: handle.workflowId, type, status, temporalUi: temporalUiLink(deps.temporal, handle.workflowId, runId) }, 200);
     },
   );
@@ -175,7 +177,7 @@ export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void
         await registry.readCard(name, version);
         const client = await deps.client();
         const running = await runningPromotion(client, name);
-        if (!running || running.type !== 'EvaluateAndPromoteWorkflow') {
+        if (!running || running.type !== EvaluateAndPromoteWorkflow.name) {
           throw new NoPendingApprovalError(name, version, running ? `a ${running.type} is running` : 'no promotion is running');
         }
         try {
@@ -209,7 +211,8 @@ export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void
       // Answered here when plainly impossible; the workflow decides again under the model's lock.
       if (rollbackTarget(await registry.aliasHistory(name)) === null) throw new NoPreviousChampionError(name);
       const input: RollbackInput = { model: name, actor, reason };
-      const handle = await startPromotionWorkflow(await deps.client(), deps.temporal, name, 'RollbackChampionWorkflow', [input]);
+      const client = await deps.client();
+      const handle = await startPromotion(client, name, () => new WorkflowStarter(client, deps.temporal.taskQueue).rollback(input));
       try {
         return c.json({ model: name, workflowId: handle.workflowId, moved: await settle(handle) }, 200);
       } catch (err) {
@@ -253,28 +256,16 @@ async function runningPromotion(client: Client, model: string): Promise<{ handle
   }
 }
 
-/** Start a workflow under the model's promotion id; a running one there is a 409 saying what it does. */
-export async function startPromotionWorkflow(
-  client: Client,
-  temporal: TemporalSettings,
-  model: string,
-  type: 'EvaluateAndPromoteWorkflow' | 'RollbackChampionWorkflow',
-  args: unknown[],
-  version?: number,
-): Promise<WorkflowHandleWithFirstExecutionRunId> {
-  const workflowId = promotionWorkflowId(model);
+/** Start a workflow under the model's promotion id (`start`); a running one there is a 409 saying what it does. */
+export async function startPromotion<H>(client: Client, model: string, start: () => Promise<H>): Promise<H> {
   try {
-    return await client.workflow.start(type, {
-      taskQueue: temporal.taskQueue,
-      workflowId,
-      args,
-      typedSearchAttributes: [{ key: MODEL_NAME, value: model }, ...(version ? [{ key: MODEL_VERSION, value: version }] : [])],
-    });
+    return await start();
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const workflowId = promotionWorkflowId(model);
     const running = await runningPromotion(client, model);
     let doing = running?.type ?? 'finishing';
-    if (running?.type === 'EvaluateAndPromoteWorkflow') {
+    if (running?.type === EvaluateAndPromoteWorkflow.name) {
       const s = await answered(client, workflowId, () => running.handle.query(statusQuery)).catch(() => undefined);
       if (s) doing = s.stage === 'awaiting-approval' ? `v${s.version} is waiting for approval until ${s.approval?.deadline}` : `${s.stage} v${s.version}`;
     }

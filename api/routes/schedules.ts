@@ -2,7 +2,7 @@
 // running one now.
 import { createRoute, z } from '@hono/zod-openapi';
 import { temporalUiLink } from '../../core/config.js';
-import { listSchedules, triggerSchedule } from '../../core/schedules.js';
+import { listSchedules, triggerSchedule } from '../../runs/schedules.js';
 import type { Api, AppDeps, Guard } from '../app.js';
 import { errors, json } from '../schemas.js';
 

@@ -3,7 +3,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { randomUUID } from 'node:crypto';
 import { temporalUiLink } from '../../core/config.js';
 import { rootCause, UnknownPartitionError, UnknownWorkflowError } from '../../core/errors.js';
 import { listPartitions } from '../../core/lake.js';
@@ -11,10 +10,11 @@ import type { MonitorModelInput } from '../../core/monitoring.js';
 import type { EvaluateAndPromoteInput } from '../../core/promotion.js';
 import { Registry } from '../../core/registry.js';
 import { loadSpec, type LoadedSpec } from '../../core/spec.js';
-import { MODEL_NAME, TRAIN_REASON, type BatchInferenceInput, type TrainModelInput } from '../../core/types.js';
+import type { BatchInferenceInput, TrainModelInput } from '../../core/types.js';
 import type { Api, AppDeps, Guard } from '../app.js';
 import { actor, errors, json, modelName, reason } from '../schemas.js';
-import { startPromotionWorkflow } from './models.js';
+import { WorkflowStarter } from '../../runs/starter.js';
+import { startPromotion } from './models.js';
 
 const WorkflowStarted = z
   .object({
@@ -76,17 +76,7 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
     status: `/workflows/${encodeURIComponent(workflowId)}?runId=${runId}`,
     temporalUi: temporalUiLink(deps.temporal, workflowId, runId),
   });
-  /** Start a workflow of `type` for a model under a fresh id (`<kind>-<model>-<time>-<random>`); 202 with where to follow it. */
-  const startRun = async (type: string, kind: string, model: string, input: unknown, reason?: string) => {
-    const workflowId = `${kind}-${model}-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 6)}`;
-    const handle = await (await deps.client()).workflow.start(type, {
-      taskQueue: deps.temporal.taskQueue,
-      workflowId,
-      args: [input],
-      typedSearchAttributes: [{ key: MODEL_NAME, value: model }, ...(reason ? [{ key: TRAIN_REASON, value: reason }] : [])],
-    });
-    return started(workflowId, handle.firstExecutionRunId);
-  };
+  const starter = async () => new WorkflowStarter(await deps.client(), deps.temporal.taskQueue);
   const startRoute = <S extends z.ZodType>(path: string, summary: string, schema: S, extra: (400 | 404 | 409 | 503)[] = []) =>
     createRoute({
       method: 'post',
@@ -102,7 +92,8 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
     const body = c.req.valid('json');
     await spec(body.model);
     const input: TrainModelInput = { model: body.model, reason: body.reason ?? 'api', actor: c.get('principal') };
-    return c.json(await startRun('TrainModelWorkflow', 'train', body.model, input, input.reason), 202);
+    const handle = await (await starter()).train(input);
+    return c.json(started(handle.workflowId, handle.firstExecutionRunId), 202);
   });
 
   app.openapi(
@@ -112,7 +103,8 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
       await spec(body.model);
       await new Registry(deps.paths.registryDir).readCard(body.model, body.version); // 404 for an unknown version
       const input: EvaluateAndPromoteInput = { model: body.model, version: body.version, actor: body.actor ?? c.get('principal'), ...(body.reason ? { reason: body.reason } : {}) };
-      const handle = await startPromotionWorkflow(await deps.client(), deps.temporal, body.model, 'EvaluateAndPromoteWorkflow', [input], body.version);
+      const start = await starter();
+      const handle = await startPromotion(await deps.client(), body.model, () => start.evaluate(input));
       return c.json({ ...started(handle.workflowId, handle.firstExecutionRunId), promotion: `/models/${body.model}/promotion` }, 202);
     },
   );
@@ -121,14 +113,16 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
     const body = c.req.valid('json');
     await checkPartitions(await spec(body.model), body.partitions === 'new' ? undefined : body.partitions);
     const input: BatchInferenceInput = { ...body, reason: body.reason ?? 'api' };
-    return c.json(await startRun('BatchInferenceWorkflow', 'batch', body.model, input), 202);
+    const handle = await (await starter()).batch(input);
+    return c.json(started(handle.workflowId, handle.firstExecutionRunId), 202);
   });
 
   app.openapi(startRoute('/workflows/monitor', 'Start MonitorModelWorkflow: drift and performance of a window against the champion’s training reference', MonitorRequest), async (c) => {
     const body = c.req.valid('json');
     await checkPartitions(await spec(body.model), body.window?.partitions);
     const input: MonitorModelInput = { ...body, reason: body.reason ?? 'api' };
-    return c.json(await startRun('MonitorModelWorkflow', 'monitor', body.model, input), 202);
+    const handle = await (await starter()).monitor(input);
+    return c.json(started(handle.workflowId, handle.firstExecutionRunId), 202);
   });
 
   app.openapi(

@@ -12,34 +12,29 @@ import {
   type ScheduleOptionsStartWorkflowAction,
   type Workflow,
 } from '@temporalio/client';
-import { temporalUiLink, type TemporalSettings } from './config.js';
-import { ScheduleBusyError, UnknownScheduleError } from './errors.js';
-import type { MonitorModelInput } from './monitoring.js';
-import { SCHEDULE_KINDS, type ScheduleKind } from './spec-operations.js';
-import type { ModelSpec } from './spec.js';
-import { MODEL_NAME, TRAIN_REASON, type BatchInferenceInput, type TrainModelInput } from './types.js';
+import { temporalUiLink, type TemporalSettings } from '../core/config.js';
+import { ScheduleBusyError, UnknownScheduleError } from '../core/errors.js';
+import { SCHEDULE_KINDS, type ScheduleKind } from '../core/spec-operations.js';
+import type { ModelSpec } from '../core/spec.js';
+import { batchRun, monitorRun, scheduledWorkflowId, trainRun, type StartRequest } from '../workflows/starts.js';
 
 /** Marks the schedules this module owns, so reconciling never touches anyone else's. */
 const MANAGED_BY = 'tabular-mlops';
-
-const WORKFLOW_TYPES: Record<ScheduleKind, string> = {
-  train: 'TrainModelWorkflow',
-  batch: 'BatchInferenceWorkflow',
-  monitor: 'MonitorModelWorkflow',
-};
 
 export function scheduleId(kind: ScheduleKind, model: string): string {
   return `${kind}-weekly-${model}`;
 }
 
-function actionArgs(kind: ScheduleKind, model: string): [TrainModelInput] | [BatchInferenceInput] | [MonitorModelInput] {
+/** What a schedule of `kind` starts for `model` (workflows/starts.ts: function, id, arguments, search attributes). */
+function scheduledRun(kind: ScheduleKind, model: string): StartRequest<Workflow> {
+  const workflowId = scheduledWorkflowId(kind, model);
   switch (kind) {
     case 'train':
-      return [{ model, reason: 'schedule', actor: scheduleId(kind, model) }];
+      return trainRun({ model, reason: 'schedule', actor: scheduleId(kind, model) }, workflowId);
     case 'batch':
-      return [{ model, partitions: 'new', reason: 'schedule' }];
+      return batchRun({ model, partitions: 'new', reason: 'schedule' }, workflowId);
     case 'monitor':
-      return [{ model, reason: 'schedule' }];
+      return monitorRun({ model, reason: 'schedule' }, workflowId);
   }
 }
 
@@ -48,17 +43,18 @@ type StartWorkflowSchedule = ScheduleOptions<ScheduleOptionsStartWorkflowAction<
 /** What the spec asks of one schedule: when, what it starts, and how runs may overlap. */
 export function scheduleOptions(spec: ModelSpec, kind: ScheduleKind, cron: string, taskQueue: string): StartWorkflowSchedule {
   const model = spec.name;
+  const run = scheduledRun(kind, model);
   return {
     scheduleId: scheduleId(kind, model),
     spec: { cronExpressions: [cron], timezone: spec.schedules.timezone },
     action: {
       type: 'startWorkflow',
-      workflowType: WORKFLOW_TYPES[kind],
+      workflowType: run.workflow,
       // The server appends the scheduled time to this id, one run per firing.
-      workflowId: `${kind}-scheduled-${model}`,
+      workflowId: run.workflowId,
       taskQueue,
-      args: actionArgs(kind, model),
-      typedSearchAttributes: [{ key: MODEL_NAME, value: model }, ...(kind === 'train' ? [{ key: TRAIN_REASON, value: 'schedule' }] : [])],
+      args: run.args,
+      typedSearchAttributes: run.typedSearchAttributes,
     },
     policies: {
       // A week's run still going when the next is due: skip the next rather than pile up.
