@@ -142,11 +142,11 @@ export async function analyzeDrift(
   try {
     const c = db.connection;
     const started = performance.now();
-    // One column per monitored value: the features the model saw, then its output.
-    const output = modelTask(card).monitoredOutput;
+    // One column per monitored value: the features the model saw, then its outputs.
+    const outputs = modelTask(card).monitoredOutputs;
     const monitored = [
       ...spec.features.columns.map((f, i) => ({ name: f.name, kind: f.kind, expression: `${FEATURES_COLUMN}.${quoteIdent(f.name)}`, column: `v${i}` })),
-      { name: output.name, kind: output.kind, expression: output.expression, column: 'prediction' },
+      ...outputs.map((o, i) => ({ ...o, column: `o${i}` })),
     ];
     const select = monitored.map((m) => `${m.expression} AS ${quoteIdent(m.column)}`).join(', ');
     const read = (list: string[]) => `SELECT ${select} FROM read_parquet([${list.map(quoteLiteral).join(', ')}], hive_partitioning = false)`;
@@ -165,8 +165,8 @@ export async function analyzeDrift(
     const { performance: perf, labels } = await namingSqlFile(spec.features.sql, () => performanceAndLabels(paths, c, loaded, card, plan, policy));
     const performanceSeconds = (performance.now() - perfStarted) / 1000;
 
-    const features = results.slice(0, -1);
-    const prediction = results.at(-1)!;
+    const features = results.slice(0, spec.features.columns.length);
+    const [prediction, ...predictionDetails] = results.slice(spec.features.columns.length) as [FeatureDrift, ...FeatureDrift[]];
     const referenceRows = Number((await queryRows(c, 'SELECT count(*)::BIGINT AS n FROM reference'))[0]!.n);
     const windowRows = Number((await queryRows(c, 'SELECT count(*)::BIGINT AS n FROM current'))[0]!.n);
     return {
@@ -180,9 +180,10 @@ export async function analyzeDrift(
       window: { partitions: plan.window, rows: windowRows },
       features,
       prediction,
+      ...(predictionDetails.length ? { predictionDetails } : {}),
       labels,
       performance: perf,
-      ...summarize(features, prediction, perf, policy.retrain),
+      ...summarize(features, [prediction, ...predictionDetails], perf, policy.retrain),
       timings: { driftSeconds, performanceSeconds },
     };
   } finally {

@@ -66,21 +66,24 @@ export function judgePerformance(
 /** The run's overall verdict and whether the spec wants a retraining for it. */
 export function summarize(
   features: readonly FeatureDrift[],
-  prediction: FeatureDrift,
+  outputs: readonly FeatureDrift[],
   performance: PerformanceCheck,
   retrain: MonitoringPolicy['retrain'],
 ): { summary: DriftReport['summary']; retrain: RetrainDecision } {
   const driftedFeatures = features.filter((f) => f.verdict === 'drift').map((f) => f.name);
-  const predictionDrift = prediction.verdict === 'drift';
+  const driftedOutputs = outputs.filter((o) => o.verdict === 'drift');
+  const predictionDrift = driftedOutputs.length > 0;
   const decay = performance.verdict === 'drift';
-  const judged = [...features, prediction, performance].some((c) => c.verdict !== 'insufficient-data');
+  const judged = [...features, ...outputs, performance].some((c) => c.verdict !== 'insufficient-data');
   const drift = driftedFeatures.length > 0 || predictionDrift;
   const verdict = !judged ? 'insufficient-data' : drift && decay ? 'drift-and-decay' : drift ? 'drift' : decay ? 'decay' : 'ok';
   const reasons: string[] = [];
   if (retrain.onFeatureDrift && driftedFeatures.length >= retrain.minDriftedFeatures) {
     reasons.push(`feature drift in ${driftedFeatures.join(', ')}`);
   }
-  if (retrain.onPredictionDrift && predictionDrift) reasons.push(`prediction drift (${prediction.reasons.join('; ')})`);
+  if (retrain.onPredictionDrift && predictionDrift) {
+    reasons.push(`prediction drift (${driftedOutputs.map((o) => `${o.name}: ${o.reasons.join('; ')}`).join('; ')})`);
+  }
   if (retrain.onDecay && decay) reasons.push(`performance decay (${performance.reasons.join('; ')})`);
   return { summary: { verdict, driftedFeatures, predictionDrift, decay }, retrain: { wanted: reasons.length > 0, reasons } };
 }

@@ -129,6 +129,11 @@ export interface DriftReport {
   readonly features: readonly FeatureDrift[];
   /** The model's output: probability (binary), predicted class (multiclass) or prediction (regression). */
   readonly prediction: FeatureDrift;
+  /**
+   * The model's other outputs, judged alike (multiclass: each class's probability, which moves
+   * while the predicted class, mostly the majority one, may not). Absent in older reports.
+   */
+  readonly predictionDetails?: readonly FeatureDrift[];
   /** The label's distribution, where labels have arrived: reported, not a retrain trigger. */
   readonly labels: FeatureDrift | null;
   readonly performance: PerformanceCheck;

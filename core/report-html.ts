@@ -368,7 +368,7 @@ function verdictRow(f: FeatureDrift, role: string): string {
 function verdictTable(report: DriftReport): string {
   const rows = [
     ...report.features.map((f) => verdictRow(f, 'feature')),
-    verdictRow(report.prediction, 'prediction'),
+    ...[report.prediction, ...(report.predictionDetails ?? [])].map((o) => verdictRow(o, 'prediction')),
     ...(report.labels ? [verdictRow(report.labels, 'labels')] : []),
   ];
   return `<table><thead><tr><th>name</th><th>kind</th><th>verdict</th><th class="num">PSI</th><th class="num">distance</th><th>mean shift / largest shift</th><th class="num">rows (ref / cur)</th><th>reasons</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
@@ -392,6 +392,11 @@ function keyValues(pairs: readonly (readonly [string, string])[]): string {
   return `<dl>${pairs.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
 }
 
+/** A metric's name for people: logLoss -> log loss, calibrationError -> calibration error. */
+function metricLabel(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
+}
+
 function performanceSection(p: PerformanceCheck): string {
   const summary = keyValues([
     ['metric', `${esc(p.metric)} <span class="muted">(${p.higherIsBetter ? 'higher' : 'lower'} is better)</span>`],
@@ -403,13 +408,14 @@ function performanceSection(p: PerformanceCheck): string {
     ['verdict', badge(p.verdict)],
     ['reasons', reasons(p.reasons)],
   ]);
-  const extra = p.metric !== 'calibrationError' && p.overTime.some((pt) => isNum(pt.metrics.calibrationError));
+  // Every metric the task's performance SQL gave, the monitored one first: for a classifier
+  // that includes its accuracy and calibration error per partition, whatever the gate watches.
+  const names = [p.metric, ...new Set(p.overTime.flatMap((pt) => Object.keys(pt.metrics)).filter((n) => n !== p.metric))];
   const rows = p.overTime.map((pt) =>
     `<tr><td>${esc(pt.partition)}</td><td><span class="dot" style="background:${ROLE_COLOURS[pt.role] ?? OTHER}"></span>${esc(pt.role)}</td>`
-      + `<td class="num">${count(pt.rows)}</td><td class="num">${fmt(metricAt(pt.metrics, p.metric))}</td>`
-      + `${extra ? `<td class="num">${fmt(metricAt(pt.metrics, 'calibrationError'))}</td>` : ''}</tr>`);
+      + `<td class="num">${count(pt.rows)}</td>${names.map((n) => `<td class="num">${fmt(metricAt(pt.metrics, n))}</td>`).join('')}</tr>`);
   const table = rows.length === 0 ? ''
-    : `<table class="narrow"><thead><tr><th>partition</th><th>role</th><th class="num">labelled rows</th><th class="num">${esc(p.metric)}</th>${extra ? '<th class="num">calibration error</th>' : ''}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+    : `<table class="narrow"><thead><tr><th>partition</th><th>role</th><th class="num">labelled rows</th>${names.map((n) => `<th class="num">${esc(metricLabel(n))}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
   return `<section><h2>Performance</h2>${summary}<div class="card wide">${performanceChart(p)}</div>${table}</section>`;
 }
 
@@ -473,7 +479,7 @@ footer{margin-top:28px;color:#777;font-size:12px}
 export function renderReportHtml(report: DriftReport): string {
   const cards = [
     ...report.features.map((f) => distributionCard(report, f, 'feature')),
-    distributionCard(report, report.prediction, 'prediction'),
+    ...[report.prediction, ...(report.predictionDetails ?? [])].map((o) => distributionCard(report, o, 'prediction')),
     ...(report.labels ? [distributionCard(report, report.labels, 'labels')] : []),
   ];
   const { timings } = report;

@@ -41,7 +41,7 @@ function binaryModel({ decisionThreshold }: ModelShape): ModelTask {
     answer: (output, r) => ({ probability: output[r]!, label: output[r]! >= threshold, threshold }),
     predictionColumns: ['probability', 'label'],
     predictionExpressions: () => ['s0 AS probability', `s0 >= ${threshold} AS label`],
-    monitoredOutput: { name: 'probability', kind: 'numeric', expression: 'probability' },
+    monitoredOutputs: [{ name: 'probability', kind: 'numeric', expression: 'probability' }],
     labelledOutputs: (alias) => [`${alias}.probability::DOUBLE AS p`],
     labelForDrift: { name: 'label', kind: 'categorical', expression: `CASE WHEN y = 1 THEN 'true' ELSE 'false' END` },
     performanceQuery: (bins) => ({ file: 'monitoring/performance_binary.sql', params: [threshold, bins], types: [DOUBLE, BIGINT] }),

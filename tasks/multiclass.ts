@@ -61,7 +61,12 @@ function multiclassModel(shape: ModelShape): ModelTask {
       ...probabilityColumns.map((c, k) => `s${k} AS ${quoteIdent(c)}`),
       `${sqlList(classes)}[list_position([${scores}], greatest(${scores}))] AS label`,
     ],
-    monitoredOutput: { name: 'predicted class', kind: 'categorical', expression: 'label' },
+    // The predicted class, and each class's probability: a model that mostly predicts the
+    // majority class can keep predicting it while its probabilities move.
+    monitoredOutputs: [
+      { name: 'predicted class', kind: 'categorical', expression: 'label' },
+      ...classes.map((c, k) => ({ name: `probability of ${c}`, kind: 'numeric' as const, expression: quoteIdent(probabilityColumns[k]!) })),
+    ],
     labelledOutputs: (alias) => [`[${probabilityColumns.map((c) => `${alias}.${quoteIdent(c)}::DOUBLE`).join(', ')}] AS probs`],
     labelForDrift: { name: 'label', kind: 'categorical', expression: `${sqlList(classes)}[y::BIGINT + 1]` },
     performanceQuery: (bins) => ({ file: 'monitoring/performance_multiclass.sql', params: [bins], types: [BIGINT] }),

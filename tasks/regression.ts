@@ -38,7 +38,7 @@ const regressionModel: ModelTask = {
   answer: (output, r) => ({ prediction: output[r]! }),
   predictionColumns: ['prediction'],
   predictionExpressions: () => ['s0 AS prediction'],
-  monitoredOutput: { name: 'prediction', kind: 'numeric', expression: 'prediction' },
+  monitoredOutputs: [{ name: 'prediction', kind: 'numeric', expression: 'prediction' }],
   labelledOutputs: (alias) => [`${alias}.prediction::DOUBLE AS p`],
   labelForDrift: { name: 'label', kind: 'numeric', expression: 'y' },
   performanceQuery: () => ({ file: 'monitoring/performance_regression.sql', params: [], types: [] }),

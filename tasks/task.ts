@@ -86,8 +86,8 @@ export interface ModelTask {
   readonly predictionColumns: readonly string[];
   /** SELECT expressions from raw outputs s0..s{K-1} to predictionColumns, deciding as answer() does. */
   predictionExpressions(): string[];
-  /** The output monitoring checks for drift. */
-  readonly monitoredOutput: MonitoredValue;
+  /** The outputs monitoring checks for drift, the headline one first. */
+  readonly monitoredOutputs: readonly MonitoredValue[];
   /** Columns of a predictions relation `alias` that the performance SQL reads (`p`, or `probs`). */
   labelledOutputs(alias: string): string[];
   /** The label, from its number `y`, as monitoring compares it for drift. */

@@ -212,10 +212,14 @@ describe('verdicts', () => {
     const ok = { verdict: 'ok' as const, reasons: [] };
     const feature = (name: string, verdict: 'ok' | 'drift') => ({ ...ok, name, verdict, reasons: verdict === 'drift' ? ['PSI 0.3 >= 0.2'] : [] }) as unknown as NumericDrift;
     const perf = judgePerformance({ ...check, current: 0.74, calibrationError: 0.01, labelledRows: 5000 }, 1000);
-    const drifted = summarize([feature('a', 'drift'), feature('b', 'ok')], feature('p', 'ok'), perf, policy.retrain);
+    const drifted = summarize([feature('a', 'drift'), feature('b', 'ok')], [feature('p', 'ok')], perf, policy.retrain);
     expect(drifted.summary).toMatchObject({ verdict: 'drift', driftedFeatures: ['a'] });
     expect(drifted.retrain).toEqual({ wanted: true, reasons: ['feature drift in a'] });
-    const stricter = summarize([feature('a', 'drift')], feature('p', 'ok'), perf, { ...policy.retrain, minDriftedFeatures: 2 });
+    const stricter = summarize([feature('a', 'drift')], [feature('p', 'ok')], perf, { ...policy.retrain, minDriftedFeatures: 2 });
     expect(stricter.retrain.wanted).toBe(false);
+    // Any output that drifts is prediction drift (a class's probability while the predicted class holds still).
+    const detail = summarize([], [feature('predicted class', 'ok'), feature('probability of late', 'drift')], perf, policy.retrain);
+    expect(detail.summary).toMatchObject({ verdict: 'drift', predictionDrift: true });
+    expect(detail.retrain.reasons).toEqual(['prediction drift (probability of late: PSI 0.3 >= 0.2)']);
   });
 });
