@@ -32,11 +32,13 @@ COPY package.json tsconfig.json ./
 # test checks that nothing copied imports a folder left out.
 COPY core ./core
 COPY ml ./ml
+COPY tasks ./tasks
 COPY sql ./sql
 COPY models ./models
 COPY data ./data
 COPY activities ./activities
 COPY workflows ./workflows
+COPY runs ./runs
 COPY worker ./worker
 COPY api ./api
 
