@@ -85,7 +85,7 @@ export interface FailureClass {
 export function classifyFailure(err: unknown): FailureClass {
   const domain = err instanceof MlopsError ? err : sqlErrorOf(err);
   if (domain) {
-    const context = Object.fromEntries(Object.entries(domain).filter(([k, v]) => k !== 'retryable' && v !== undefined && typeof v !== 'function'));
+    const context = Object.fromEntries(Object.entries(domain).filter(([k, v]) => k !== 'retryable' && k !== 'name' && v !== undefined && typeof v !== 'function'));
     return { known: true, type: domain.name, message: domain.message, nonRetryable: !domain.retryable, context };
   }
   const code = (err as { code?: unknown } | null)?.code;
