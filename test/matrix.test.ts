@@ -3,8 +3,10 @@
 // /predict -> batch "new" -> monitor a week released with injected drift and later arrivals
 // (feature drift, prediction drift, performance decay), which starts a retraining by itself ->
 // the report opened in headless Chromium. Each task is one case; a new task in tasks/ with a
-// shipped spec joins the matrix by itself. The cases run concurrently, each with its own worker,
-// lake copy and registry.
+// shipped spec joins the matrix by itself. Each case has its own worker, lake copy and
+// registry. The cases run one after another: run side by side in one process, 2 of 8 runs
+// had a version judged or trained on data read wrong (see the closing note of issue 20), and
+// until that is found a test that expects a promotion should not add to the odds.
 import { chromium, type Browser } from 'playwright-core';
 import { cp, mkdir, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -129,7 +131,7 @@ async function releaseDriftedWeek(s: Stack): Promise<string> {
 
 describe('every workflow for every task', () => {
   for (const task of TASK_NAMES) {
-    it.concurrent(
+    it(
       `${task}: train, promote, refuse, predict, batch, monitor, retrain, report`,
       async () => {
         const s = await stackFor(task);
