@@ -5,7 +5,7 @@ import { Context } from '@temporalio/activity';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Paths } from '../core/config.js';
-import { CorruptModelError, DataContractViolation, errorMessage, namingSqlFile } from '../core/errors.js';
+import { CorruptModelError, DataContractViolation, errorMessage, HoldoutMismatchError, namingSqlFile } from '../core/errors.js';
 import { readLabeledFeatures } from '../core/features.js';
 import { evaluateGate } from '../core/gate.js';
 import { loadSession, runModel, scoreInBatches, type InferenceSession } from '../core/inference.js';
@@ -13,9 +13,9 @@ import { listPartitions } from '../core/lake.js';
 import type { EvaluationResult, LatencyReport } from '../core/promotion.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { loadSpec } from '../core/spec.js';
-import type { Baseline, Metrics } from '../ml/metrics.js';
+import { metricValue, type Baseline, type Metrics } from '../ml/metrics.js';
 import { sliceTable, type ColumnTable, type LabeledTable } from '../ml/table.js';
-import { modelTask } from '../tasks/index.js';
+import { modelTask, taskKind } from '../tasks/index.js';
 
 export interface EvaluationDeps {
   readonly paths: Paths;
@@ -61,6 +61,8 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
       const bins = spec.gate.calibration?.bins ?? 10;
 
       const candidate = await score(candidateSession, card, holdout, baseline, bins, 'candidate');
+      const disagreement = holdoutDisagreement(card, candidate.metrics);
+      if (disagreement) throw new HoldoutMismatchError(input.model, input.version, disagreement);
       const latency = await measureLatency(candidateSession, holdout.features, card.output);
       let champion = null;
       if (championCard) {
@@ -110,6 +112,25 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
   }
 
   return { evaluateVersion };
+}
+
+/** How far the task's loss may move between the trainer's holdout scores and onnxruntime's (parity is 1e-5 a score). */
+const HOLDOUT_AGREEMENT = 1e-4;
+
+/**
+ * Why a version's holdout metrics now disagree with those its card recorded at training, or
+ * null. The same partitions give the same labelled rows, and onnxruntime scores them as the
+ * trainer did (checked before registering), so the task's loss must agree; when the rows
+ * differ (the lake changed since), there is nothing to compare.
+ */
+export function holdoutDisagreement(card: Pick<ModelCard, 'task' | 'version' | 'metrics'>, measured: Metrics): string | null {
+  const recorded = card.metrics.holdout;
+  if (recorded.rows !== measured.rows) return null;
+  const metric = taskKind(card.task).loss;
+  const then = metricValue(recorded, metric);
+  const now = metricValue(measured, metric);
+  if (!Number.isFinite(then) || !Number.isFinite(now) || Math.abs(now - then) <= HOLDOUT_AGREEMENT * Math.max(1, Math.abs(then))) return null;
+  return `${metric} ${now.toFixed(4)} on the ${measured.rows} holdout rows read now, ${then.toFixed(4)} when v${card.version} was trained`;
 }
 
 async function score(

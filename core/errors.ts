@@ -219,6 +219,17 @@ export class CorruptModelError extends MlopsError {
   }
 }
 
+/**
+ * A version scored on its holdout now does not score as its trainer measured on the same rows:
+ * the data read this time differs from what it was. Retryable: the next attempt reads again.
+ */
+export class HoldoutMismatchError extends MlopsError {
+  override readonly retryable = true;
+  constructor(readonly model: string, readonly version: number, readonly problem: string) {
+    super(`${model} v${version}: ${problem}; the holdout read now is not the data it was trained and checked on, so it is read again`);
+  }
+}
+
 /** A partition that is not in the lake (or not released yet). */
 export class UnknownPartitionError extends MlopsError {
   constructor(readonly dataset: string, readonly partition: string, readonly available: readonly string[]) {

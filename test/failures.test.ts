@@ -14,11 +14,14 @@ import {
   classifyFailure,
   CorruptModelError,
   DataContractViolation,
+  HoldoutMismatchError,
   InvalidSpecError,
   sqlErrorOf,
   TemporalUnavailableError,
   UnknownPartitionError,
 } from '../core/errors.js';
+import { holdoutDisagreement } from '../activities/evaluation.js';
+import type { MulticlassMetrics } from '../ml/metrics.js';
 import { toApplicationFailure } from '../worker/failures.js';
 import { declareVariant, registerChampion, startWorkerHarness, testApi, testPaths, type TestApi, type WorkerHarness } from './helpers.js';
 
@@ -78,6 +81,21 @@ describe('failure classification', () => {
     expect(toApplicationFailure(cancelled)).toBe(cancelled);
     const unknown = new Error('socket hang up');
     expect(toApplicationFailure(unknown)).toBe(unknown);
+  });
+});
+
+describe('an evaluation that reads other data than training measured', () => {
+  const metrics = (logLoss: number, rows = 113_229): MulticlassMetrics => ({
+    task: 'multiclass', rows, logLoss, accuracy: 0.53, baselineLogLoss: 1.1178, baselineAccuracy: 0.5253,
+  });
+  const card = { task: 'multiclass' as const, version: 1, metrics: { holdout: metrics(1.0799), trainRows: 0, baseline: { task: 'multiclass' as const, priors: [0.5, 0.5] } } };
+
+  it('is told apart from onnxruntime scoring as the trainer did, and is retried', () => {
+    // The matrix once saw this: 1.0799 in the training thread, 3.3860 on the evaluation's own read.
+    expect(holdoutDisagreement(card, metrics(3.386))).toBe('logLoss 3.3860 on the 113229 holdout rows read now, 1.0799 when v1 was trained');
+    expect(holdoutDisagreement(card, metrics(1.0799 + 2e-5))).toBeNull(); // float32 scores of two runtimes
+    expect(holdoutDisagreement(card, metrics(3.386, 100_000))).toBeNull(); // other rows: the lake changed, nothing to compare
+    expect(classifyFailure(new HoldoutMismatchError('m', 1, 'differs')).nonRetryable).toBe(false);
   });
 });
 
