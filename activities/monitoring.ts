@@ -14,7 +14,8 @@ import { replaceDurably } from '../core/durable.js';
 import { openDuckDB, queryRows, quoteIdent, quoteLiteral } from '../core/duckdb.js';
 import { DataContractViolation, namingSqlFile, NoChampionError, UnknownPartitionError } from '../core/errors.js';
 import { keyedFeatures, LABEL_COLUMN } from '../core/features.js';
-import { higherIsBetter as metricHigherIsBetter, metricValue } from '../core/gate.js';
+import { higherIsBetter as metricHigherIsBetter } from '../core/gate.js';
+import { metricValue } from '../ml/metrics.js';
 import { listPartitions } from '../core/lake.js';
 import type {
   DriftReport,

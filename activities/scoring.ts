@@ -103,6 +103,7 @@ export function createScoringActivities({ paths }: ScoringDeps) {
     }
     await removeAbandonedTemps(dir, version);
 
+    const task = modelTask(card);
     const raw = requestColumns(spec).map((c) => `k.${quoteIdent(c.name)}`);
     const keyed = keyedFeatures(loaded, partition.files, path.join(paths.lakeDir, spec.dataset.name), false);
     // The model's inputs are stored with each prediction (as a struct), so monitoring reads the
@@ -112,13 +113,13 @@ export function createScoringActivities({ paths }: ScoringDeps) {
       modelBytes: await registry.readVerifiedModel(card),
       modelKey: `${card.model} v${card.version} ${card.onnx.sha256}`,
       output: card.output,
-      width: modelTask(card).width,
+      width: task.width,
       threads: input.threads,
       featuresSql: featureQuery(loaded, parquetSource(partition.files), false),
       features: featureColumns(spec),
       outputSql:
         `SELECT ${keyed.sourceFile} AS ${SOURCE_FILE}, ${keyed.sourceRow} AS ${SOURCE_ROW}, ${raw.join(', ')}, ${featureStruct} AS ${FEATURES_COLUMN}, ` +
-        `CAST(${version} AS INTEGER) AS ${MODEL_VERSION_COLUMN}, ${modelTask(card).predictionExpressions().join(', ')}\n` +
+        `CAST(${version} AS INTEGER) AS ${MODEL_VERSION_COLUMN}, ${task.predictionExpressions().join(', ')}\n` +
         `FROM ${keyed.from} POSITIONAL JOIN scores`,
       expectedRows: partition.rows,
       tempFile: path.join(dir, `.v${version}.${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}.tmp`),

@@ -12,8 +12,6 @@ export interface GateCheck {
   readonly detail: string;
 }
 
-export { metricValue };
-
 /** Whether larger values of the task's metric are better. */
 export function higherIsBetter(metrics: Metrics, name: string): boolean {
   return taskKind(metrics.task).metrics[name] === 'higher';

@@ -365,10 +365,15 @@ function verdictRow(f: FeatureDrift, role: string): string {
     + `<td class="num">${distance}</td><td>${shift}</td><td class="num">${count(f.referenceRows)} / ${count(f.currentRows)}</td><td class="reasons">${reasons(f.reasons)}</td></tr>`;
 }
 
+/** The model's outputs a report judged: the headline one, then the others (a class's probability). */
+function outputsOf(report: DriftReport): readonly FeatureDrift[] {
+  return [report.prediction, ...(report.predictionDetails ?? [])];
+}
+
 function verdictTable(report: DriftReport): string {
   const rows = [
     ...report.features.map((f) => verdictRow(f, 'feature')),
-    ...[report.prediction, ...(report.predictionDetails ?? [])].map((o) => verdictRow(o, 'prediction')),
+    ...outputsOf(report).map((o) => verdictRow(o, 'prediction')),
     ...(report.labels ? [verdictRow(report.labels, 'labels')] : []),
   ];
   return `<table><thead><tr><th>name</th><th>kind</th><th>verdict</th><th class="num">PSI</th><th class="num">distance</th><th>mean shift / largest shift</th><th class="num">rows (ref / cur)</th><th>reasons</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
@@ -479,7 +484,7 @@ footer{margin-top:28px;color:#777;font-size:12px}
 export function renderReportHtml(report: DriftReport): string {
   const cards = [
     ...report.features.map((f) => distributionCard(report, f, 'feature')),
-    ...[report.prediction, ...(report.predictionDetails ?? [])].map((o) => distributionCard(report, o, 'prediction')),
+    ...outputsOf(report).map((o) => distributionCard(report, o, 'prediction')),
     ...(report.labels ? [distributionCard(report, report.labels, 'labels')] : []),
   ];
   const { timings } = report;

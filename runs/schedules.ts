@@ -16,7 +16,7 @@ import { temporalUiLink, type TemporalSettings } from '../core/config.js';
 import { ScheduleBusyError, UnknownScheduleError } from '../core/errors.js';
 import { SCHEDULE_KINDS, type ScheduleKind } from '../core/spec-operations.js';
 import type { ModelSpec } from '../core/spec.js';
-import { batchRun, monitorRun, scheduledWorkflowId, trainRun, type StartRequest } from '../workflows/starts.js';
+import { batchRun, monitorRun, scheduledWorkflowId, startOptions, trainRun, type StartRequest } from '../workflows/starts.js';
 
 /** Marks the schedules this module owns, so reconciling never touches anyone else's. */
 const MANAGED_BY = 'tabular-mlops';
@@ -50,11 +50,9 @@ export function scheduleOptions(spec: ModelSpec, kind: ScheduleKind, cron: strin
     action: {
       type: 'startWorkflow',
       workflowType: run.workflow,
-      // The server appends the scheduled time to this id, one run per firing.
-      workflowId: run.workflowId,
+      // The server appends the scheduled time to the id, one run per firing.
+      ...startOptions(run),
       taskQueue,
-      args: run.args,
-      typedSearchAttributes: run.typedSearchAttributes,
     },
     policies: {
       // A week's run still going when the next is due: skip the next rather than pile up.

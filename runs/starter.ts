@@ -13,6 +13,7 @@ import {
   monitorRun,
   rollbackRun,
   runWorkflowId,
+  startOptions,
   trainRun,
   type RunKind,
   type StartRequest,
@@ -32,14 +33,12 @@ export class WorkflowStarter {
   /** Start `request` on the main task queue. */
   start<W extends Workflow>(request: StartRequest<W>, options: StartOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId<W>> {
     // StartRequest<W> ties args to W; the SDK's conditional options type cannot see that for a generic W.
-    const startOptions = {
+    const withQueue = {
+      ...startOptions(request),
       taskQueue: this.taskQueue,
-      workflowId: request.workflowId,
-      args: request.args,
-      typedSearchAttributes: request.typedSearchAttributes,
       ...(options.useExisting ? { workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING } : {}),
     } as unknown as WorkflowStartOptions<W>;
-    return this.client.workflow.start(request.workflow, startOptions);
+    return this.client.workflow.start(request.workflow, withQueue);
   }
 
   /** TrainModelWorkflow, under `workflowId` or a fresh id. */

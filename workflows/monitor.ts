@@ -17,7 +17,7 @@ import type { Activities } from '../activities/index.js';
 import { ACTIVITY_RETRY } from '../core/errors.js';
 import type { DriftReport, MonitorModelInput, MonitorModelResult, RetrainDecision } from '../core/monitoring.js';
 import { MODEL_NAME, MODEL_VERSION, MONITOR_VERDICT } from '../core/types.js';
-import { batchRun, monitorBatchWorkflowId, retrainWorkflowId, trainRun } from './starts.js';
+import { batchRun, monitorBatchWorkflowId, retrainWorkflowId, startOptions, trainRun } from './starts.js';
 
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry: ACTIVITY_RETRY });
 // Drift over millions of rows takes seconds; it heartbeats per column.
@@ -36,7 +36,7 @@ export async function MonitorModelWorkflow(input: MonitorModelInput): Promise<Mo
     const batch = batchRun({ model: input.model, version: plan.version, partitions: plan.unscored, reason: `monitoring ${workflowId}` }, monitorBatchWorkflowId(workflowId));
     batchWorkflowId = batch.workflowId;
     setCurrentDetails(`Scoring ${plan.unscored.length} partition(s) v${plan.version} has not scored yet (${batchWorkflowId})`);
-    await executeChild(batch.workflow, { workflowId: batch.workflowId, args: batch.args, typedSearchAttributes: batch.typedSearchAttributes });
+    await executeChild(batch.workflow, startOptions(batch));
   }
 
   setCurrentDetails(`Comparing ${plan.window.join(', ')} with the ${plan.reference.length} partition(s) v${plan.version} was trained on`);
@@ -70,10 +70,8 @@ async function startRetraining(model: string, report: Omit<DriftReport, 'retrain
   const { workflowId } = run;
   try {
     const child = await startChild(run.workflow, {
-      workflowId,
-      args: run.args,
+      ...startOptions(run),
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: run.typedSearchAttributes,
       memo: {
         trigger: {
           by: workflowInfo().workflowId,

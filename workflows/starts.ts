@@ -19,6 +19,11 @@ export interface StartRequest<W extends Workflow> {
   readonly typedSearchAttributes: SearchAttributePair[];
 }
 
+/** What every start of `request` passes, from a process or a workflow: its id, arguments and search attributes. */
+export function startOptions<W extends Workflow>(request: StartRequest<W>): Pick<StartRequest<W>, 'workflowId' | 'args' | 'typedSearchAttributes'> {
+  return { workflowId: request.workflowId, args: request.args, typedSearchAttributes: request.typedSearchAttributes };
+}
+
 /** The kinds of run a person or a schedule starts with a fresh id. */
 export type RunKind = 'train' | 'batch' | 'monitor';
 

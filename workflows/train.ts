@@ -28,7 +28,7 @@ import {
   type TrainModelInput,
   type TrainModelResult,
 } from '../core/types.js';
-import { evaluateRun } from './starts.js';
+import { evaluateRun, startOptions } from './starts.js';
 
 // Short steps: no heartbeat needed.
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry: ACTIVITY_RETRY });
@@ -164,7 +164,7 @@ async function evaluateAndPromote(input: EvaluateAndPromoteInput): Promise<{ wor
   for (let waitMs = 5_000; ; waitMs = Math.min(waitMs * 2, 30 * 60_000)) {
     try {
       setCurrentDetails(`Evaluating v${input.version} in child workflow ${workflowId}`);
-      return { workflowId, result: await executeChild(run.workflow, { workflowId, args: run.args, typedSearchAttributes: run.typedSearchAttributes }) };
+      return { workflowId, result: await executeChild(run.workflow, startOptions(run)) };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       log.info('another promotion of this model is running; waiting for it to finish', { workflowId, retryInMs: waitMs });

@@ -11,14 +11,12 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
   type WorkflowHandle,
-  type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
-import { temporalUiLink, type TemporalSettings } from '../../core/config.js';
+import { temporalUiLink } from '../../core/config.js';
 import { NoPendingApprovalError, NoPreviousChampionError, PromotionInProgressError, rootCause, WorkflowNotAnsweringError } from '../../core/errors.js';
 import { decideUpdate, promotionWorkflowId, statusQuery, type RollbackInput } from '../../core/promotion.js';
 import { CHALLENGER, CHAMPION, Registry, rollbackTarget, type ModelCard } from '../../core/registry.js';
 import { loadAllSpecs, loadSpec } from '../../core/spec.js';
-import { MODEL_NAME, MODEL_VERSION } from '../../core/types.js';
 import { WorkflowStarter } from '../../runs/starter.js';
 import { EvaluateAndPromoteWorkflow } from '../../workflows/promote.js';
 import type { Api, AppDeps, Guard } from '../app.js';
@@ -211,8 +209,7 @@ export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void
       // Answered here when plainly impossible; the workflow decides again under the model's lock.
       if (rollbackTarget(await registry.aliasHistory(name)) === null) throw new NoPreviousChampionError(name);
       const input: RollbackInput = { model: name, actor, reason };
-      const client = await deps.client();
-      const handle = await startPromotion(client, name, () => new WorkflowStarter(client, deps.temporal.taskQueue).rollback(input));
+      const handle = await startPromotion(deps, name, (starter) => starter.rollback(input));
       try {
         return c.json({ model: name, workflowId: handle.workflowId, moved: await settle(handle) }, 200);
       } catch (err) {
@@ -257,9 +254,10 @@ async function runningPromotion(client: Client, model: string): Promise<{ handle
 }
 
 /** Start a workflow under the model's promotion id (`start`); a running one there is a 409 saying what it does. */
-export async function startPromotion<H>(client: Client, model: string, start: () => Promise<H>): Promise<H> {
+export async function startPromotion<H>(deps: Pick<AppDeps, 'client' | 'temporal'>, model: string, start: (starter: WorkflowStarter) => Promise<H>): Promise<H> {
+  const client = await deps.client();
   try {
-    return await start();
+    return await start(new WorkflowStarter(client, deps.temporal.taskQueue));
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     const workflowId = promotionWorkflowId(model);

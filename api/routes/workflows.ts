@@ -103,8 +103,7 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
       await spec(body.model);
       await new Registry(deps.paths.registryDir).readCard(body.model, body.version); // 404 for an unknown version
       const input: EvaluateAndPromoteInput = { model: body.model, version: body.version, actor: body.actor ?? c.get('principal'), ...(body.reason ? { reason: body.reason } : {}) };
-      const start = await starter();
-      const handle = await startPromotion(await deps.client(), body.model, () => start.evaluate(input));
+      const handle = await startPromotion(deps, body.model, (starter) => starter.evaluate(input));
       return c.json({ ...started(handle.workflowId, handle.firstExecutionRunId), promotion: `/models/${body.model}/promotion` }, 202);
     },
   );
