@@ -35,6 +35,7 @@ COPY ml ./ml
 COPY tasks ./tasks
 COPY sql ./sql
 COPY models ./models
+COPY datasets ./datasets
 COPY data ./data
 COPY activities ./activities
 COPY workflows ./workflows

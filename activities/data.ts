@@ -9,7 +9,8 @@ import { publishDurably, temporaryPath } from '../core/durable.js';
 import { DataContractViolation, namingSqlFile } from '../core/errors.js';
 import { featureQuery, LABEL_COLUMN, rawFeatureQuery } from '../core/features.js';
 import { hashFile, listPartitions } from '../core/lake.js';
-import { loadSpec, sha256, type DatasetColumn } from '../core/spec.js';
+import { loadSpec, sha256, type DatasetColumn, type SplitSpec } from '../core/spec.js';
+import { sideRows, splitQuery } from '../core/split.js';
 import type { DatasetSnapshot, PartitionSnapshot, TrainingSet, ValidationReport } from '../core/types.js';
 
 export interface DataDeps {
@@ -31,20 +32,14 @@ function compatible(declared: string, actual: string): boolean {
 export function createDataActivities({ paths }: DataDeps) {
   /** The files the run will use: the newest train + validation + holdout partitions, with row counts and hashes. */
   async function snapshotDataset(input: { model: string }): Promise<DatasetSnapshot> {
-    const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const { spec } = await loadSpec(paths, input.model);
     const all = await listPartitions(paths.lakeDir, spec.dataset.name, spec.dataset.partitionKey);
-    const { trainPartitions, validationPartitions, holdoutPartitions } = spec.split;
-    const need = trainPartitions + validationPartitions + holdoutPartitions;
     const datasetDir = path.join(paths.lakeDir, spec.dataset.name);
-    const least = holdoutPartitions + validationPartitions + 1;
+    const { least, need, why } = partitionsNeeded(spec.split, all.length);
     if (all.length < least) {
-      throw new DataContractViolation(
-        'empty',
-        `need at least ${least} partitions (${holdoutPartitions} to hold out, ${validationPartitions} to validate on, 1 to train on), found ${all.length}`,
-        datasetDir,
-      );
+      throw new DataContractViolation('empty', `need at least ${least} partition${least === 1 ? '' : 's'} (${why}), found ${all.length}`, datasetDir);
     }
-    const window = all.slice(-need);
+    const window = all.slice(all.length - need);
     const files = window.flatMap((p) => p.files);
     const db = await openDuckDB();
     let rowsByFile: Map<string, number>;
@@ -68,6 +63,7 @@ export function createDataActivities({ paths }: DataDeps) {
       model: input.model,
       dataset: spec.dataset.name,
       partitions,
+      unusedPartitions: all.slice(0, all.length - need).map((p) => p.value),
       rows: partitions.reduce((s, p) => s + p.rows, 0),
       contentHash,
       takenAt: new Date().toISOString(),
@@ -76,7 +72,7 @@ export function createDataActivities({ paths }: DataDeps) {
 
   /** Check schema, null rates, volume and label balance; a violation names the file and column. */
   async function validateDataset(input: { model: string; snapshot: DatasetSnapshot }): Promise<ValidationReport> {
-    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const loaded = await loadSpec(paths, input.model);
     return namingSqlFile(loaded.spec.features.sql, async () => {
       const { spec } = loaded;
       const contract = spec.dataset.contract;
@@ -109,7 +105,7 @@ export function createDataActivities({ paths }: DataDeps) {
           for (const col of spec.dataset.columns) {
             const rate = n === 0 ? 0 : 1 - Number(row[col.name]) / n;
             nullRates[col.name] = Math.max(nullRates[col.name] ?? 0, rate);
-            if (rate > contract.maxNullRate) {
+            if (!col.nullable && rate > contract.maxNullRate) {
               throw new DataContractViolation(
                 'nulls',
                 `${(rate * 100).toFixed(2)}% NULL, more than the ${(contract.maxNullRate * 100).toFixed(2)}% allowed`,
@@ -119,7 +115,7 @@ export function createDataActivities({ paths }: DataDeps) {
             }
           }
         }
-        checks.push(`nulls: every column at most ${(contract.maxNullRate * 100).toFixed(2)}% NULL in every file`);
+        checks.push(`nulls: every column not declared nullable at most ${(contract.maxNullRate * 100).toFixed(2)}% NULL in every file`);
 
         // 3. Volume: no partition too small, none far below the window's median.
         const sizes = input.snapshot.partitions.map((p) => p.rows).sort((a, b) => a - b);
@@ -141,21 +137,22 @@ export function createDataActivities({ paths }: DataDeps) {
 
         // 4. Label balance, computed by the model's own feature SQL.
         let labelRate: number | null = null;
-        if (contract.labelRate) {
+        const expectedRate = spec.label.rate;
+        if (expectedRate) {
           const [row] = await queryRows(
             db.connection,
             `SELECT avg(${LABEL_COLUMN}) AS rate, count(${LABEL_COLUMN})::BIGINT AS labelled FROM (${featureQuery(loaded, parquetSource(files), true)})`,
           );
           labelRate = Number(row?.rate);
-          if (!(labelRate >= contract.labelRate.min && labelRate <= contract.labelRate.max)) {
+          if (!(labelRate >= expectedRate.min && labelRate <= expectedRate.max)) {
             throw new DataContractViolation(
               'label',
-              `positive rate ${labelRate.toFixed(4)} outside [${contract.labelRate.min}, ${contract.labelRate.max}]`,
+              `positive rate ${labelRate.toFixed(4)} outside [${expectedRate.min}, ${expectedRate.max}]`,
               path.join(paths.lakeDir, spec.dataset.name),
               spec.label.column,
             );
           }
-          checks.push(`label: positive rate ${labelRate.toFixed(4)} within [${contract.labelRate.min}, ${contract.labelRate.max}]`);
+          checks.push(`label: positive rate ${labelRate.toFixed(4)} within [${expectedRate.min}, ${expectedRate.max}]`);
         }
         if (spec.label.classes) {
           const classes = spec.label.classes;
@@ -188,30 +185,46 @@ export function createDataActivities({ paths }: DataDeps) {
    * judge anything and are left out.
    */
   async function buildTrainingSet(input: { model: string; snapshot: DatasetSnapshot; workflowId: string; runId: string }): Promise<TrainingSet> {
-    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const loaded = await loadSpec(paths, input.model);
     return namingSqlFile(loaded.spec.features.sql, async () => {
       const parts = input.snapshot.partitions;
-      const { holdoutPartitions, validationPartitions } = loaded.spec.split;
-      const holdout = parts.slice(parts.length - holdoutPartitions);
-      const validation = parts.slice(parts.length - holdoutPartitions - validationPartitions, parts.length - holdoutPartitions);
-      const train = parts.slice(0, parts.length - holdoutPartitions - validationPartitions);
+      const split = loaded.spec.split;
+      const filesOf = (partitions: readonly PartitionSnapshot[]) => partitions.flatMap((p) => p.files.map((f) => f.path));
       const workDir = runWorkDir(paths, input.model, input.workflowId, input.runId);
       await mkdir(workDir, { recursive: true });
       const db = await openDuckDB({ threads: 2 });
       try {
-        const write = async (name: string, partitions: readonly PartitionSnapshot[]) => {
+        const write = async (name: string, rows: string) => {
           const target = path.join(workDir, name);
           // An attempt the server gave up on may still be writing its own.
           const temp = temporaryPath(target);
-          const query = featureQuery(loaded, parquetSource(partitions.flatMap((p) => p.files.map((f) => f.path))), true);
-          await db.connection.run(`COPY (SELECT * FROM (${query}) WHERE ${LABEL_COLUMN} IS NOT NULL) TO ${quoteLiteral(temp)} (FORMAT parquet)`);
+          await db.connection.run(`COPY (${rows}) TO ${quoteLiteral(temp)} (FORMAT parquet)`);
           await publishDurably(temp, target);
           const [row] = await queryRows(db.connection, `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(target)})`);
           return { file: target, rows: Number(row?.n) };
         };
-        const t = await write('train.parquet', train);
-        const v = validation.length > 0 ? await write('validation.parquet', validation) : null;
-        const h = await write('holdout.parquet', holdout);
+        const labelled = (partitions: readonly PartitionSnapshot[]) =>
+          `SELECT * FROM (${featureQuery(loaded, parquetSource(filesOf(partitions)), true)}) WHERE ${LABEL_COLUMN} IS NOT NULL`;
+        let sides: { train: readonly PartitionSnapshot[]; validation: readonly PartitionSnapshot[]; holdout: readonly PartitionSnapshot[] };
+        let t, v, h;
+        if (split.by === 'partition') {
+          const n = parts.length;
+          sides = {
+            holdout: parts.slice(n - split.holdoutPartitions),
+            validation: parts.slice(n - split.holdoutPartitions - split.validationPartitions, n - split.holdoutPartitions),
+            train: parts.slice(0, n - split.holdoutPartitions - split.validationPartitions),
+          };
+          t = await write('train.parquet', labelled(sides.train));
+          v = sides.validation.length > 0 ? await write('validation.parquet', labelled(sides.validation)) : null;
+          h = await write('holdout.parquet', labelled(sides.holdout));
+        } else {
+          // Every side comes from every partition: the split table is built once, then cut.
+          sides = { train: parts, validation: split.validation > 0 ? parts : [], holdout: parts };
+          await db.connection.run(`CREATE TEMP TABLE split_rows AS ${await splitQuery(paths.sqlDir, loaded, filesOf(parts), split)}`);
+          t = await write('train.parquet', sideRows('split_rows', 'train'));
+          v = split.validation > 0 ? await write('validation.parquet', sideRows('split_rows', 'validation')) : null;
+          h = await write('holdout.parquet', sideRows('split_rows', 'holdout'));
+        }
         if (t.rows === 0 || h.rows === 0 || v?.rows === 0) {
           throw new DataContractViolation(
             'empty',
@@ -224,9 +237,10 @@ export function createDataActivities({ paths }: DataDeps) {
           trainFile: t.file,
           validationFile: v?.file ?? null,
           holdoutFile: h.file,
-          trainPartitions: train.map((p) => p.value),
-          validationPartitions: validation.map((p) => p.value),
-          holdoutPartitions: holdout.map((p) => p.value),
+          trainPartitions: sides.train.map((p) => p.value),
+          validationPartitions: sides.validation.map((p) => p.value),
+          holdoutPartitions: sides.holdout.map((p) => p.value),
+          split,
           trainRows: t.rows,
           validationRows: v?.rows ?? 0,
           holdoutRows: h.rows,
@@ -243,6 +257,20 @@ export function createDataActivities({ paths }: DataDeps) {
   }
 
   return { snapshotDataset, validateDataset, buildTrainingSet, cleanupRun };
+}
+
+/** How many partitions a split reads (the newest), and the fewest it can work with. */
+export function partitionsNeeded(split: SplitSpec, available: number): { least: number; need: number; why: string } {
+  if (split.by === 'random') {
+    return { least: 1, need: split.partitions === 'all' ? available : Math.min(available, split.partitions), why: 'a random split takes its sides from the rows of each' };
+  }
+  const least = split.holdoutPartitions + split.validationPartitions + 1;
+  const need = split.trainPartitions === 'all' ? Math.max(least, available) : split.trainPartitions + split.validationPartitions + split.holdoutPartitions;
+  return {
+    least,
+    need: Math.min(need, Math.max(available, least)),
+    why: `${split.holdoutPartitions} to hold out, ${split.validationPartitions} to validate on, 1 to train on`,
+  };
 }
 
 function checkColumn(file: string, col: DatasetColumn, types: Map<string, string>): void {

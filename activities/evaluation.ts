@@ -6,7 +6,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Paths } from '../core/config.js';
 import { CorruptModelError, DataContractViolation, errorMessage, HoldoutMismatchError, namingSqlFile } from '../core/errors.js';
-import { readLabeledFeatures } from '../core/features.js';
+import { readLabeledFeatures, readLabeledRows } from '../core/features.js';
+import { sameSides, sideRows, splitQuery } from '../core/split.js';
 import { evaluateGate } from '../core/gate.js';
 import { loadSession, runModel, scoreInBatches, type InferenceSession } from '../core/inference.js';
 import { listPartitions } from '../core/lake.js';
@@ -29,7 +30,7 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
 
   async function evaluateVersion(input: { model: string; version: number }): Promise<EvaluationResult> {
     const ctx = Context.current();
-    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const loaded = await loadSpec(paths, input.model);
     const { spec } = loaded;
     const card = await registry.readCard(input.model, input.version);
     // The file is checked before anything else, so a corrupt candidate fails fast and clearly.
@@ -52,7 +53,11 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
         return found.files;
       });
       ctx.heartbeat({ stage: 'reading holdout', partitions });
-      const holdout = await namingSqlFile(spec.features.sql, () => readLabeledFeatures(loaded, files));
+      // A random split cuts the holdout out of the same partitions again, the way this version's card says.
+      const split = card.lineage.dataset.split;
+      const holdout = await namingSqlFile(spec.features.sql, async () =>
+        split?.by === 'random' ? readLabeledRows(loaded, sideRows(`(${await splitQuery(paths.sqlDir, loaded, files, split)})`, 'holdout')) : readLabeledFeatures(loaded, files),
+      );
       ctx.heartbeat({ stage: 'read holdout', rows: holdout.features.rows });
       if (holdout.features.rows === 0) {
         throw new DataContractViolation('empty', `holdout partitions ${partitions.join(', ')} have no labelled rows`, spec.features.sql);
@@ -70,7 +75,9 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
         try {
           const scored = await score(session, championCard, holdout, baseline, bins, 'champion');
           const seen = new Set([...championCard.lineage.dataset.trainPartitions, ...(championCard.lineage.dataset.validationPartitions ?? [])]);
-          champion = { version: championCard.version, ...scored, sawHoldout: partitions.filter((p) => seen.has(p)) };
+          // Under the same random split the champion never trained on these rows, though it read the same partitions.
+          const sawHoldout = sameSides(split, championCard.lineage.dataset.split) ? [] : partitions.filter((p) => seen.has(p));
+          champion = { version: championCard.version, ...scored, sawHoldout };
         } finally {
           if (session !== candidateSession) await session.release();
         }

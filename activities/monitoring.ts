@@ -17,6 +17,7 @@ import { keyedFeatures, LABEL_COLUMN } from '../core/features.js';
 import { higherIsBetter as metricHigherIsBetter } from '../core/gate.js';
 import { metricValue } from '../ml/metrics.js';
 import { listPartitions } from '../core/lake.js';
+import { comparePartitionValues } from '../core/dataset.js';
 import type {
   DriftReport,
   FeatureDrift,
@@ -53,7 +54,7 @@ export function createMonitoringActivities({ paths }: MonitoringDeps) {
   const registry = new Registry(paths.registryDir);
 
   async function planMonitor(input: MonitorModelInput): Promise<MonitorPlan> {
-    const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const { spec } = await loadSpec(paths, input.model);
     const version = (await registry.getAlias(input.model, CHAMPION))?.version;
     if (version === undefined) throw new NoChampionError(input.model);
     const card = await registry.readCard(input.model, version);
@@ -70,14 +71,14 @@ export function createMonitoringActivities({ paths }: MonitoringDeps) {
     }
     let window: string[];
     if (input.window?.partitions?.length) {
-      window = [...new Set(input.window.partitions)].sort();
+      window = [...new Set(input.window.partitions)].sort(comparePartitionValues);
       const unknown = window.find((p) => !lake.includes(p));
       if (unknown) throw new UnknownPartitionError(dataset, `${partitionKey}=${unknown}`, lake);
     } else {
       window = lake.slice(-(input.window?.last ?? spec.monitoring.windowPartitions));
     }
     const scored = await scoredPartitions(paths, input.model, partitionKey, version);
-    const unscored = [...new Set([...reference, ...window])].filter((p) => !scored.has(p)).sort();
+    const unscored = [...new Set([...reference, ...window])].filter((p) => !scored.has(p)).sort(comparePartitionValues);
     return { model: input.model, version, partitionKey, reference, window, unscored };
   }
 
@@ -89,7 +90,7 @@ export function createMonitoringActivities({ paths }: MonitoringDeps) {
 
   /** Running TrainModelWorkflows of the model, found through the ModelName search attribute. */
   async function findRunningTraining(input: { model: string }): Promise<string[]> {
-    const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model); // the name is a checked identifier
+    const { spec } = await loadSpec(paths, input.model); // the name is a checked identifier
     const ids: string[] = [];
     const query = `WorkflowType = 'TrainModelWorkflow' AND ExecutionStatus = 'Running' AND ModelName = '${spec.name}'`;
     for await (const w of Context.current().client.workflow.list({ query })) ids.push(w.workflowId);
@@ -134,7 +135,7 @@ export async function analyzeDrift(
 ): Promise<Omit<DriftReport, 'retrain'> & { retrain: RetrainDecision }> {
   const { plan } = input;
   const registry = new Registry(paths.registryDir);
-  const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, plan.model);
+  const loaded = await loadSpec(paths, plan.model);
   const { spec } = loaded;
   const policy = spec.monitoring;
   const card = await registry.readCard(plan.model, plan.version);
@@ -207,8 +208,8 @@ async function performanceAndLabels(
   const { spec } = loaded;
   const lake = await listPartitions(paths.lakeDir, spec.dataset.name, plan.partitionKey);
   const scored = await scoredPartitions(paths, plan.model, plan.partitionKey, plan.version);
-  const first = [...plan.reference, ...plan.window].sort()[0]!;
-  const last = [...plan.window].sort().at(-1)!;
+  const first = [...plan.reference, ...plan.window].sort(comparePartitionValues)[0]!;
+  const last = [...plan.window].sort(comparePartitionValues).at(-1)!;
   const span = lake.filter((p) => p.value >= first && p.value <= last && scored.has(p.value));
   const datasetDir = path.join(paths.lakeDir, spec.dataset.name);
   const task = modelTask(card);

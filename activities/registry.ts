@@ -30,7 +30,7 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
     workflowId: string;
     runId: string;
   }): Promise<RegisteredVersion> {
-    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const loaded = await loadSpec(paths, input.model);
     const { spec } = loaded;
     const params = gbdtParams(spec, input.trained.trial?.params);
     const onnx = await readFile(input.trained.onnxFile);
@@ -69,6 +69,8 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
           trainPartitions: input.trainingSet.trainPartitions,
           validationPartitions: input.trainingSet.validationPartitions,
           holdoutPartitions: input.trainingSet.holdoutPartitions,
+          ...(input.snapshot.unusedPartitions?.length ? { unusedPartitions: input.snapshot.unusedPartitions } : {}),
+          ...(input.trainingSet.split ? { split: input.trainingSet.split } : {}),
           rows: input.snapshot.rows,
         },
         featureSql: { file: spec.features.sql, sha256: loaded.featureSqlHash },

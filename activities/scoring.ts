@@ -44,13 +44,16 @@ export function createScoringActivities({ paths }: ScoringDeps) {
 
   /** The version to use (the champion unless named) and the partitions it will score, with their files and rows. */
   async function planBatch(input: BatchInferenceInput): Promise<BatchPlan> {
-    const { spec, file } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const { spec } = await loadSpec(paths, input.model);
     const version = input.version ?? (await registry.getAlias(input.model, CHAMPION))?.version;
     if (version === undefined) throw new NoChampionError(input.model);
     const card = await registry.readCard(input.model, version); // UnknownVersionError when it is not registered
     const reserved = new Set([SOURCE_FILE, SOURCE_ROW, FEATURES_COLUMN, MODEL_VERSION_COLUMN, ...modelTask(card).predictionColumns]);
     const clash = requestColumns(spec).find((c) => reserved.has(c.name));
-    if (clash) throw new InvalidSpecError(file, 'dataset.columns', `column '${clash.name}' has the name of a prediction output column`);
+    if (clash) {
+      const at = spec.dataset.columns.indexOf(clash);
+      throw new InvalidSpecError(`datasets/${spec.dataset.name}.json`, `columns[${at}].name`, `'${clash.name}' is the name of a prediction output column of model '${spec.name}': rename it`);
+    }
 
     const { name: dataset, partitionKey } = spec.dataset;
     const lake = await listPartitions(paths.lakeDir, dataset, partitionKey);
@@ -87,7 +90,7 @@ export function createScoringActivities({ paths }: ScoringDeps) {
     const ctx = Context.current();
     const started = Date.now();
     const { model, version, partitionKey, partition } = input;
-    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, model);
+    const loaded = await loadSpec(paths, model);
     const { spec } = loaded;
     const card = await registry.readCard(model, version);
     const target = predictionFile(paths, model, partitionKey, partition.value, version);

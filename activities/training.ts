@@ -32,7 +32,7 @@ const threadFile = siblingModule(import.meta.url, 'training-thread');
 export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
   /** The tuning trials to run (none when the spec does not tune), drawn from the spec's space. */
   async function planTraining(input: { model: string }): Promise<{ trials: TuningTrial[]; parallelism: number }> {
-    const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const { spec } = await loadSpec(paths, input.model);
     const tuning = spec.trainer.tuning;
     return tuning ? { trials: planTrials(tuning), parallelism: tuning.parallelism } : { trials: [], parallelism: 1 };
   }
@@ -43,7 +43,7 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
    */
   async function trainModel(input: { model: string; trainingSet: TrainingSet; trial?: TuningTrial }): Promise<TrainedModel> {
     const ctx = Context.current();
-    const { spec, featureSqlHash } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const { spec, featureSqlHash } = await loadSpec(paths, input.model);
     const trial = input.trial ?? null;
     // Each trial has its own files, so parallel trials and their retries never mix.
     const dir = trial ? path.join(input.trainingSet.workDir, `trial-${trial.index}`) : input.trainingSet.workDir;
@@ -122,7 +122,7 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
    * PARITY_TOLERANCE and every predicted label equal, or the run fails.
    */
   async function verifyOnnx(input: { model: string; trained: TrainedModel; trainingSet: TrainingSet }): Promise<ParityReport> {
-    const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, input.model);
+    const { spec } = await loadSpec(paths, input.model);
     const model = JSON.parse(await readFile(input.trained.modelFile, 'utf8')) as GbdtModel;
     const holdout = await readLabeled(input.trainingSet.holdoutFile, spec.features.columns);
     const session = await loadSession(input.trained.onnxFile);

@@ -7,12 +7,14 @@ import {
   ConflictError,
   ForbiddenError,
   InvalidRequestError,
+  InvalidSpecError,
   MlopsError,
   ModelUnavailableError,
   NoChampionError,
   PayloadTooLargeError,
   TemporalUnavailableError,
   UnauthenticatedError,
+  UnknownDatasetError,
   UnknownModelError,
   UnknownPartitionError,
   UnknownReportError,
@@ -28,6 +30,7 @@ export function statusOf(err: MlopsError): ContentfulStatusCode {
   if (err instanceof ForbiddenError) return 403;
   if (
     err instanceof UnknownModelError ||
+    err instanceof UnknownDatasetError ||
     err instanceof UnknownVersionError ||
     err instanceof UnknownWorkflowError ||
     err instanceof UnknownReportError ||
@@ -37,6 +40,8 @@ export function statusOf(err: MlopsError): ContentfulStatusCode {
     return 404;
   }
   if (err instanceof ConflictError) return 409;
+  // The request is fine; the spec it names is not (the message names the file and field).
+  if (err instanceof InvalidSpecError) return 422;
   if (err instanceof PayloadTooLargeError) return 413;
   if (
     err instanceof NoChampionError ||

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   );
   // The specs known at start-up are documented; a spec added later is served all the same.
   const specs: ModelSpec[] = [];
-  for (const { name, spec, error } of await loadAllSpecs(paths.modelsDir, paths.sqlDir)) {
+  for (const { name, spec, error } of await loadAllSpecs(paths)) {
     if (spec) specs.push(spec);
     else log.error('spec_invalid', { model: name, error });
   }

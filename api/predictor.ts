@@ -214,7 +214,7 @@ export class Predictor {
     let state = this.models.get(model);
     if (!state) {
       state = (async () => {
-        const loaded = await loadSpec(this.paths.modelsDir, this.paths.sqlDir, model);
+        const loaded = await loadSpec(this.paths, model);
         await this.tellAll({
           type: 'prepare',
           model,
@@ -225,7 +225,7 @@ export class Predictor {
           // DuckDB names the column but not the spec: a feature the SQL does not produce, or SQL that does not bind.
           const reason = errorMessage(err);
           if (!/\b(Binder|Parser|Catalog) Error\b/.test(reason)) throw err;
-          throw new InvalidSpecError(loaded.file, 'features', `the feature SQL (${loaded.spec.features.sql}) does not prepare over the request columns: ${reason}`);
+          throw new InvalidSpecError(loaded.shownFile, 'features', `the feature SQL (${loaded.spec.features.sql}) does not prepare over the request columns: ${reason}`);
         });
         return { loaded, lastAliasCheck: 0, waiting: [], waitingRows: 0, running: 0 };
       })();

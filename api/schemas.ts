@@ -48,6 +48,7 @@ const STATUS_TEXT: Record<number, string> = {
   404: 'Not found',
   409: 'Conflicts with what is running now',
   413: 'Body too large',
+  422: 'A spec or dataset declaration is broken: the file and field are named',
   503: 'Unavailable: no champion, or Temporal unreachable',
 };
 

@@ -46,7 +46,7 @@ const taskQueue = 'bench-batch';
 
 /** onnxruntime alone: the partitions dealt to `concurrency` threads, all timed together. */
 async function ortOwn(modelFile: string, queries: { sql: string; rows: number }[]): Promise<{ rows: number; seconds: number; threadSeconds: number }> {
-  const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, MODEL);
+  const loaded = await loadSpec(paths, MODEL);
   const groups: string[][] = Array.from({ length: concurrency }, () => []);
   const load = new Array<number>(concurrency).fill(0);
   for (const q of [...queries].sort((a, b) => b.rows - a.rows)) {
@@ -101,7 +101,7 @@ async function run(): Promise<void> {
       console.log(`  v${trained.version}: ${trained.promotion.outcome}`);
     }
     const version = (await registry.getAlias(MODEL, CHAMPION))!.version;
-    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, MODEL);
+    const loaded = await loadSpec(paths, MODEL);
     const queries = partitions.map((p) => ({ sql: featureQuery(loaded, parquetSource(p.files), false), rows: 0 }));
     const db = await openDuckDB();
     const counts = await parquetRowCounts(db.connection, partitions.flatMap((p) => p.files));

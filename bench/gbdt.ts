@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   console.log(`machine: ${cpu[0]?.trim()}, ${cpu[1]} cores; node ${process.version}; ${rounds} rounds, ${threads} threads`);
   const lines: string[] = [];
   for (const model of models) {
-    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, model);
+    const loaded = await loadSpec(paths, model);
     const files = await prepare(loaded);
     // The benchmark's parameters: 255 bins, 63 leaves, learning rate 0.1, fixed rounds, no early stopping.
     const params = gbdtParams(loaded.spec, { numIterations: rounds, numLeaves: 63, learningRate: 0.1, maxBin: 255, numThreads: threads, minDataInLeaf: 20, lambdaL2: 0, earlyStoppingRounds: 0 });

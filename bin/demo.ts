@@ -47,7 +47,7 @@ const pct = (x: number | null | undefined) => (x === null || x === undefined ? '
 
 async function main(): Promise<void> {
   const { model, weeks: weeksAsked } = demoOptions(process.argv.slice(2));
-  const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, model);
+  const { spec } = await loadSpec(paths, model);
   if (!(await isTemporalUp(temporal.address))) {
     throw new Error(`Temporal is not reachable at ${temporal.address}. Start the system first, in another terminal:\n  npm start\nthen run npm run demo again.`);
   }

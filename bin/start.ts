@@ -125,7 +125,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
 }
 
 async function exampleFlight(model: string): Promise<URLSearchParams | undefined> {
-  const { spec } = await loadSpec(paths.modelsDir, paths.sqlDir, model);
+  const { spec } = await loadSpec(paths, model);
   const partitions = await listPartitions(paths.lakeDir, spec.dataset.name, spec.dataset.partitionKey);
   const newest = partitions.at(-1);
   if (!newest) return undefined;

@@ -26,6 +26,8 @@ export interface Paths {
   readonly reportsDir: string;
   /** Model specs (`<name>.json`). */
   readonly modelsDir: string;
+  /** Dataset declarations (`<name>.json`): columns, sources, partitioning, contract. */
+  readonly datasetsDir: string;
   /** SQL files, loaded by name. */
   readonly sqlDir: string;
 }
@@ -41,6 +43,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
     predictionsDir: path.resolve(env.MLOPS_PREDICTIONS_DIR ?? path.join(stateDir, 'predictions')),
     reportsDir: path.resolve(env.MLOPS_REPORTS_DIR ?? path.join(stateDir, 'reports')),
     modelsDir: path.resolve(env.MLOPS_MODELS_DIR ?? path.join(PROJECT_ROOT, 'models')),
+    datasetsDir: path.resolve(env.MLOPS_DATASETS_DIR ?? path.join(PROJECT_ROOT, 'datasets')),
     sqlDir: path.resolve(env.MLOPS_SQL_DIR ?? path.join(PROJECT_ROOT, 'sql')),
   };
 }

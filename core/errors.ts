@@ -100,7 +100,14 @@ export class UnknownModelError extends MlopsError {
   }
 }
 
-/** A spec file that cannot be used: names the file and the field. */
+/** A dataset name that has no declaration in datasets/. */
+export class UnknownDatasetError extends MlopsError {
+  constructor(readonly dataset: string, readonly known: readonly string[]) {
+    super(`unknown dataset '${dataset}'${known.length ? ` (declared: ${known.join(', ')})` : ' (none is declared in datasets/)'}`);
+  }
+}
+
+/** A spec file that cannot be used: names the file (relative to the specs' folders) and the field. */
 export class InvalidSpecError extends MlopsError {
   constructor(readonly file: string, readonly field: string, readonly problem: string) {
     super(`${file}: ${field}: ${problem}`);

@@ -107,9 +107,13 @@ export function keyedFeatures(
 
 /** Labelled rows of lake files through a model's own feature SQL; rows without a label are left out. */
 export async function readLabeledFeatures(loaded: LoadedSpec, files: readonly string[], limit?: number): Promise<LabeledTable> {
+  return readLabeledRows(loaded, `SELECT * FROM (${featureQuery(loaded, parquetSource(files), true)}) WHERE ${LABEL_COLUMN} IS NOT NULL${limit ? ` LIMIT ${limit}` : ''}`);
+}
+
+/** The feature columns and label of a query over a model's features (featureQuery with the label). */
+export async function readLabeledRows(loaded: LoadedSpec, sql: string): Promise<LabeledTable> {
   const db = await openDuckDB({ threads: 2 });
   try {
-    const sql = `SELECT * FROM (${featureQuery(loaded, parquetSource(files), true)}) WHERE ${LABEL_COLUMN} IS NOT NULL${limit ? ` LIMIT ${limit}` : ''}`;
     const table = await readColumns(await db.connection.stream(sql), [...featureColumns(loaded.spec), { name: LABEL_COLUMN, kind: 'numeric' }]);
     const label = table.columns.at(-1)!;
     if (label.kind !== 'numeric') throw new Error('label column must be numeric');

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { cp, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { comparePartitionValues } from './dataset.js';
 
 export interface Partition {
   /** The partition value, e.g. `2001-01-01` for `week=2001-01-01`. */
@@ -29,7 +30,7 @@ export async function listPartitions(lakeDir: string, dataset: string, partition
       .map((f) => path.join(dir, f));
     if (files.length > 0) partitions.push({ value: e.name.slice(prefix.length), dir, files });
   }
-  return partitions.sort((a, b) => a.value.localeCompare(b.value));
+  return partitions.sort((a, b) => comparePartitionValues(a.value, b.value));
 }
 
 /** sha256 of a file's bytes, streamed. */

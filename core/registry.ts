@@ -14,6 +14,7 @@
 // line and only writes the file, so after every completed move the log and the alias agree.
 // Moves of one model are serialized: by the promotion workflow's id across processes, and by
 // a lock here within one.
+import type { SplitSpec } from './spec.js';
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { replaceDurably } from './durable.js';
@@ -72,6 +73,10 @@ export interface ModelCard {
       readonly trainPartitions: readonly string[];
       readonly validationPartitions?: readonly string[];
       readonly holdoutPartitions: readonly string[];
+      /** Older partitions the split did not use. */
+      readonly unusedPartitions?: readonly string[];
+      /** How rows were split (absent on versions from before random splits: by partition). */
+      readonly split?: SplitSpec;
       readonly rows: number;
     };
     readonly featureSql: { readonly file: string; readonly sha256: string };

@@ -9,37 +9,14 @@ import { taskKind, TASK_NAMES, type ModelShape } from '../tasks/index.js';
 import { errorMessage, InvalidSpecError, UnknownModelError } from './errors.js';
 import { parseBatch, parseMonitoring, parseSchedules, type BatchPolicy, type MonitoringPolicy, type SchedulePolicy } from './spec-operations.js';
 import { Reader } from './spec-reader.js';
+import { displayPath, isValidColumnName, loadDataset, parseDataset, type DatasetColumn, type DatasetSpec } from './dataset.js';
 
-/** DuckDB column types a dataset may declare (what the lake's Parquet files hold). */
-export const COLUMN_TYPES = ['TIMESTAMP', 'DATE', 'BIGINT', 'INTEGER', 'DOUBLE', 'FLOAT', 'VARCHAR', 'BOOLEAN'] as const;
-export type ColumnType = (typeof COLUMN_TYPES)[number];
+export { COLUMN_TYPES, isNumericType, type ColumnType, type DataContract, type DatasetColumn, type DatasetSpec } from './dataset.js';
 
-export interface DatasetColumn {
-  readonly name: string;
-  readonly type: ColumnType;
-  readonly description?: string;
-  /** A typical raw value, as a request would send it: shown in the API's documentation. */
-  readonly example?: string;
-  /** False for outcome columns (e.g. the delay) that a prediction request cannot know. */
-  readonly knownAtPrediction: boolean;
-  /** Numeric columns: the smallest and largest value a prediction request may send. */
-  readonly min?: number;
-  readonly max?: number;
-  /** Text columns: a regular expression a request's whole value must match (e.g. ^[A-Z]{3}$). */
-  readonly pattern?: string;
-}
-
-const NUMERIC_TYPES: readonly ColumnType[] = ['BIGINT', 'INTEGER', 'DOUBLE', 'FLOAT'];
-export const isNumericType = (type: ColumnType): boolean => NUMERIC_TYPES.includes(type);
-
-export interface DataContract {
-  /** Largest share of NULLs allowed in any declared column, per file. */
-  readonly maxNullRate: number;
-  readonly minRowsPerPartition: number;
-  /** A partition may hold at most this much fewer rows than the median partition (0.5 = half). */
-  readonly maxVolumeDrop: number;
-  /** Allowed share of positive labels in the training window (binary tasks). */
-  readonly labelRate?: { readonly min: number; readonly max: number };
+/** The positive labels' share a binary model's training window must have (a data contract of the model). */
+export interface LabelRate {
+  readonly min: number;
+  readonly max: number;
 }
 
 export type FeatureKind = 'numeric' | 'categorical';
@@ -93,17 +70,15 @@ export interface ModelSpec {
   /** Free text: why the spec is the way it is. */
   readonly notes?: string;
   readonly task: Task;
-  readonly dataset: {
-    readonly name: string;
-    readonly partitionKey: string;
-    readonly columns: readonly DatasetColumn[];
-    readonly contract: DataContract;
-  };
+  /** The dataset it learns from, as declared in datasets/<name>.json. */
+  readonly dataset: DatasetSpec;
   readonly features: { readonly sql: string; readonly columns: readonly FeatureColumn[] };
-  /** For multiclass, `classes` lists the label's values; the model outputs one probability each. */
-  readonly label: { readonly column: string; readonly classes?: readonly string[] };
-  /** Newest partitions last: train on the oldest, stop early on the next, judge on the newest. */
-  readonly split: { readonly trainPartitions: number; readonly validationPartitions: number; readonly holdoutPartitions: number };
+  /**
+   * For multiclass, `classes` lists the label's values; the model outputs one probability each.
+   * For binary, `rate` bounds the share of positive labels a training window may have.
+   */
+  readonly label: { readonly column: string; readonly classes?: readonly string[]; readonly rate?: LabelRate };
+  readonly split: SplitSpec;
   readonly trainer: {
     readonly type: 'gbdt';
     readonly params: TrainerParams;
@@ -120,13 +95,59 @@ export interface ModelSpec {
   readonly schedules: SchedulePolicy;
 }
 
-/** A spec with its feature SQL loaded and both fingerprinted, as recorded in lineage. */
+/**
+ * Which rows train, stop early and judge:
+ * - `partition`: newest partitions last; train on the oldest (`all`: every older partition), stop
+ *   early on the next, judge on the newest. For data that arrives over time.
+ * - `random`: every row of the partitions used gets a side by a seeded hash of its `key` columns
+ *   (or of the whole row), so a row keeps its side from one retrain to the next; `stratify`
+ *   keeps each class's share on every side. `folds` adds k-fold cross-validation over the
+ *   training and validation rows, reported with its spread. For data without time.
+ */
+export type SplitSpec =
+  | {
+      readonly by: 'partition';
+      readonly trainPartitions: number | 'all';
+      readonly validationPartitions: number;
+      readonly holdoutPartitions: number;
+    }
+  | {
+      readonly by: 'random';
+      readonly validation: number;
+      readonly holdout: number;
+      readonly seed: number;
+      readonly stratify: boolean;
+      readonly key?: readonly string[];
+      /** The newest partitions to use, or `all`. */
+      readonly partitions: number | 'all';
+      readonly folds?: number;
+    };
+
+/** Where specs are read from. */
+export interface SpecDirs {
+  readonly modelsDir: string;
+  readonly datasetsDir: string;
+  readonly sqlDir: string;
+}
+
+/** A spec with its dataset and feature SQL loaded, all fingerprinted, as recorded in lineage. */
 export interface LoadedSpec {
   readonly spec: ModelSpec;
   readonly file: string;
+  /** The file as errors name it: relative to the folder above models/ (`models/x.json`). */
+  readonly shownFile: string;
   readonly featureSql: string;
   readonly featureSqlHash: string;
+  /** sha256 over the spec, its dataset's declaration and its feature SQL: what a run pins. */
   readonly specHash: string;
+  /** The texts the hash was taken of, so a run can keep exactly what it started with. */
+  readonly texts: SpecTexts;
+}
+
+export interface SpecTexts {
+  readonly spec: string;
+  readonly dataset: string;
+  readonly featureSql: string;
 }
 
 const NAME = /^[a-z][a-z0-9_]{0,62}$/;
@@ -153,11 +174,11 @@ export async function listModels(modelsDir: string): Promise<string[]> {
 export type SpecOrError = { readonly name: string; readonly spec: ModelSpec; readonly error?: undefined } | { readonly name: string; readonly spec?: undefined; readonly error: string };
 
 /** Every declared model's spec, each spec that does not load with its error instead: one broken file never hides the others. */
-export async function loadAllSpecs(modelsDir: string, sqlDir: string): Promise<SpecOrError[]> {
+export async function loadAllSpecs(dirs: SpecDirs): Promise<SpecOrError[]> {
   const out: SpecOrError[] = [];
-  for (const name of await listModels(modelsDir)) {
+  for (const name of await listModels(dirs.modelsDir)) {
     try {
-      out.push({ name, spec: (await loadSpec(modelsDir, sqlDir, name)).spec });
+      out.push({ name, spec: (await loadSpec(dirs, name)).spec });
     } catch (err) {
       out.push({ name, error: errorMessage(err) });
     }
@@ -165,28 +186,60 @@ export async function loadAllSpecs(modelsDir: string, sqlDir: string): Promise<S
   return out;
 }
 
-export async function loadSpec(modelsDir: string, sqlDir: string, model: string): Promise<LoadedSpec> {
+export async function loadSpec(dirs: SpecDirs, model: string): Promise<LoadedSpec> {
   // Names are checked before they touch the file system, so no request can reach outside models/.
-  const known = await listModels(modelsDir);
+  const known = await listModels(dirs.modelsDir);
   if (!isValidName(model) || !known.includes(model)) throw new UnknownModelError(model, known);
-  const file = path.join(modelsDir, `${model}.json`);
+  const file = path.join(dirs.modelsDir, `${model}.json`);
   const text = await readFile(file, 'utf8');
+  return specFromTexts(dirs, model, file, text, async (name, field) => (await loadDataset(dirs.datasetsDir, name, { file: shownPath(dirs, file), field })).text, async (sql, field) => {
+    const sqlFile = path.resolve(dirs.sqlDir, sql);
+    if (!sqlFile.startsWith(path.resolve(dirs.sqlDir) + path.sep)) throw new InvalidSpecError(shownPath(dirs, file), field, 'must be a path inside sql/');
+    return readFile(sqlFile, 'utf8').catch(() => {
+      throw new InvalidSpecError(shownPath(dirs, file), field, `file not found: ${shownPath(dirs, sqlFile)}`);
+    });
+  });
+}
+
+/** A spec's file as a person finds it: `models/x.json`, never a server's absolute path. */
+function shownPath(dirs: SpecDirs, file: string): string {
+  return displayPath(file, path.dirname(dirs.modelsDir));
+}
+
+/**
+ * A spec from its texts: the spec's own, and readers for its dataset declaration and feature
+ * SQL (from the folders, or from what a run pinned).
+ */
+export async function specFromTexts(
+  dirs: Pick<SpecDirs, 'modelsDir'>,
+  model: string,
+  file: string,
+  text: string,
+  readDataset: (name: string, field: string) => Promise<string>,
+  readSql: (sql: string, field: string) => Promise<string>,
+): Promise<LoadedSpec> {
+  const shown = displayPath(file, path.dirname(dirs.modelsDir));
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new InvalidSpecError(file, '(file)', `not valid JSON: ${(err as Error).message}`);
+    throw new InvalidSpecError(shown, '(file)', `not valid JSON: ${(err as Error).message}`);
   }
-  const spec = parseSpec(raw, file);
-  if (spec.name !== model) throw new InvalidSpecError(file, 'name', `must equal the file name '${model}'`);
-  const sqlFile = path.resolve(sqlDir, spec.features.sql);
-  if (!sqlFile.startsWith(path.resolve(sqlDir) + path.sep)) {
-    throw new InvalidSpecError(file, 'features.sql', 'must be a path inside sql/');
-  }
-  const featureSql = await readFile(sqlFile, 'utf8').catch(() => {
-    throw new InvalidSpecError(file, 'features.sql', `file not found: ${sqlFile}`);
-  });
-  return { spec, file, featureSql, featureSqlHash: sha256(featureSql), specHash: sha256(text) };
+  const r = new Reader(shown);
+  const o = r.object(raw, '(root)');
+  const datasetName = r.string(o.dataset, 'dataset');
+  const datasetText = await readDataset(datasetName, 'dataset');
+  const dataset = parseDataset(JSON.parse(datasetText), `datasets/${datasetName}.json`);
+  const spec = parseSpec(raw, shown, dataset);
+  if (spec.name !== model) throw new InvalidSpecError(shown, 'name', `must equal the file name '${model}'`);
+  const featureSql = await readSql(spec.features.sql, 'features.sql');
+  const texts = { spec: text, dataset: datasetText, featureSql };
+  return { spec, file, shownFile: shown, featureSql, featureSqlHash: sha256(featureSql), specHash: specHashOf(texts), texts };
+}
+
+/** The fingerprint of a spec, its dataset and its feature SQL together. */
+export function specHashOf(texts: SpecTexts): string {
+  return sha256(`${sha256(texts.spec)}\n${sha256(texts.dataset)}\n${sha256(texts.featureSql)}`);
 }
 
 export function sha256(text: string | Uint8Array): string {
@@ -198,71 +251,22 @@ export function requestColumns(spec: ModelSpec): DatasetColumn[] {
   return spec.dataset.columns.filter((c) => c.knownAtPrediction);
 }
 
-export function parseSpec(raw: unknown, file: string): ModelSpec {
+export function parseSpec(raw: unknown, file: string, dataset: DatasetSpec): ModelSpec {
   const r = new Reader(file);
   const o = r.strictObject(raw, '(root)', ['name', 'description', 'notes', 'task', 'dataset', 'features', 'label', 'split', 'trainer', 'gate', 'approval', 'decisionThreshold', 'batch', 'monitoring', 'schedules']);
   const name = r.string(o.name, 'name');
   if (!isValidName(name)) r.fail('name', 'must match [a-z][a-z0-9_]*');
   const task = r.oneOf(o.task, 'task', TASK_NAMES);
-
-  const ds = r.strictObject(o.dataset, 'dataset', ['name', 'partitionKey', 'columns', 'contract']);
-  const datasetName = r.string(ds.name, 'dataset.name');
-  if (!isValidName(datasetName)) r.fail('dataset.name', 'must match [a-z][a-z0-9_]*');
-  const columns = r.array(ds.columns, 'dataset.columns').map((c, i): DatasetColumn => {
-    const co = r.strictObject(c, `dataset.columns[${i}]`, ['name', 'type', 'description', 'example', 'knownAtPrediction', 'min', 'max', 'pattern']);
-    const field = `dataset.columns[${i}]`;
-    const colName = r.string(co.name, `${field}.name`);
-    if (!/^[a-z_][a-z0-9_]*$/.test(colName)) r.fail(`${field}.name`, 'must be a lower-case identifier');
-    const type = r.oneOf(co.type, `${field}.type`, COLUMN_TYPES);
-    const bound = (key: 'min' | 'max') => {
-      if (co[key] === undefined) return undefined;
-      if (!isNumericType(type)) r.fail(`${field}.${key}`, `applies to numeric columns only, not ${type}`);
-      return r.number(co[key], `${field}.${key}`, Number.NEGATIVE_INFINITY);
-    };
-    const [min, max] = [bound('min'), bound('max')];
-    if (min !== undefined && max !== undefined && min > max) r.fail(`${field}.min`, `must not be above max (${max})`);
-    let pattern: string | undefined;
-    if (co.pattern !== undefined) {
-      if (type !== 'VARCHAR') r.fail(`${field}.pattern`, `applies to VARCHAR columns only, not ${type}`);
-      pattern = r.string(co.pattern, `${field}.pattern`);
-      try {
-        new RegExp(pattern, 'u');
-      } catch (err) {
-        r.fail(`${field}.pattern`, `is not a regular expression: ${errorMessage(err)}`);
-      }
-    }
-    return {
-      name: colName,
-      type,
-      description: typeof co.description === 'string' ? co.description : undefined,
-      example: co.example === undefined ? undefined : r.string(co.example, `${field}.example`),
-      knownAtPrediction: co.knownAtPrediction !== false,
-      ...(min !== undefined ? { min } : {}),
-      ...(max !== undefined ? { max } : {}),
-      ...(pattern !== undefined ? { pattern } : {}),
-    };
-  });
-  const ct = r.strictObject(ds.contract, 'dataset.contract', ['maxNullRate', 'minRowsPerPartition', 'maxVolumeDrop', 'labelRate']);
-  const labelRate = ct.labelRate === undefined ? undefined : r.strictObject(ct.labelRate, 'dataset.contract.labelRate', ['min', 'max']);
-  const contract: DataContract = {
-    maxNullRate: r.number(ct.maxNullRate, 'dataset.contract.maxNullRate', 0, 1),
-    minRowsPerPartition: r.integer(ct.minRowsPerPartition, 'dataset.contract.minRowsPerPartition', 1),
-    maxVolumeDrop: r.number(ct.maxVolumeDrop, 'dataset.contract.maxVolumeDrop', 0, 1),
-    labelRate: labelRate && {
-      min: r.number(labelRate.min, 'dataset.contract.labelRate.min', 0, 1),
-      max: r.number(labelRate.max, 'dataset.contract.labelRate.max', 0, 1),
-    },
-  };
+  if (r.string(o.dataset, 'dataset') !== dataset.name) r.fail('dataset', `names '${String(o.dataset)}', but the declaration read is '${dataset.name}'`);
 
   const fe = r.strictObject(o.features, 'features', ['sql', 'columns']);
   const featureColumns = r.array(fe.columns, 'features.columns').map((c, i): FeatureColumn => {
     const co = r.strictObject(c, `features.columns[${i}]`, ['name', 'kind']);
     const colName = r.string(co.name, `features.columns[${i}].name`);
-    if (!/^[a-z_][a-z0-9_]*$/.test(colName)) r.fail(`features.columns[${i}].name`, 'must be a lower-case identifier');
+    if (!isValidColumnName(colName)) r.fail(`features.columns[${i}].name`, 'must be a lower-case identifier');
     return { name: colName, kind: r.oneOf(co.kind, `features.columns[${i}].kind`, ['numeric', 'categorical'] as const) };
   });
-  const labelObj = r.strictObject(o.label, 'label', ['column', 'classes']);
-  const split = r.strictObject(o.split, 'split', ['trainPartitions', 'validationPartitions', 'holdoutPartitions']);
+  const labelObj = r.strictObject(o.label, 'label', ['column', 'classes', 'rate']);
   const trainer = r.strictObject(o.trainer, 'trainer', ['type', 'params', 'checkpointEvery', 'tuning']);
   const p = r.object(trainer.params, 'trainer.params');
   const gate = r.strictObject(o.gate, 'gate', GATE_FIELDS);
@@ -270,6 +274,13 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
   const classes =
     labelObj.classes === undefined ? undefined : r.array(labelObj.classes, 'label.classes').map((c, i) => r.string(c, `label.classes[${i}]`));
   const classProblem = taskKind(task).checkClasses(classes);
+  let labelRate: LabelRate | undefined;
+  if (labelObj.rate !== undefined) {
+    if (task !== 'binary') r.fail('label.rate', `bounds the share of positive labels, which only a binary task has, not ${task}`);
+    const lr = r.strictObject(labelObj.rate, 'label.rate', ['min', 'max']);
+    labelRate = { min: r.number(lr.min, 'label.rate.min', 0, 1), max: r.number(lr.max, 'label.rate.max', 0, 1) };
+    if (labelRate.min > labelRate.max) r.fail('label.rate.min', `must not be above max (${labelRate.max})`);
+  }
   if (classProblem) r.fail('label.classes', classProblem);
   const gateMetric = r.oneOf(gate.metric, 'gate.metric', Object.keys(taskKind(task).metrics));
   const parsedGate = parseGate(r, gate, gateMetric, task);
@@ -279,14 +290,10 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
     description: typeof o.description === 'string' ? o.description : '',
     notes: typeof o.notes === 'string' ? o.notes : undefined,
     task,
-    dataset: { name: datasetName, partitionKey: r.string(ds.partitionKey, 'dataset.partitionKey'), columns, contract },
+    dataset,
     features: { sql: r.string(fe.sql, 'features.sql'), columns: featureColumns },
-    label: { column: r.string(labelObj.column, 'label.column'), ...(classes ? { classes } : {}) },
-    split: {
-      trainPartitions: r.integer(split.trainPartitions, 'split.trainPartitions', 1),
-      validationPartitions: split.validationPartitions === undefined ? 0 : r.integer(split.validationPartitions, 'split.validationPartitions', 0),
-      holdoutPartitions: r.integer(split.holdoutPartitions, 'split.holdoutPartitions', 1),
-    },
+    label: { column: r.string(labelObj.column, 'label.column'), ...(classes ? { classes } : {}), ...(labelRate ? { rate: labelRate } : {}) },
+    split: parseSplit(r, o.split, task, dataset),
     trainer: {
       type: r.oneOf(trainer.type, 'trainer.type', ['gbdt'] as const),
       params: parseTrainerParams(r, p, task, classes?.length ?? 1),
@@ -299,6 +306,46 @@ export function parseSpec(raw: unknown, file: string): ModelSpec {
     batch: parseBatch(r, o.batch),
     monitoring: parseMonitoring(r, o.monitoring, task, gateMetric, parsedGate.calibration?.maxEce),
     schedules: parseSchedules(r, o.schedules),
+  };
+}
+
+function parseSplit(r: Reader, raw: unknown, task: Task, dataset: DatasetSpec): SplitSpec {
+  const o = r.object(raw, 'split');
+  const by = o.by === undefined ? 'partition' : r.oneOf(o.by, 'split.by', ['partition', 'random'] as const);
+  const partitionCount = (v: unknown, field: string, min: number): number | 'all' => (v === 'all' ? 'all' : r.integer(v, field, min));
+  if (by === 'partition') {
+    const s = r.strictObject(o, 'split', ['by', 'trainPartitions', 'validationPartitions', 'holdoutPartitions']);
+    return {
+      by,
+      trainPartitions: partitionCount(s.trainPartitions, 'split.trainPartitions', 1),
+      validationPartitions: s.validationPartitions === undefined ? 0 : r.integer(s.validationPartitions, 'split.validationPartitions', 0),
+      holdoutPartitions: r.integer(s.holdoutPartitions, 'split.holdoutPartitions', 1),
+    };
+  }
+  const s = r.strictObject(o, 'split', ['by', 'validation', 'holdout', 'seed', 'stratify', 'key', 'partitions', 'folds']);
+  const validation = s.validation === undefined ? 0 : r.number(s.validation, 'split.validation', 0, 0.9);
+  const holdout = r.number(s.holdout, 'split.holdout', 0.01, 0.9);
+  if (validation + holdout >= 1) r.fail('split', `validation (${validation}) and holdout (${holdout}) leave no rows to train on`);
+  let key: string[] | undefined;
+  if (s.key !== undefined) {
+    key = (typeof s.key === 'string' ? [s.key] : r.array(s.key, 'split.key')).map((k, i) => {
+      const name = r.string(k, `split.key[${i}]`);
+      if (!dataset.columns.some((c) => c.name === name)) r.fail(`split.key[${i}]`, `'${name}' is not a column of dataset '${dataset.name}'`);
+      return name;
+    });
+  }
+  const calibrated = taskKind(task).calibrated;
+  if (s.stratify === true && !calibrated) r.fail('split.stratify', `stratifies by class, which a ${task} task does not have`);
+  const folds = s.folds === undefined ? undefined : r.integer(s.folds, 'split.folds', 2, 20);
+  return {
+    by,
+    validation,
+    holdout,
+    seed: s.seed === undefined ? 0 : r.integer(s.seed, 'split.seed', 0),
+    stratify: s.stratify === undefined ? calibrated : r.boolean(s.stratify, 'split.stratify'),
+    ...(key ? { key } : {}),
+    partitions: s.partitions === undefined ? 'all' : partitionCount(s.partitions, 'split.partitions', 1),
+    ...(folds ? { folds } : {}),
   };
 }
 

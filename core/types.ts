@@ -5,6 +5,7 @@ import type { FeatureImportance } from '../ml/gbdt/model.js';
 import type { Baseline, Metrics } from '../ml/metrics.js';
 import type { GateDecision } from './gate.js';
 import type { PromotionOutcome } from './promotion.js';
+import type { SplitSpec } from './spec.js';
 
 /** Custom search attributes, registered on the dev server by the launcher and tests. */
 export const MODEL_NAME = defineSearchAttributeKey('ModelName', SearchAttributeType.KEYWORD);
@@ -42,6 +43,8 @@ export interface DatasetSnapshot {
   readonly model: string;
   readonly dataset: string;
   readonly partitions: readonly PartitionSnapshot[];
+  /** Older partitions in the lake that the split does not use (it names how many it takes). */
+  readonly unusedPartitions?: readonly string[];
   readonly rows: number;
   readonly contentHash: string;
   readonly takenAt: string;
@@ -67,6 +70,8 @@ export interface TrainingSet {
   readonly trainRows: number;
   readonly validationRows: number;
   readonly holdoutRows: number;
+  /** How the rows were split: evaluations of this version cut the holdout the same way. */
+  readonly split?: SplitSpec;
 }
 
 /** One tuning trial: its number and the parameter values it tried. */

@@ -9,8 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Paths } from '../core/config.js';
 import { TemporalUnavailableError } from '../core/errors.js';
 import { Registry } from '../core/registry.js';
-import { parseSpec } from '../core/spec.js';
+import { parseDataset } from '../core/dataset.js';
+import flights from '../datasets/flights.json' with { type: 'json' };
 import flightDelay from '../models/flight_delay.json' with { type: 'json' };
+import { parseFlightsSpec } from './specs.js';
 import { cardDraft, declareVariant, registerChampion, testApi, testPaths, trainOnFirstWeek, TEST_TOKENS, type TestApi } from './helpers.js';
 
 let paths: Paths;
@@ -91,12 +93,12 @@ describe('API', () => {
 
   it('reads column constraints from a spec, naming the field it rejects', () => {
     const withColumn = (i: number, extra: Record<string, unknown>) => () =>
-      parseSpec({ ...flightDelay, dataset: { ...flightDelay.dataset, columns: flightDelay.dataset.columns.map((c, k) => (k === i ? { ...c, ...extra } : c)) } }, 'x.json');
-    expect(withColumn(3, { min: 0 })).toThrow(/dataset\.columns\[3\]\.min: applies to numeric columns only, not VARCHAR/);
-    expect(withColumn(2, { pattern: '^[0-9]+$' })).toThrow(/dataset\.columns\[2\]\.pattern: applies to VARCHAR columns only/);
-    expect(withColumn(3, { pattern: '^[A-Z' })).toThrow(/dataset\.columns\[3\]\.pattern: is not a regular expression/);
-    expect(withColumn(2, { min: 10, max: 5 })).toThrow(/dataset\.columns\[2\]\.min: must not be above max \(5\)/);
-    expect(parseSpec(flightDelay, 'flight_delay.json').dataset.columns[2]).toMatchObject({ name: 'distance', min: 1, max: 10000 });
+      parseDataset({ ...flights, columns: flights.columns.map((c, k) => (k === i ? { ...c, ...extra } : c)) }, 'x.json');
+    expect(withColumn(3, { min: 0 })).toThrow(/columns\[3\]\.min: applies to numeric columns only, not VARCHAR/);
+    expect(withColumn(2, { pattern: '^[0-9]+$' })).toThrow(/columns\[2\]\.pattern: applies to VARCHAR columns only/);
+    expect(withColumn(3, { pattern: '^[A-Z' })).toThrow(/columns\[3\]\.pattern: is not a regular expression/);
+    expect(withColumn(2, { min: 10, max: 5 })).toThrow(/columns\[2\]\.min: must not be above max \(5\)/);
+    expect(parseFlightsSpec(flightDelay, 'flight_delay.json').dataset.columns[2]).toMatchObject({ name: 'distance', min: 1, max: 10000 });
   });
 
   it('validates POST /workflows/train before reaching Temporal', async () => {
@@ -246,7 +248,7 @@ describe('API', () => {
 
   it('lists a spec that does not load in GET /models with its error, and names the spec when its SQL lacks a feature', async () => {
     await declareVariant(paths, 'flight_delay', 'typo_spec', (spec) => {
-      spec.dataset.columns[3].patern = '^[A-Z]{3}$';
+      spec.gate.latency.p99ms = 5;
     });
     await declareVariant(paths, 'flight_delay', 'lost_feature', (spec) => {
       spec.features.columns.push({ name: 'no_such_feature', kind: 'numeric' });
@@ -255,14 +257,14 @@ describe('API', () => {
       const { status, body } = await get('/models');
       expect(status).toBe(200);
       const models = body.models as { name: string; error?: string; task?: string }[];
-      expect(models.find((m) => m.name === 'typo_spec')?.error).toMatch(/dataset\.columns\[3\]\.patern: is not a field/);
+      expect(models.find((m) => m.name === 'typo_spec')?.error).toMatch(/^models\/typo_spec\.json: gate\.latency\.p99ms: is not a field/);
       expect(models.find((m) => m.name === 'flight_delay')).toMatchObject({ task: 'binary' });
       expect(models.find((m) => m.name === 'flight_delay')?.error).toBeUndefined();
 
       const res = await get(predictUrl(flight, 'lost_feature'));
-      expect(res.status).toBe(500);
+      expect(res.status).toBe(422);
       expect(res.body.error?.type).toBe('InvalidSpecError');
-      expect(res.body.error?.message).toMatch(/lost_feature\.json: features: the feature SQL \(features\/flights\.sql\) does not prepare.*no_such_feature/s);
+      expect(res.body.error?.message).toMatch(/^models\/lost_feature\.json: features: the feature SQL \(features\/flights\.sql\) does not prepare.*no_such_feature/s);
     } finally {
       await rm(path.join(paths.modelsDir, 'typo_spec.json'));
       await rm(path.join(paths.modelsDir, 'lost_feature.json'));

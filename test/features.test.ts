@@ -9,7 +9,7 @@ import { testPaths } from './helpers.js';
 
 describe('flight_delay feature SQL', async () => {
   const paths = await testPaths();
-  const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, 'flight_delay');
+  const loaded = await loadSpec(paths, 'flight_delay');
   const [first] = await listPartitions(paths.lakeDir, 'flights', 'week');
 
   it('computes hour, weekday, route and the label from real lake rows', async () => {

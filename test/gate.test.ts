@@ -2,9 +2,10 @@
 // (tolerance and margin, in each metric's better direction), calibration and latency.
 import { describe, expect, it } from 'vitest';
 import { evaluateGate, type GateInputs } from '../core/gate.js';
-import { parseSpec, type PromotionGate } from '../core/spec.js';
+import type { PromotionGate } from '../core/spec.js';
 import type { BinaryMetrics, RegressionMetrics } from '../ml/metrics.js';
 import flightDelay from '../models/flight_delay.json' with { type: 'json' };
+import { parseFlightsSpec as parseSpec } from './specs.js';
 
 const binary = (auc: number, logLoss = 0.4): BinaryMetrics => ({
   task: 'binary', rows: 1000, positiveRate: 0.2, auc, logLoss, accuracy: 0.8, baselineLogLoss: 0.5, baselineRate: 0.2,

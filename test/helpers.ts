@@ -35,8 +35,14 @@ import { createWorker, WORKFLOWS_PATH } from '../worker/worker.js';
 export async function testPaths(): Promise<Paths> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mlops-test-'));
   const shared = resolvePaths({ MLOPS_STATE_DIR: inject('lakeStateDir') });
-  const paths = resolvePaths({ MLOPS_STATE_DIR: dir, MLOPS_MODELS_DIR: path.join(dir, 'models'), MLOPS_SQL_DIR: path.join(dir, 'sql') });
+  const paths = resolvePaths({
+    MLOPS_STATE_DIR: dir,
+    MLOPS_MODELS_DIR: path.join(dir, 'models'),
+    MLOPS_DATASETS_DIR: path.join(dir, 'datasets'),
+    MLOPS_SQL_DIR: path.join(dir, 'sql'),
+  });
   await cp(path.join(PROJECT_ROOT, 'models'), paths.modelsDir, { recursive: true });
+  await cp(path.join(PROJECT_ROOT, 'datasets'), paths.datasetsDir, { recursive: true });
   await cp(path.join(PROJECT_ROOT, 'sql'), paths.sqlDir, { recursive: true });
   await mkdir(paths.lakeDir, { recursive: true });
   await symlink(path.join(shared.lakeDir, 'flights'), path.join(paths.lakeDir, 'flights'));
@@ -53,6 +59,7 @@ export function pathsEnv(paths: Paths): Record<string, string> {
     MLOPS_PREDICTIONS_DIR: paths.predictionsDir,
     MLOPS_REPORTS_DIR: paths.reportsDir,
     MLOPS_MODELS_DIR: paths.modelsDir,
+    MLOPS_DATASETS_DIR: paths.datasetsDir,
     MLOPS_SQL_DIR: paths.sqlDir,
   };
 }
@@ -69,6 +76,20 @@ export async function declareVariant(
   change(spec);
   await mkdir(paths.modelsDir, { recursive: true });
   await writeFile(path.join(paths.modelsDir, `${name}.json`), JSON.stringify(spec, null, 2));
+}
+
+/** Declare a variant of a shipped dataset under a new name. */
+export async function declareDatasetVariant(
+  paths: Paths,
+  base: string,
+  name: string,
+  change: (dataset: Record<string, any>) => void, // eslint-disable-line @typescript-eslint/no-explicit-any -- declaration JSON edited freely in tests
+): Promise<void> {
+  const dataset = JSON.parse(await readFile(path.join(paths.datasetsDir, `${base}.json`), 'utf8'));
+  dataset.name = name;
+  change(dataset);
+  await mkdir(paths.datasetsDir, { recursive: true });
+  await writeFile(path.join(paths.datasetsDir, `${name}.json`), JSON.stringify(dataset, null, 2));
 }
 
 /** A card for registry tests: only the model and the run's identity matter to them. */
@@ -175,7 +196,7 @@ export async function startWorkerHarness(name: string, given?: Paths): Promise<W
  * both through the model's own feature SQL.
  */
 export async function trainOnFirstWeek(paths: Paths, model: string, params: Readonly<Record<string, number>>) {
-  const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, model);
+  const loaded = await loadSpec(paths, model);
   const [week, next] = await listPartitions(paths.lakeDir, loaded.spec.dataset.name, loaded.spec.dataset.partitionKey);
   const train = await readLabeledFeatures(loaded, week!.files);
   const gbdt = gbdtParams(loaded.spec, params);
@@ -257,7 +278,7 @@ export async function testApi(
 ): Promise<TestApi> {
   const metrics = new ApiMetrics();
   const predictor = await Predictor.create(paths, { log() {}, batch: (model, rows) => metrics.batchSize.observe({ model }, rows) }, options.batching);
-  const specs = await Promise.all((await listModels(paths.modelsDir)).map(async (m) => (await loadSpec(paths.modelsDir, paths.sqlDir, m)).spec));
+  const specs = await Promise.all((await listModels(paths.modelsDir)).map(async (m) => (await loadSpec(paths, m)).spec));
   const deps: AppDeps = {
     paths,
     temporal,

@@ -34,7 +34,7 @@ const shipped = new Map<Task, ModelSpec>();
 
 beforeAll(async () => {
   const paths = await testPaths();
-  for (const { spec } of await loadAllSpecs(paths.modelsDir, paths.sqlDir)) if (spec && !shipped.has(spec.task)) shipped.set(spec.task, spec);
+  for (const { spec } of await loadAllSpecs(paths)) if (spec && !shipped.has(spec.task)) shipped.set(spec.task, spec);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
   shots = process.env.SCREENSHOT_DIR ?? (await mkdtemp(path.join(tmpdir(), 'mlops-matrix-')));
 });
@@ -137,7 +137,7 @@ describe('every workflow for every task', () => {
         const s = await stackFor(task);
         try {
           const registry = new Registry(s.paths.registryDir);
-          const spec = (await loadAllSpecs(s.paths.modelsDir, s.paths.sqlDir)).find((x) => x.name === s.model)!.spec!;
+          const spec = (await loadAllSpecs(s.paths)).find((x) => x.name === s.model)!.spec!;
           const shape = modelTask({ task, classes: spec.label.classes, decisionThreshold: spec.decisionThreshold });
 
           // 1. Train and promote: the gate passes.

@@ -134,7 +134,7 @@ describe('MonitorModelWorkflow', () => {
 
 describe('schedules', () => {
   it('are created from the specs once, then updated in place, and removed when a spec drops one', async () => {
-    const spec = (await loadSpec(paths.modelsDir, paths.sqlDir, MODEL)).spec;
+    const spec = (await loadSpec(paths, MODEL)).spec;
     const settings = { address: harness.address, namespace: 'default', taskQueue: harness.taskQueue, uiUrl: 'http://localhost:8233' };
     const ours = async () => (await listSchedules(harness.client, settings, [spec])).filter((s) => s.model === MODEL);
     const first = await ensureSchedules(harness.client, [spec], harness.taskQueue);

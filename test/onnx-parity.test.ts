@@ -23,7 +23,7 @@ beforeAll(async () => {
 describe('ONNX parity on real rows', () => {
   for (const model of ['flight_delay', 'flight_delay_class', 'flight_delay_minutes']) {
     it(`${model}: onnxruntime equals the trainer on ${ROWS.toLocaleString('en-US')} flights`, async () => {
-      const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, model);
+      const loaded = await loadSpec(paths, model);
       const weeks = await listPartitions(paths.lakeDir, 'flights', 'week');
       const train = await readLabeledFeatures(loaded, weeks.slice(0, 2).flatMap((w) => w.files));
       const test = await readLabeledFeatures(loaded, weeks.at(-1)!.files, ROWS);

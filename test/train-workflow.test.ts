@@ -14,7 +14,7 @@ import { listPartitions } from '../core/lake.js';
 import { Registry } from '../core/registry.js';
 import { MODEL_NAME, type TrainModelInput, type TrainModelResult } from '../core/types.js';
 import { createWorker, WORKFLOWS_PATH, type WorkerSet } from '../worker/worker.js';
-import { declareVariant, pathsEnv, spawnEntry, stopProcess, testApi, testPaths, type TestApi } from './helpers.js';
+import { declareDatasetVariant, declareVariant, pathsEnv, spawnEntry, stopProcess, testApi, testPaths, type TestApi } from './helpers.js';
 
 /** Tests that train the shipped flight_delay spec (up to 300 rounds) on two shared cores. */
 const TRAINING_TEST_TIMEOUT_MS = 420_000;
@@ -185,8 +185,9 @@ describe('TrainModelWorkflow', () => {
     const source = (await listPartitions(paths.lakeDir, 'flights', 'week')).slice(-4);
     const brokenRoot = path.join(paths.lakeDir, 'flights_copy');
     for (const p of source) await cp(p.dir, path.join(brokenRoot, path.basename(p.dir)), { recursive: true });
+    await declareDatasetVariant(paths, 'flights', 'flights_copy', () => {});
     await declareVariant(paths, 'flight_delay', 'flight_delay_copy', (spec) => {
-      spec.dataset.name = 'flights_copy';
+      spec.dataset = 'flights_copy';
     });
     const first = await train('flight_delay_copy');
     expect(first.result.promoted, JSON.stringify(first.result.promotion)).toBe(true);

@@ -40,7 +40,7 @@ function jsonLine(entry: LogEntry): void {
  */
 async function reconcileSchedules(paths: Paths, temporal: TemporalSettings): Promise<void> {
   const specs: ModelSpec[] = [];
-  for (const { name, spec, error } of await loadAllSpecs(paths.modelsDir, paths.sqlDir)) {
+  for (const { name, spec, error } of await loadAllSpecs(paths)) {
     if (spec) specs.push(spec);
     else console.error(`worker: no schedules for '${name}': ${error}`);
   }

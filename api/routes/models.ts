@@ -29,7 +29,7 @@ const AnyObject = z.object({}).passthrough();
 
 export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void {
   const registry = new Registry(deps.paths.registryDir);
-  const spec = (name: string) => loadSpec(deps.paths.modelsDir, deps.paths.sqlDir, name); // 404 for unknown names
+  const spec = (name: string) => loadSpec(deps.paths, name); // 404 for unknown names
   const read = guard('predict');
   const admin = guard('admin');
   const tags = ['models'];
@@ -45,7 +45,7 @@ export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void
     }),
     async (c) => {
       const models = [];
-      for (const { name, spec: s, error } of await loadAllSpecs(deps.paths.modelsDir, deps.paths.sqlDir)) {
+      for (const { name, spec: s, error } of await loadAllSpecs(deps.paths)) {
         if (!s) {
           // One broken spec file must not hide the others: it is listed with what is wrong with it.
           deps.log.warn('spec_invalid', { model: name, error });

@@ -40,7 +40,7 @@ export function registerReportRoutes(app: Api, deps: AppDeps, guard: Guard): voi
   const read = guard('predict', deps.auth.openReports);
   const tags = ['monitoring'];
   const load = async (model: string, id: string, file: 'report.json' | 'report.html'): Promise<string> => {
-    await loadSpec(deps.paths.modelsDir, deps.paths.sqlDir, model); // 404 for an unknown model
+    await loadSpec(deps.paths, model); // 404 for an unknown model
     return readFile(path.join(reportDir(deps.paths, model, id), file), 'utf8').catch(() => {
       throw new UnknownReportError(model, id);
     });
@@ -58,7 +58,7 @@ export function registerReportRoutes(app: Api, deps: AppDeps, guard: Guard): voi
     }),
     async (c) => {
       const { name } = c.req.valid('param');
-      await loadSpec(deps.paths.modelsDir, deps.paths.sqlDir, name);
+      await loadSpec(deps.paths, name);
       const root = path.join(deps.paths.reportsDir, name);
       const ids = (await readdir(root).catch(() => [] as string[])).filter((id) => REPORT_ID.test(id)).sort().reverse();
       const reports = [];

@@ -61,7 +61,7 @@ const MonitorRequest = z
 export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): void {
   const admin = guard('admin');
   const tags = ['workflows'];
-  const spec = (name: string) => loadSpec(deps.paths.modelsDir, deps.paths.sqlDir, name); // 404 for an unknown model
+  const spec = (name: string) => loadSpec(deps.paths, name); // 404 for an unknown model
   /** Named partitions must be in the lake: 404 naming the first one that is not, before a run starts. */
   const checkPartitions = async (loaded: LoadedSpec, values: readonly string[] | undefined) => {
     if (!values) return;

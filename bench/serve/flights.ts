@@ -43,7 +43,7 @@ export async function sampleFlights(paths: Paths, modelFile: string, rows: numbe
         `date=${encodeURIComponent(String(r.date))}&distance=${encodeURIComponent(String(r.distance))}` +
         `&origin=${encodeURIComponent(String(r.origin))}&destination=${encodeURIComponent(String(r.destination))}&model=${MODEL}`,
     );
-    const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, MODEL);
+    const loaded = await loadSpec(paths, MODEL);
     const features = await readColumns(
       await db.connection.stream(featureQuery(loaded, `SELECT * FROM sample WHERE id <= ${referenceRows} ORDER BY id`, false)),
       featureColumns(loaded.spec),

@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const port = Number(process.argv[3] ?? process.env.PORT ?? 3101);
   const host = process.env.HOST ?? '127.0.0.1';
   const paths = resolvePaths();
-  const loaded = await loadSpec(paths.modelsDir, paths.sqlDir, model);
+  const loaded = await loadSpec(paths, model);
   const columns = requestColumns(loaded.spec).map((c) => c.name);
   const registry = new Registry(paths.registryDir);
   const champion = await registry.getAlias(model, CHAMPION);
