@@ -2,6 +2,7 @@
 import type { Paths } from '../core/config.js';
 import { createDataActivities } from './data.js';
 import { createEvaluationActivities } from './evaluation.js';
+import { createIngestionActivities } from './ingestion.js';
 import { createMonitoringActivities } from './monitoring.js';
 import { createRegistryActivities } from './registry.js';
 import { createScoringActivities } from './scoring.js';
@@ -15,6 +16,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createDataActivities(deps),
+    ...createIngestionActivities(deps),
     ...createTrainingActivities(deps),
     ...createRegistryActivities(deps),
     ...createEvaluationActivities(deps),

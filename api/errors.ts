@@ -8,6 +8,7 @@ import {
   ForbiddenError,
   InvalidRequestError,
   InvalidSpecError,
+  IngestError,
   MlopsError,
   ModelUnavailableError,
   NoChampionError,
@@ -41,7 +42,7 @@ export function statusOf(err: MlopsError): ContentfulStatusCode {
   }
   if (err instanceof ConflictError) return 409;
   // The request is fine; the spec it names is not (the message names the file and field).
-  if (err instanceof InvalidSpecError) return 422;
+  if (err instanceof InvalidSpecError || err instanceof IngestError) return 422;
   if (err instanceof PayloadTooLargeError) return 413;
   if (
     err instanceof NoChampionError ||

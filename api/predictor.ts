@@ -18,7 +18,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { Paths } from '../core/config.js';
 import { errorMessage, InvalidSpecError, ModelUnavailableError, NoChampionError } from '../core/errors.js';
-import { featureColumns, featureQuery, requestParameters, requestSource } from '../core/features.js';
+import { featureColumns, featureQuery, requestParameters, requestSource, type RequestValue } from '../core/features.js';
 import { ROWS_PER_RUN } from '../core/inference.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { loadSpec, requestColumns, type LoadedSpec } from '../core/spec.js';
@@ -78,7 +78,7 @@ interface LoadedVersion {
 interface Chunk {
   readonly request: PendingRequest;
   readonly offset: number;
-  readonly rows: readonly (readonly string[])[];
+  readonly rows: readonly (readonly RequestValue[])[];
 }
 
 interface PendingRequest {
@@ -318,7 +318,7 @@ export class Predictor {
    * Predict `rows` (each the request's raw fields as text, in the spec's request-column order)
    * with the champion. Rows wait at most `maxWaitMs` for others to share their batch.
    */
-  async predict(model: string, rows: readonly (readonly string[])[]): Promise<PredictionBatch> {
+  async predict(model: string, rows: readonly (readonly RequestValue[])[]): Promise<PredictionBatch> {
     const state = await this.state(model);
     const expected = requestColumns(state.loaded.spec).length;
     if (rows.some((r) => r.length !== expected)) throw new Error(`expected ${expected} request values per row`);

@@ -195,9 +195,24 @@ export function columnSchema(col: DatasetColumn, jsonBody: boolean): z.ZodType<s
     }) as unknown as z.ZodType<string>;
 }
 
+/**
+ * A column a request may leave missing (declared nullable): null, an empty value or no field at
+ * all stand for a missing value, which the model routes as training saw missing values routed.
+ */
+export function nullableColumnSchema(col: DatasetColumn, jsonBody: boolean): z.ZodType<string | null | undefined> {
+  return z
+    .preprocess((v) => (v === '' ? null : v), columnSchema(col, jsonBody).nullable().optional())
+    .openapi({ description: `${columnHint(col)}; may be missing (null or left out)` }) as unknown as z.ZodType<string | null | undefined>;
+}
+
+/** The schema of one request column: required, or nullable when the dataset says it may be missing. */
+export function requestColumnSchema(col: DatasetColumn, jsonBody: boolean): z.ZodType<string | null | undefined> {
+  return col.nullable ? nullableColumnSchema(col, jsonBody) : columnSchema(col, jsonBody);
+}
+
 /** One row of raw fields for a model: exactly its request columns, no others. */
 export function rowSchema(spec: ModelSpec, jsonBody: boolean) {
-  return z.object(Object.fromEntries(requestColumns(spec).map((c) => [c.name, columnSchema(c, jsonBody)]))).strict();
+  return z.object(Object.fromEntries(requestColumns(spec).map((c) => [c.name, requestColumnSchema(c, jsonBody)]))).strict();
 }
 
 /** The query of GET /predict: the model, and every request column any declared model takes. */
@@ -214,7 +229,7 @@ export function predictQuerySchema(specs: readonly ModelSpec[]) {
     model: modelName.openapi({ description: `the model to ask: ${specs.map((s) => s.name).join(', ')}` }),
   };
   for (const [name, { col, models }] of columns) {
-    shape[name] = columnSchema(col, false)
+    shape[name] = requestColumnSchema(col, false)
       .optional()
       .openapi({ description: `${columnHint(col)} (needed by ${models.join(', ')})` });
   }

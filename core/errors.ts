@@ -114,6 +114,17 @@ export class InvalidSpecError extends MlopsError {
   }
 }
 
+/** A raw file that cannot be ingested: names the file and, where known, the row and column. */
+export class IngestError extends MlopsError {
+  readonly row?: number;
+  readonly column?: string;
+  constructor(readonly file: string, readonly problem: string, where: { readonly row?: number; readonly column?: string } = {}) {
+    super(`${file}${where.row ? `: row ${where.row}` : ''}${where.column ? `${where.row ? ',' : ':'} column ${where.column}` : ''}: ${problem}`);
+    if (where.row !== undefined) this.row = where.row;
+    if (where.column !== undefined) this.column = where.column;
+  }
+}
+
 /** The data broke the model's contract (schema, nulls, label balance, volume). */
 export class DataContractViolation extends MlopsError {
   constructor(

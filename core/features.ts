@@ -42,6 +42,11 @@ export function featureColumns(spec: ModelSpec): ColumnRequest[] {
 
 /** Separates the values of one request column in the text its parameter binds (see requestSource). */
 export const REQUEST_VALUE_SEPARATOR = '\x1f';
+/** Stands for a missing value (a nullable column sent as null or left out) in that text. */
+export const REQUEST_NULL = '\x1e';
+
+/** One raw request value: text, or null for a nullable column left missing. */
+export type RequestValue = string | null;
 
 /**
  * The parameters of requestSource for `rows` (each row's raw values in requestColumns order):
@@ -49,13 +54,15 @@ export const REQUEST_VALUE_SEPARATOR = '\x1f';
  * the separator (a control character, which request validation refuses) would split a row in
  * two, so it is refused here too.
  */
-export function requestParameters(rows: readonly (readonly string[])[], columns: number): string[] {
+export function requestParameters(rows: readonly (readonly RequestValue[])[], columns: number): string[] {
   const out: string[] = [];
   for (let k = 0; k < columns; k++) {
     let text = '';
     for (let r = 0; r < rows.length; r++) {
-      const value = rows[r]![k]!;
-      if (value.includes(REQUEST_VALUE_SEPARATOR)) throw new Error(`request value ${JSON.stringify(value)} holds a control character`);
+      const value = rows[r]![k] ?? REQUEST_NULL;
+      if (value !== REQUEST_NULL && (value.includes(REQUEST_VALUE_SEPARATOR) || value.includes(REQUEST_NULL))) {
+        throw new Error(`request value ${JSON.stringify(value)} holds a control character`);
+      }
       text = r === 0 ? value : text + REQUEST_VALUE_SEPARATOR + value;
     }
     out.push(text);
@@ -79,7 +86,7 @@ export function requestSource(spec: ModelSpec): string {
     if (!c.knownAtPrediction) return `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`;
     param++;
     lists.push(`unnest(string_split($${param}::VARCHAR, chr(${REQUEST_VALUE_SEPARATOR.charCodeAt(0)}))) AS v${param}`);
-    return `CAST(v${param} AS ${c.type}) AS ${quoteIdent(c.name)}`;
+    return `CAST(nullif(v${param}, chr(${REQUEST_NULL.charCodeAt(0)})) AS ${c.type}) AS ${quoteIdent(c.name)}`;
   });
   return `SELECT ${projections.join(', ')} FROM (SELECT ${lists.join(', ')})`;
 }

@@ -191,3 +191,31 @@ export interface BatchInferenceResult {
   readonly rowsOut: number;
   readonly manifest: string;
 }
+
+export interface IngestInput {
+  readonly dataset: string;
+  /** Absolute paths or globs on the worker's disk. */
+  readonly sources: readonly string[];
+  /** csv, tsv, json, ndjson or parquet; by each file's extension when absent. */
+  readonly format?: string;
+  readonly actor?: string;
+}
+
+/** A batch checked and written under the dataset's staging folder, not yet in the lake. */
+export interface StagedIngest {
+  readonly dataset: string;
+  /** sha256 over the files' contents: the same files make the same batch, ingested once. */
+  readonly contentHash: string;
+  readonly files: readonly string[];
+  readonly rows: number;
+  readonly partitions: readonly { readonly folder: string; readonly value: string; readonly file: string; readonly rows: number }[];
+  /** Raw columns no declared column maps: left out of the lake. */
+  readonly ignoredColumns: readonly string[];
+  /** True when these contents were ingested before: nothing is written again. */
+  readonly alreadyIngested: boolean;
+}
+
+export interface IngestResult extends StagedIngest {
+  /** Partition folders this run moved into the lake. */
+  readonly published: readonly string[];
+}

@@ -6,10 +6,11 @@ import type { Client, WorkflowHandleWithFirstExecutionRunId, WorkflowStartOption
 import { randomUUID } from 'node:crypto';
 import type { MonitorModelInput } from '../core/monitoring.js';
 import type { EvaluateAndPromoteInput, RollbackInput } from '../core/promotion.js';
-import type { BatchInferenceInput, TrainModelInput } from '../core/types.js';
+import type { BatchInferenceInput, IngestInput, TrainModelInput } from '../core/types.js';
 import {
   batchRun,
   evaluateRun,
+  ingestRun,
   monitorRun,
   rollbackRun,
   runWorkflowId,
@@ -52,6 +53,11 @@ export class WorkflowStarter {
 
   monitor(input: MonitorModelInput, workflowId = freshId('monitor', input.model)) {
     return this.start(monitorRun(input, workflowId));
+  }
+
+  /** IngestDatasetWorkflow under a fresh id. */
+  ingest(input: IngestInput) {
+    return this.start(ingestRun(input, new Date(), randomUUID().slice(0, 8)));
   }
 
   /** EvaluateAndPromoteWorkflow under the model's promotion id (fails while another move of the model runs). */

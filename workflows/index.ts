@@ -3,3 +3,4 @@ export { TrainModelWorkflow } from './train.js';
 export { EvaluateAndPromoteWorkflow, RollbackChampionWorkflow } from './promote.js';
 export { BatchInferenceWorkflow } from './batch.js';
 export { MonitorModelWorkflow } from './monitor.js';
+export { IngestDatasetWorkflow } from './ingest.js';

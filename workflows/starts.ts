@@ -5,8 +5,9 @@
 import type { SearchAttributePair, Workflow } from '@temporalio/common';
 import type { MonitorModelInput } from '../core/monitoring.js';
 import { promotionWorkflowId, type EvaluateAndPromoteInput, type RollbackInput } from '../core/promotion.js';
-import { MODEL_NAME, MODEL_VERSION, TRAIN_REASON, type BatchInferenceInput, type TrainModelInput } from '../core/types.js';
+import { MODEL_NAME, MODEL_VERSION, TRAIN_REASON, type BatchInferenceInput, type IngestInput, type TrainModelInput } from '../core/types.js';
 import { BatchInferenceWorkflow } from './batch.js';
+import { IngestDatasetWorkflow } from './ingest.js';
 import { MonitorModelWorkflow } from './monitor.js';
 import { EvaluateAndPromoteWorkflow, RollbackChampionWorkflow } from './promote.js';
 import { TrainModelWorkflow } from './train.js';
@@ -91,4 +92,9 @@ export function evaluateRun(input: EvaluateAndPromoteInput): StartRequest<typeof
 
 export function rollbackRun(input: RollbackInput): StartRequest<typeof RollbackChampionWorkflow> {
   return { workflow: RollbackChampionWorkflow, workflowId: promotionWorkflowId(input.model), args: [input], typedSearchAttributes: [modelAttribute(input.model)] };
+}
+
+/** An ingest of raw files into a dataset: `ingest-<dataset>-<time>-<suffix>`. */
+export function ingestRun(input: IngestInput, at: Date, suffix: string): StartRequest<typeof IngestDatasetWorkflow> {
+  return { workflow: IngestDatasetWorkflow, workflowId: `ingest-${input.dataset}-${at.toISOString().replace(/[:.]/g, '-')}-${suffix}`, args: [input], typedSearchAttributes: [] };
 }

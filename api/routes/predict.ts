@@ -7,6 +7,7 @@
 // which costs more than the prediction itself.
 import { z } from '@hono/zod-openapi';
 import { InvalidRequestError } from '../../core/errors.js';
+import type { RequestValue } from '../../core/features.js';
 import { requestColumns, type LoadedSpec, type ModelSpec } from '../../core/spec.js';
 import type { Api, AppDeps, Guard } from '../app.js';
 import type { PredictionBatch } from '../predictor.js';
@@ -34,8 +35,8 @@ const Predictions = z.object({ ...PredictionFields, predictions: z.array(RowAnsw
 
 /** The request schemas of one model, built once per spec file content. */
 interface ModelSchemas {
-  readonly query: z.ZodType<Record<string, string>>;
-  readonly body: z.ZodType<{ model: string; rows: Record<string, string>[] }>;
+  readonly query: z.ZodType<Record<string, RequestValue | undefined>>;
+  readonly body: z.ZodType<{ model: string; rows: Record<string, RequestValue | undefined>[] }>;
 }
 
 /** What GET /predict answers with, whichever path answered it (Hono here, node:http in api/server.ts). */
@@ -71,7 +72,8 @@ function schemaCache(deps: PredictDeps): (loaded: LoadedSpec) => ModelSchemas {
   };
 }
 
-const rowValues = (spec: ModelSpec, row: Record<string, string>) => requestColumns(spec).map((c) => row[c.name]!);
+/** A row's values in request-column order; a nullable column left out is null. */
+const rowValues = (spec: ModelSpec, row: Record<string, RequestValue | undefined>): RequestValue[] => requestColumns(spec).map((c) => row[c.name] ?? null);
 
 /** Rows predicted, by model and the version that answered. */
 function countPredictions(deps: PredictDeps, batch: PredictionBatch): void {

@@ -5,7 +5,9 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporalUiLink } from '../../core/config.js';
 import { rootCause, UnknownPartitionError, UnknownWorkflowError } from '../../core/errors.js';
+import { loadDataset } from '../../core/dataset.js';
 import { listPartitions } from '../../core/lake.js';
+import { RAW_FORMATS } from '../../core/raw-files.js';
 import type { MonitorModelInput } from '../../core/monitoring.js';
 import type { EvaluateAndPromoteInput } from '../../core/promotion.js';
 import { Registry } from '../../core/registry.js';
@@ -58,6 +60,20 @@ const MonitorRequest = z
   .strict()
   .openapi('MonitorRequest', { example: { model: 'flight_delay', window: { last: 1 } } });
 
+const IngestRequest = z
+  .object({
+    sources: z
+      .array(z.string().min(1).max(1024).refine((p) => p.startsWith('/'), 'must be an absolute path or glob on the worker’s disk'))
+      .min(1)
+      .max(1000)
+      .openapi({ description: 'CSV, TSV, JSON, NDJSON or Parquet files (paths or globs) the worker can read' }),
+    format: z.enum(RAW_FORMATS).optional().openapi({ description: 'by each file’s extension when left out' }),
+  })
+  .strict()
+  .openapi('IngestRequest', { example: { sources: ['/data/penguins.csv'] } });
+
+const DatasetParam = z.object({ name: modelName.openapi({ param: { name: 'name', in: 'path' }, example: 'flights' }) });
+
 export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): void {
   const admin = guard('admin');
   const tags = ['workflows'];
@@ -87,6 +103,25 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
       request: { body: { required: true, content: { 'application/json': { schema } } } },
       responses: { 202: json(WorkflowStarted, 'started'), ...errors(400, 401, 403, 404, 413, 503, ...extra) },
     });
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/datasets/{name}/ingest',
+      tags: ['datasets'],
+      summary: 'Start IngestDatasetWorkflow: check raw files against the dataset’s declaration and publish them as lake partitions (the same files twice change nothing)',
+      ...admin,
+      request: { params: DatasetParam, body: { required: true, content: { 'application/json': { schema: IngestRequest } } } },
+      responses: { 202: json(WorkflowStarted, 'started'), ...errors(400, 401, 403, 404, 413, 422, 503) },
+    }),
+    async (c) => {
+      const { name } = c.req.valid('param');
+      const body = c.req.valid('json');
+      await loadDataset(deps.paths.datasetsDir, name); // 404 for an undeclared dataset, 422 for a broken declaration
+      const handle = await (await starter()).ingest({ dataset: name, sources: body.sources, ...(body.format ? { format: body.format } : {}), actor: c.get('principal') });
+      return c.json(started(handle.workflowId, handle.firstExecutionRunId), 202);
+    },
+  );
 
   app.openapi(startRoute('/workflows/train', 'Start TrainModelWorkflow: snapshot, validate, train, verify, register, evaluate and promote', TrainRequest), async (c) => {
     const body = c.req.valid('json');

@@ -1,10 +1,10 @@
 -- A seeded random split of a model's labelled rows (core/split.ts fills the placeholders).
--- {{keyed}} is the FROM clause joining the raw lake rows (k) row by row to the model's
+-- the keyed placeholder is the FROM clause joining the raw lake rows (k) row by row to the model's
 -- features (f, with __label). Each row gets u in [0, 1) from the md5 of the seed and its
--- {{hash}} columns (the split's key, or the whole row): the same row gets the same u in every
+-- hashed columns (the split's key, or the whole row): the same row gets the same u in every
 -- run, whatever else is in the lake. Unstratified, u decides the side by itself, so a row keeps
 -- its side from one retrain to the next. Stratified, rows are ranked by u within their class
--- ({{strata}}) and each class gives its share to every side: exact proportions on small data.
+-- (strata) and each class gives its share to every side: exact proportions on small data.
 WITH labelled AS (
   SELECT f.*,
          ('0x' || substr(md5({{hash}}), 1, 13))::BIGINT / 4503599627370496.0 AS __u,
