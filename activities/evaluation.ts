@@ -159,21 +159,38 @@ async function score(
   };
 }
 
-/** One-row latency as the API sees it (feeds built, session run, output read), on real rows. */
+/** Rounds the one-row latency is measured in: the gate reads the median round's p99. */
+const LATENCY_ROUNDS = 5;
+
+/**
+ * One-row latency as the API sees it (feeds built, session run, output read), on real rows.
+ * Measured in rounds with a pause between them, and judged on the median round: a burst of
+ * load on the worker (a training beside it) spoils a round, not the verdict.
+ */
 async function measureLatency(session: InferenceSession, table: ColumnTable, output: string): Promise<LatencyReport> {
-  const times: number[] = [];
-  for (let i = 0; i < LATENCY_WARMUP_RUNS + LATENCY_RUNS; i++) {
-    const r = i % table.rows;
-    const row = sliceTable(table, r, r + 1);
-    const started = performance.now();
-    await runModel(session, row, output);
-    if (i >= LATENCY_WARMUP_RUNS) times.push(performance.now() - started);
-    if (i % 200 === 0) {
-      Context.current().heartbeat({ stage: 'measuring one-row latency', runs: i });
-      await new Promise((res) => setImmediate(res));
+  const all: number[] = [];
+  const rounds: { p50: number; p99: number }[] = [];
+  const perRound = Math.ceil(LATENCY_RUNS / LATENCY_ROUNDS);
+  let i = 0;
+  for (let round = 0; round < LATENCY_ROUNDS; round++) {
+    const times: number[] = [];
+    for (let k = 0; k < (round === 0 ? LATENCY_WARMUP_RUNS : 0) + perRound; k++, i++) {
+      const r = i % table.rows;
+      const row = sliceTable(table, r, r + 1);
+      const started = performance.now();
+      await runModel(session, row, output);
+      if (round > 0 || k >= LATENCY_WARMUP_RUNS) times.push(performance.now() - started);
     }
+    Context.current().heartbeat({ stage: 'measuring one-row latency', round });
+    await new Promise((res) => setTimeout(res, 20));
+    times.sort((a, b) => a - b);
+    rounds.push({ p50: quantile(times, 0.5), p99: quantile(times, 0.99) });
+    all.push(...times);
   }
-  times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
-  return { runs: times.length, p50Ms: at(0.5), p99Ms: at(0.99) };
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { runs: all.length, p50Ms: median(rounds.map((r) => r.p50)), p99Ms: median(rounds.map((r) => r.p99)) };
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }

@@ -254,12 +254,22 @@ export class Predictor {
     return state.current;
   }
 
+  /** The newest version's last evaluation and the gate checks it failed, when there is one. */
+  private async lastEvaluation(model: string): Promise<{ version: number; outcome: string; failedChecks: string[] } | undefined> {
+    const newest = (await this.registry.listVersions(model).catch(() => [])).at(-1);
+    if (newest === undefined) return undefined;
+    const evaluation = (await this.registry.readCard(model, newest).catch(() => undefined))?.evaluations?.at(-1);
+    if (!evaluation) return undefined;
+    const failedChecks = evaluation.report.gate.checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`);
+    return { version: newest, outcome: evaluation.outcome, failedChecks };
+  }
+
   /** Read the champion alias and start loading the version it names when that is new. */
   private async followAlias(model: string, state: ModelState): Promise<void> {
     const alias = await this.registry.getAlias(model, CHAMPION);
     if (!alias) {
       if (state.current) return; // alias removed by hand: keep serving what we have
-      throw new NoChampionError(model);
+      throw new NoChampionError(model, CHAMPION, await this.lastEvaluation(model));
     }
     if (alias.version !== state.current?.version && alias.version !== state.loadError?.version) {
       state.loading ??= this.load(state, model, alias.version).finally(() => (state.loading = undefined));

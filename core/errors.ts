@@ -158,8 +158,18 @@ export class UnknownVersionError extends MlopsError {
 
 /** No version of the model holds the alias yet (nothing promoted). */
 export class NoChampionError extends MlopsError {
-  constructor(readonly model: string, readonly alias: string = 'champion') {
-    super(`model '${model}' has no ${alias} yet: train one with POST /workflows/train {"model":"${model}"}`);
+  constructor(
+    readonly model: string,
+    readonly alias: string = 'champion',
+    /** The newest version's last evaluation, when a gate refused it: why nothing serves. */
+    readonly lastEvaluation?: { readonly version: number; readonly outcome: string; readonly failedChecks: readonly string[] },
+  ) {
+    super(
+      lastEvaluation
+        ? `model '${model}' has no ${alias}: v${lastEvaluation.version} was evaluated and ${lastEvaluation.outcome === 'failed-gate' ? 'refused by its gate' : `not promoted (${lastEvaluation.outcome})`}` +
+            `${lastEvaluation.failedChecks.length ? ` (failed: ${lastEvaluation.failedChecks.join('; ')})` : ''}; see GET /models/${model}/versions/${lastEvaluation.version}`
+        : `model '${model}' has no ${alias} yet: train one with POST /workflows/train {"model":"${model}"}`,
+    );
   }
 }
 

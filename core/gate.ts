@@ -64,7 +64,7 @@ export function evaluateGate(gate: PromotionGate, inputs: GateInputs): GateDecis
     checks.push({
       name: `one-row p99 latency <= ${gate.latency.p99Ms} ms`,
       passed: inputs.latency.p99Ms <= gate.latency.p99Ms,
-      detail: `p99 ${inputs.latency.p99Ms.toFixed(3)} ms in onnxruntime`,
+      detail: `p99 ${inputs.latency.p99Ms.toFixed(3)} ms in onnxruntime (the median round of several)`,
     });
   }
   // A metric that could not be computed (NaN) never passes, whatever the comparison said.

@@ -2,7 +2,7 @@
 //   npm run spec -- init --dataset <name> --label <column> [--task binary|multiclass|regression] [--name <model>] [--force]
 //     profiles the dataset in the lake and writes models/<model>.json and sql/features/<model>.sql,
 //     which load and train as they are (the model is named <dataset>_<label> unless --name says)
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { resolvePaths } from '../core/config.js';
 import { isValidName, loadDataset, suggestName } from '../core/dataset.js';
@@ -33,6 +33,15 @@ async function main(argv: string[]): Promise<void> {
     if (!force && (await exists(f))) throw new Error(`${path.relative(process.cwd(), f)} exists: edit it, or pass --force to draft it again`);
   }
   const draft = await draftModelSpec(paths, dataset, { label: flags.label, name, ...(flags.task ? { task: flags.task as Task } : {}) });
+  // The label is an outcome: a prediction request cannot know it, so it is not asked for.
+  const labelAt = dataset.columns.findIndex((c) => c.name === flags.label);
+  if (labelAt >= 0 && dataset.columns[labelAt]!.knownAtPrediction) {
+    const datasetFile = path.join(paths.datasetsDir, `${dataset.name}.json`);
+    const declaration = JSON.parse(await readFile(datasetFile, 'utf8')) as { columns: Record<string, unknown>[] };
+    declaration.columns[labelAt]!.knownAtPrediction = false;
+    await writeFile(datasetFile, `${JSON.stringify(declaration, null, 2)}\n`);
+    console.log(`${path.relative(process.cwd(), datasetFile)}: '${flags.label}' marked knownAtPrediction: false (requests do not send the label)`);
+  }
   await mkdir(path.dirname(sqlFile), { recursive: true });
   await writeFile(sqlFile, draft.featureSql);
   await writeFile(specFile, `${JSON.stringify(draft.spec, null, 2)}\n`);

@@ -181,6 +181,17 @@ describe('your own data, from a raw file to a served model', () => {
         ),
       );
       expect(requestRows.length).toBeGreaterThan(0);
+      if (c.task === 'regression') {
+        // A gate nothing passes: /predict's 503 then names the evaluation and the check that failed.
+        const strict = JSON.parse(await readFile(loaded.file, 'utf8')) as Record<string, unknown> & { gate: Record<string, unknown> };
+        await writeFile(path.join(harness.paths.modelsDir, `${model}_strict.json`), JSON.stringify({ ...strict, name: `${model}_strict`, gate: { ...strict.gate, max: 0.001 } }));
+        const refused = await runThroughApi<TrainModelResult>('/workflows/train', { model: `${model}_strict` });
+        expect(refused.promoted).toBe(false);
+        const res = await post<{ error: { message: string } }>('/predict', { model: `${model}_strict`, rows: [requestRows[0]] });
+        const body = res.body;
+        expect(res.status).toBe(503);
+        expect(body.error.message).toMatch(/v1 was evaluated and refused by its gate \(failed: rmse <= 0.001: rmse = [0-9.]+\)/);
+      }
       const served = await post<{ predictions: Record<string, unknown>[] }>('/predict', { model, rows: requestRows });
       expect(served.status, JSON.stringify(served.body)).toBe(200);
       // Parity: the API's answer for each row equals what batch scoring wrote for it.
