@@ -86,6 +86,6 @@ export function createApp(deps: AppDeps): Api {
   registerWorkflowRoutes(app, deps, guard);
   registerReportRoutes(app, deps, guard);
   registerScheduleRoutes(app, deps, guard);
-  registerDocs(app);
+  registerDocs(app, deps, createApp);
   return app;
 }

@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../core/config.js';
-import type { Api } from './app.js';
+import { loadAllSpecs } from '../core/spec.js';
+import type { Api, AppDeps } from './app.js';
 
 /** The only files served from swagger-ui-dist, with their content types. */
 const ASSETS = new Map([
@@ -47,16 +48,7 @@ const INIT = `window.onload = function () {
 
 const DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'";
 
-export function registerDocs(app: Api): void {
-  const dist = path.dirname(createRequire(path.join(PROJECT_ROOT, 'package.json')).resolve('swagger-ui-dist/package.json'));
-  const cache = new Map<string, Promise<string>>();
-  const asset = (name: string) => {
-    let text = cache.get(name);
-    if (!text) cache.set(name, (text = readFile(path.join(dist, name), 'utf8')));
-    return text;
-  };
-
-  app.doc31('/openapi.json', {
+const DOCUMENT: Parameters<Api['getOpenAPI31Document']>[0] = {
     openapi: '3.1.0',
     info: {
       title: 'tabular-mlops API',
@@ -72,8 +64,29 @@ export function registerDocs(app: Api): void {
       { name: 'workflows', description: 'Start and follow runs' },
       { name: 'monitoring', description: 'Drift reports' },
       { name: 'schedules', description: 'Weekly train, batch and monitor' },
+      { name: 'datasets', description: 'Ingest raw files into the lake' },
       { name: 'operations', description: 'Health, readiness, metrics' },
     ],
+  };
+
+/** Swagger UI and /openapi.json; `rebuild` makes the app anew for the current specs (api/app.ts createApp). */
+export function registerDocs(app: Api, deps: AppDeps, rebuild: (deps: AppDeps) => Api): void {
+  const dist = path.dirname(createRequire(path.join(PROJECT_ROOT, 'package.json')).resolve('swagger-ui-dist/package.json'));
+  const cache = new Map<string, Promise<string>>();
+  const asset = (name: string) => {
+    let text = cache.get(name);
+    if (!text) cache.set(name, (text = readFile(path.join(dist, name), 'utf8')));
+    return text;
+  };
+
+  // The document describes the specs as they are now: a spec added, edited or removed while the
+  // API runs is documented at once (the app is rebuilt for the document when the specs changed).
+  let cached: { key: string; doc: unknown } | undefined;
+  app.get('/openapi.json', async (c) => {
+    const specs = (await loadAllSpecs(deps.paths)).flatMap((s) => (s.spec ? [s.spec] : []));
+    const key = JSON.stringify(specs);
+    if (cached?.key !== key) cached = { key, doc: rebuild({ ...deps, specs }).getOpenAPI31Document(DOCUMENT) };
+    return c.json(cached.doc);
   });
   app.get('/docs', (c) => c.html(PAGE, 200, { 'content-security-policy': DOCS_CSP }));
   app.get('/docs/', (c) => c.redirect('/docs', 301)); // a typed URL often ends with a slash

@@ -72,7 +72,7 @@ export interface ScheduleChanges {
 }
 
 /** Make the server's schedules match the specs: create, update in place, delete what no spec asks for. */
-export async function ensureSchedules(client: Client, specs: readonly ModelSpec[], taskQueue: string): Promise<ScheduleChanges> {
+export async function ensureSchedules(client: Client, specs: readonly ModelSpec[], taskQueue: string, keep: readonly string[] = []): Promise<ScheduleChanges> {
   const created: string[] = [];
   const updated: string[] = [];
   const deleted: string[] = [];
@@ -101,6 +101,8 @@ export async function ensureSchedules(client: Client, specs: readonly ModelSpec[
   }
   for await (const summary of client.schedule.list()) {
     if (summary.memo?.managedBy !== MANAGED_BY || wanted.has(summary.scheduleId)) continue;
+    // A model whose spec does not load right now keeps its schedules until it loads again.
+    if (keep.some((model) => SCHEDULE_KINDS.some((kind) => scheduleId(kind, model) === summary.scheduleId))) continue;
     try {
       await client.schedule.getHandle(summary.scheduleId).delete();
       deleted.push(summary.scheduleId);

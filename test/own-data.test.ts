@@ -154,6 +154,9 @@ describe('your own data, from a raw file to a served model', () => {
       const model = `${c.dataset}_${c.label}`;
       const loaded = await loadSpec(harness.paths, model);
       expect(loaded.spec.task).toBe(c.task);
+      // Live: the API started before this spec existed, and documents it now.
+      const doc = JSON.stringify(await (await api.call('/openapi.json')).json());
+      expect(doc).toContain(`needed by ${model}`);
 
       const trained = await runThroughApi<TrainModelResult>('/workflows/train', { model });
       expect(trained.promoted, JSON.stringify(trained.promotion)).toBe(true);

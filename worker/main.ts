@@ -1,11 +1,11 @@
 // The worker process: connects to Temporal and runs workflows and activities until SIGINT/SIGTERM.
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@temporalio/worker';
-import { ensureStateDir, resolvePaths, temporalSettings, type Paths, type TemporalSettings } from '../core/config.js';
-import { hostPortSetting, logLevelSetting } from '../core/env.js';
-import { MlopsError } from '../core/errors.js';
+import { ensureStateDir, resolvePaths, temporalSettings, type TemporalSettings } from '../core/config.js';
+import { hostPortSetting, logLevelSetting, wholeNumberSetting } from '../core/env.js';
+import { errorMessage, MlopsError } from '../core/errors.js';
 import { ensureSchedules } from '../runs/schedules.js';
-import { loadAllSpecs, type ModelSpec } from '../core/spec.js';
+import { SpecWatcher, type SpecSet } from './spec-watch.js';
 import { codeVersion } from './code-version.js';
 import { createWorker, type WorkerQueues } from './worker.js';
 
@@ -35,18 +35,15 @@ function jsonLine(entry: LogEntry): void {
 }
 
 /**
- * The weekly train, batch and monitor schedules of every spec, created or updated in place at
- * start-up (every worker does it; it is idempotent). A spec that does not load is skipped, loudly.
+ * The weekly train, batch and monitor schedules of every spec, created, updated in place or
+ * deleted to match the specs (idempotent: every worker does it). A spec that does not load is
+ * reported, and its schedules are kept as they were until it loads again.
  */
-async function reconcileSchedules(paths: Paths, temporal: TemporalSettings): Promise<void> {
-  const specs: ModelSpec[] = [];
-  for (const { name, spec, error } of await loadAllSpecs(paths)) {
-    if (spec) specs.push(spec);
-    else console.error(`worker: no schedules for '${name}': ${error}`);
-  }
+async function reconcileSchedules(temporal: TemporalSettings, set: SpecSet): Promise<void> {
+  for (const { name, error } of set.broken) console.error(`worker: spec '${name}' does not load, its schedules stay as they were: ${error}`);
   const connection = await Connection.connect({ address: temporal.address });
   try {
-    const changes = await ensureSchedules(new Client({ connection, namespace: temporal.namespace }), specs, temporal.taskQueue);
+    const changes = await ensureSchedules(new Client({ connection, namespace: temporal.namespace }), set.specs, temporal.taskQueue, set.broken.map((b) => b.name));
     console.log(`worker: schedules ${JSON.stringify(changes)}`);
   } finally {
     await connection.close();
@@ -85,13 +82,20 @@ async function main(): Promise<void> {
     // The main queue's workers own the schedules; trainers leave them alone. If that fails, the
     // worker drains and stops first, so the error reported is this one, not the connection's.
     if (process.env.MLOPS_SCHEDULES !== 'off' && queues !== 'training') {
+      const watcher = new SpecWatcher(paths, (set) => reconcileSchedules(temporal, set));
       try {
-        await reconcileSchedules(paths, temporal);
+        await watcher.check();
       } catch (err) {
         worker.shutdown();
         await running.catch(() => undefined);
         throw err;
       }
+      // Specs added, edited or removed while the worker runs get their schedules without a restart.
+      const every = wholeNumberSetting(process.env, 'MLOPS_SPEC_POLL_SECONDS', 10, 1, 3600) * 1000;
+      const timer = setInterval(() => {
+        watcher.check().catch((err: unknown) => console.error(`worker: schedules not reconciled: ${errorMessage(err)}`));
+      }, every);
+      running.finally(() => clearInterval(timer)).catch(() => undefined);
     }
     await running;
   } finally {
