@@ -8,7 +8,8 @@ import type { Paths } from '../core/config.js';
 import { CorruptModelError, DataContractViolation, errorMessage, HoldoutMismatchError, namingSqlFile } from '../core/errors.js';
 import { readLabeledFeatures, readLabeledRows } from '../core/features.js';
 import { sameSides, sideRows, splitQuery } from '../core/split.js';
-import { evaluateGate } from '../core/gate.js';
+import { calibrationBins, evaluateGate } from '../core/gate.js';
+import { gatherRows, pairedBootstrap, type PairedInterval } from '../ml/bootstrap.js';
 import { loadSession, runModel, scoreInBatches, type InferenceSession } from '../core/inference.js';
 import { listPartitions } from '../core/lake.js';
 import type { EvaluationResult, LatencyReport } from '../core/promotion.js';
@@ -63,7 +64,7 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
         throw new DataContractViolation('empty', `holdout partitions ${partitions.join(', ')} have no labelled rows`, spec.features.sql);
       }
       const baseline = card.metrics.baseline;
-      const bins = spec.gate.calibration?.bins ?? 10;
+      const bins = calibrationBins(spec.gate.calibration?.bins ?? 10, holdout.features.rows);
 
       const candidate = await score(candidateSession, card, holdout, baseline, bins, 'candidate');
       const disagreement = holdoutDisagreement(card, candidate.metrics);
@@ -74,10 +75,11 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
         const session = championCard.version === card.version ? candidateSession : await openRegistered(championCard);
         try {
           const scored = await score(session, championCard, holdout, baseline, bins, 'champion');
+          const gain = spec.gate.champion && holdout.features.rows <= BOOTSTRAP_MAX_ROWS ? gainInterval(card, spec.gate.metric, holdout, baseline, candidate.predictions, scored.predictions) : undefined;
           const seen = new Set([...championCard.lineage.dataset.trainPartitions, ...(championCard.lineage.dataset.validationPartitions ?? [])]);
           // Under the same random split the champion never trained on these rows, though it read the same partitions.
           const sawHoldout = sameSides(split, championCard.lineage.dataset.split) ? [] : partitions.filter((p) => seen.has(p));
-          champion = { version: championCard.version, ...scored, sawHoldout };
+          champion = { version: championCard.version, metrics: scored.metrics, calibrationError: scored.calibrationError, sawHoldout, ...(gain ? { gain } : {}) };
         } finally {
           if (session !== candidateSession) await session.release();
         }
@@ -88,6 +90,7 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
         candidate: candidate.metrics,
         champion,
         calibrationError: candidate.calibrationError,
+        calibrationBins: bins,
         latency,
       });
       return {
@@ -96,7 +99,7 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
           version: input.version,
           evaluatedAt: new Date().toISOString(),
           holdout: { partitions, rows: holdout.features.rows },
-          candidate: { ...candidate, latency },
+          candidate: { metrics: candidate.metrics, calibrationError: candidate.calibrationError, latency },
           champion,
           baseline: baselineMetrics,
           gate,
@@ -119,6 +122,24 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
   }
 
   return { evaluateVersion };
+}
+
+/** Largest holdout the champion comparison bootstraps: beyond it the noise is well inside any tolerance. */
+const BOOTSTRAP_MAX_ROWS = 20_000;
+
+/** The candidate's gain over the champion in the gate metric's better direction, with its paired-bootstrap interval. */
+function gainInterval(card: ModelCard, metric: string, holdout: LabeledTable, baseline: Baseline, candidate: Float64Array, champion: Float64Array): PairedInterval {
+  const task = modelTask(card);
+  const sign = taskKind(card.task).metrics[metric] === 'higher' ? 1 : -1;
+  const interval = pairedBootstrap(
+    holdout.features.rows,
+    (model, index) =>
+      metricValue(task.evaluate(gatherRows(holdout.labels, 1, index), gatherRows(model === 0 ? candidate : champion, task.width, index), baseline), metric),
+    { seed: card.version },
+  );
+  return sign === 1
+    ? interval
+    : { ...interval, difference: -interval.difference, lo: -interval.hi, hi: -interval.lo };
 }
 
 /** How far the task's loss may move between the trainer's holdout scores and onnxruntime's (parity is 1e-5 a score). */
@@ -147,7 +168,7 @@ async function score(
   baseline: Baseline,
   bins: number,
   which: string,
-): Promise<{ metrics: Metrics; calibrationError: number | null }> {
+): Promise<{ metrics: Metrics; calibrationError: number | null; predictions: Float64Array }> {
   const task = modelTask(card);
   const ctx = Context.current();
   const predictions = await scoreInBatches(session, holdout.features, card.output, task.width, (rows) =>
@@ -156,6 +177,7 @@ async function score(
   return {
     metrics: task.evaluate(holdout.labels, predictions, baseline),
     calibrationError: task.calibrationError(holdout.labels, predictions, bins),
+    predictions,
   };
 }
 

@@ -2,6 +2,7 @@
 // candidate's holdout metrics, the champion's on the same rows, calibration and latency.
 // Pure: the evaluation activity and the tests call the same function.
 import { metricValue, type Metrics } from '../ml/metrics.js';
+import type { PairedInterval } from '../ml/bootstrap.js';
 import { taskKind } from '../tasks/index.js';
 import type { PromotionGate } from './spec.js';
 
@@ -20,10 +21,28 @@ export function higherIsBetter(metrics: Metrics, name: string): boolean {
 export interface GateInputs {
   readonly candidate: Metrics;
   /** The champion scored on the same holdout rows; null when no version is champion yet. */
-  readonly champion: { readonly version: number; readonly metrics: Metrics; readonly sawHoldout?: readonly string[] } | null;
+  readonly champion: {
+    readonly version: number;
+    readonly metrics: Metrics;
+    readonly sawHoldout?: readonly string[];
+    /** The champion's calibration error on the same rows, for classification. */
+    readonly calibrationError?: number | null;
+    /** Paired bootstrap interval of the candidate's gain over the champion (better direction), on small holdouts. */
+    readonly gain?: PairedInterval;
+  } | null;
   /** The candidate's expected calibration error (classification), null for regression. */
   readonly calibrationError: number | null;
   readonly latency: { readonly p99Ms: number };
+  /** The bins calibration was measured over (fewer than the spec's on a small holdout). */
+  readonly calibrationBins?: number;
+}
+
+/** How much worse than the champion's a candidate's calibration error may be and still count as no worse. */
+const CALIBRATION_SLACK = 0.005;
+
+/** Calibration bins for `rows` holdout rows: the spec's, but at least about 30 rows a bin on average. */
+export function calibrationBins(configured: number, rows: number): number {
+  return Math.max(2, Math.min(configured, Math.floor(rows / 30)));
 }
 
 export interface GateDecision {
@@ -54,10 +73,14 @@ export function evaluateGate(gate: PromotionGate, inputs: GateInputs): GateDecis
   if (gate.champion) checks.push(championCheck(gate.metric, gate.champion, candidate, inputs.champion));
   if (gate.calibration) {
     const ece = inputs.calibrationError ?? Number.NaN;
+    // Judged against the champion on the same rows too: when the data shifts, every model is
+    // less calibrated, and a fresh candidate no worse than the decayed champion should replace it.
+    const theirs = inputs.champion?.calibrationError;
+    const asChampion = theirs !== undefined && theirs !== null && ece <= theirs + CALIBRATION_SLACK;
     checks.push({
-      name: `calibration error <= ${gate.calibration.maxEce}`,
-      passed: ece <= gate.calibration.maxEce,
-      detail: `expected calibration error ${show(ece)} over ${gate.calibration.bins} bins`,
+      name: `calibration error <= ${gate.calibration.maxEce}${theirs !== undefined && theirs !== null ? " or no worse than the champion's" : ''}`,
+      passed: ece <= gate.calibration.maxEce || asChampion,
+      detail: `expected calibration error ${show(ece)} over ${inputs.calibrationBins ?? gate.calibration.bins} bins${theirs !== undefined && theirs !== null ? `; champion ${show(theirs)} on the same rows` : ''}`,
     });
   }
   if (gate.latency) {
@@ -85,11 +108,16 @@ function championCheck(
   const theirs = metricValue(champion.metrics, metric);
   // Improvement in the metric's better direction: positive when the candidate is better.
   const gain = higher ? mine - theirs : theirs - mine;
-  const passed = 'margin' in rule ? gain >= rule.margin : gain >= -rule.tolerance;
+  // Not worse beyond the tolerance, or (on a small holdout) not worse beyond what its noise allows.
+  const withinNoise = !('margin' in rule) && champion.gain !== undefined && champion.gain.hi >= 0;
+  const passed = 'margin' in rule ? gain >= rule.margin : gain >= -rule.tolerance || withinNoise;
+  const noise = champion.gain
+    ? `; ${Math.round(champion.gain.level * 100)}% paired-bootstrap interval of the gain [${show(champion.gain.lo)}, ${show(champion.gain.hi)}] over ${champion.gain.resamples} resamples`
+    : '';
   const saw = champion.sawHoldout?.length ? `; note: the champion trained on ${champion.sawHoldout.join(', ')}, so this comparison favours it` : '';
   return {
     name,
     passed,
-    detail: `${metric} ${show(mine)} vs ${show(theirs)} for champion v${champion.version} (${gain >= 0 ? 'better' : 'worse'} by ${show(Math.abs(gain))})${saw}`,
+    detail: `${metric} ${show(mine)} vs ${show(theirs)} for champion v${champion.version} (${gain >= 0 ? 'better' : 'worse'} by ${show(Math.abs(gain))})${noise}${saw}`,
   };
 }

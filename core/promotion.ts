@@ -1,6 +1,7 @@
 // What EvaluateAndPromoteWorkflow takes, measures, decides and answers: shared by the
 // workflow, its activities and the API. Pure (workflows import it): no Node built-ins.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { PairedInterval } from '../ml/bootstrap.js';
 import type { Metrics } from '../ml/metrics.js';
 import type { GateDecision } from './gate.js';
 import type { ApprovalPolicy } from './spec.js';
@@ -47,6 +48,8 @@ export interface EvaluationReport {
     readonly calibrationError: number | null;
     /** Holdout partitions the champion trained or early-stopped on: the comparison favours it. */
     readonly sawHoldout: readonly string[];
+    /** On a small holdout: the paired-bootstrap interval of the candidate's gain (better direction). */
+    readonly gain?: PairedInterval;
   } | null;
   /** The naive model (training base rate, class frequencies or mean) on the same rows. */
   readonly baseline: Metrics;
