@@ -9,7 +9,8 @@ import { publishDurably, temporaryPath } from '../core/durable.js';
 import { DataContractViolation, namingSqlFile } from '../core/errors.js';
 import { featureQuery, LABEL_COLUMN, rawFeatureQuery } from '../core/features.js';
 import { hashFile, listPartitions } from '../core/lake.js';
-import { loadSpec, sha256, type DatasetColumn, type SplitSpec } from '../core/spec.js';
+import { sha256, type DatasetColumn, type SplitSpec } from '../core/spec.js';
+import { pinSpec, runSpec } from '../core/spec-pins.js';
 import { sideRows, splitQuery } from '../core/split.js';
 import type { DatasetSnapshot, PartitionSnapshot, TrainingSet, ValidationReport } from '../core/types.js';
 
@@ -32,7 +33,7 @@ function compatible(declared: string, actual: string): boolean {
 export function createDataActivities({ paths }: DataDeps) {
   /** The files the run will use: the newest train + validation + holdout partitions, with row counts and hashes. */
   async function snapshotDataset(input: { model: string }): Promise<DatasetSnapshot> {
-    const { spec } = await loadSpec(paths, input.model);
+    const { spec, specHash } = await pinSpec(paths, input.model);
     const all = await listPartitions(paths.lakeDir, spec.dataset.name, spec.dataset.partitionKey);
     const datasetDir = path.join(paths.lakeDir, spec.dataset.name);
     const { least, need, why } = partitionsNeeded(spec.split, all.length);
@@ -66,13 +67,14 @@ export function createDataActivities({ paths }: DataDeps) {
       unusedPartitions: all.slice(0, all.length - need).map((p) => p.value),
       rows: partitions.reduce((s, p) => s + p.rows, 0),
       contentHash,
+      specHash,
       takenAt: new Date().toISOString(),
     };
   }
 
   /** Check schema, null rates, volume and label balance; a violation names the file and column. */
   async function validateDataset(input: { model: string; snapshot: DatasetSnapshot }): Promise<ValidationReport> {
-    const loaded = await loadSpec(paths, input.model);
+    const loaded = await runSpec(paths, input.model, input.snapshot.specHash);
     return namingSqlFile(loaded.spec.features.sql, async () => {
       const { spec } = loaded;
       const contract = spec.dataset.contract;
@@ -185,7 +187,7 @@ export function createDataActivities({ paths }: DataDeps) {
    * judge anything and are left out.
    */
   async function buildTrainingSet(input: { model: string; snapshot: DatasetSnapshot; workflowId: string; runId: string }): Promise<TrainingSet> {
-    const loaded = await loadSpec(paths, input.model);
+    const loaded = await runSpec(paths, input.model, input.snapshot.specHash);
     return namingSqlFile(loaded.spec.features.sql, async () => {
       const parts = input.snapshot.partitions;
       const split = loaded.spec.split;
@@ -241,6 +243,7 @@ export function createDataActivities({ paths }: DataDeps) {
           validationPartitions: sides.validation.map((p) => p.value),
           holdoutPartitions: sides.holdout.map((p) => p.value),
           split,
+          specHash: loaded.specHash,
           trainRows: t.rows,
           validationRows: v?.rows ?? 0,
           holdoutRows: h.rows,

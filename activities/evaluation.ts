@@ -14,7 +14,7 @@ import { loadSession, runModel, scoreInBatches, type InferenceSession } from '..
 import { listPartitions } from '../core/lake.js';
 import type { EvaluationResult, LatencyReport } from '../core/promotion.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
-import { loadSpec } from '../core/spec.js';
+import { runSpec } from '../core/spec-pins.js';
 import { metricValue, type Baseline, type Metrics } from '../ml/metrics.js';
 import { sliceTable, type ColumnTable, type LabeledTable } from '../ml/table.js';
 import { modelTask, taskKind } from '../tasks/index.js';
@@ -31,9 +31,10 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
 
   async function evaluateVersion(input: { model: string; version: number }): Promise<EvaluationResult> {
     const ctx = Context.current();
-    const loaded = await loadSpec(paths, input.model);
-    const { spec } = loaded;
     const card = await registry.readCard(input.model, input.version);
+    // The gate and feature SQL the version was trained under, as its run pinned them.
+    const loaded = await runSpec(paths, input.model, card.lineage.specSha256);
+    const { spec } = loaded;
     // The file is checked before anything else, so a corrupt candidate fails fast and clearly.
     const candidateSession = await openRegistered(card);
     try {

@@ -7,7 +7,8 @@ import type { Paths } from '../core/config.js';
 import { NoPreviousChampionError } from '../core/errors.js';
 import type { EvaluationRecord } from '../core/promotion.js';
 import { CHAMPION, Registry, rollbackTarget, type AliasAction, type AliasLogEntry } from '../core/registry.js';
-import { gbdtParams, loadSpec } from '../core/spec.js';
+import { gbdtParams } from '../core/spec.js';
+import { runSpec } from '../core/spec-pins.js';
 import type { DatasetSnapshot, ParityReport, RegisteredVersion, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
 import { outputName } from '../ml/onnx/tree-ensemble.js';
 
@@ -30,7 +31,7 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
     workflowId: string;
     runId: string;
   }): Promise<RegisteredVersion> {
-    const loaded = await loadSpec(paths, input.model);
+    const loaded = await runSpec(paths, input.model, input.snapshot.specHash);
     const { spec } = loaded;
     const params = gbdtParams(spec, input.trained.trial?.params);
     const onnx = await readFile(input.trained.onnxFile);

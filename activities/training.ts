@@ -6,7 +6,8 @@ import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { OnnxParityError } from '../core/errors.js';
 import { inBatches, loadSession, scoreInBatches } from '../core/inference.js';
-import { gbdtParams, loadSpec, specShape } from '../core/spec.js';
+import { gbdtParams, specShape } from '../core/spec.js';
+import { runSpec } from '../core/spec-pins.js';
 import { planTrials } from '../core/tuning.js';
 import type { ParityReport, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
 import { predict, type GbdtModel } from '../ml/gbdt/model.js';
@@ -31,8 +32,8 @@ const threadFile = siblingModule(import.meta.url, 'training-thread');
 
 export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
   /** The tuning trials to run (none when the spec does not tune), drawn from the spec's space. */
-  async function planTraining(input: { model: string }): Promise<{ trials: TuningTrial[]; parallelism: number }> {
-    const { spec } = await loadSpec(paths, input.model);
+  async function planTraining(input: { model: string; specHash?: string }): Promise<{ trials: TuningTrial[]; parallelism: number }> {
+    const { spec } = await runSpec(paths, input.model, input.specHash);
     const tuning = spec.trainer.tuning;
     return tuning ? { trials: planTrials(tuning), parallelism: tuning.parallelism } : { trials: [], parallelism: 1 };
   }
@@ -43,7 +44,7 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
    */
   async function trainModel(input: { model: string; trainingSet: TrainingSet; trial?: TuningTrial }): Promise<TrainedModel> {
     const ctx = Context.current();
-    const { spec, featureSqlHash } = await loadSpec(paths, input.model);
+    const { spec, featureSqlHash } = await runSpec(paths, input.model, input.trainingSet.specHash);
     const trial = input.trial ?? null;
     // Each trial has its own files, so parallel trials and their retries never mix.
     const dir = trial ? path.join(input.trainingSet.workDir, `trial-${trial.index}`) : input.trainingSet.workDir;
@@ -122,7 +123,7 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
    * PARITY_TOLERANCE and every predicted label equal, or the run fails.
    */
   async function verifyOnnx(input: { model: string; trained: TrainedModel; trainingSet: TrainingSet }): Promise<ParityReport> {
-    const { spec } = await loadSpec(paths, input.model);
+    const { spec } = await runSpec(paths, input.model, input.trainingSet.specHash);
     const model = JSON.parse(await readFile(input.trained.modelFile, 'utf8')) as GbdtModel;
     const holdout = await readLabeled(input.trainingSet.holdoutFile, spec.features.columns);
     const session = await loadSession(input.trained.onnxFile);

@@ -47,6 +47,8 @@ export interface DatasetSnapshot {
   readonly unusedPartitions?: readonly string[];
   readonly rows: number;
   readonly contentHash: string;
+  /** The spec the run pinned (core/spec-pins.ts): every later activity of the run reads it. */
+  readonly specHash?: string;
   readonly takenAt: string;
 }
 
@@ -72,6 +74,8 @@ export interface TrainingSet {
   readonly holdoutRows: number;
   /** How the rows were split: evaluations of this version cut the holdout the same way. */
   readonly split?: SplitSpec;
+  /** The spec the run pinned. */
+  readonly specHash?: string;
 }
 
 /** One tuning trial: its number and the parameter values it tried. */

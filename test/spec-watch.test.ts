@@ -3,8 +3,30 @@
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { pinSpec, runSpec } from '../core/spec-pins.js';
+import { loadSpec } from '../core/spec.js';
 import { SpecWatcher, type SpecSet } from '../worker/spec-watch.js';
 import { declareVariant, testPaths } from './helpers.js';
+
+describe('pinned specs', () => {
+  it('a run reads the spec, dataset and feature SQL it pinned, whatever is edited meanwhile', async () => {
+    const paths = await testPaths();
+    const pinned = await pinSpec(paths, 'flight_delay');
+    await declareVariant(paths, 'flight_delay', 'flight_delay', (spec) => {
+      spec.gate.min = 0.9;
+    });
+    await writeFile(path.join(paths.sqlDir, 'features', 'flights.sql'), 'SELECT 1 AS hour FROM source');
+    const now = await loadSpec(paths, 'flight_delay');
+    expect(now.spec.gate.min).toBe(0.9);
+    expect(now.specHash).not.toBe(pinned.specHash);
+    const run = await runSpec(paths, 'flight_delay', pinned.specHash);
+    expect(run.spec.gate.min).toBe(0.6);
+    expect(run.featureSql).toBe(pinned.featureSql);
+    expect(run.specHash).toBe(pinned.specHash);
+    // Runs from before pinning (no hash) read the spec as it is.
+    expect((await runSpec(paths, 'flight_delay', undefined)).spec.gate.min).toBe(0.9);
+  });
+});
 
 describe('the spec watcher', () => {
   it('reconciles on every change of the specs, with the specs as they are now', async () => {

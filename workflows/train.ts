@@ -62,7 +62,7 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
   const snapshot = await quick.snapshotDataset({ model });
   await quick.validateDataset({ model, snapshot });
   const trainingSet = await quick.buildTrainingSet({ model, snapshot, workflowId, runId });
-  const plan = await quick.planTraining({ model });
+  const plan = await quick.planTraining({ model, ...(snapshot.specHash ? { specHash: snapshot.specHash } : {}) });
   let trained: TrainedModel;
   let trials: TrainedModel[] = [];
   if (plan.trials.length === 0) {
