@@ -46,6 +46,7 @@ export function createIngestionActivities({ paths }: IngestionDeps) {
         const table = `raw_${i}`;
         const present = await readRawFile(db.connection, file, formatOf(file, input.format as RawFormat | undefined), table);
         for (const c of present) if (!dataset.columns.some((d) => sourceOf(d) === c)) ignored.add(c);
+        Context.current().heartbeat({ stage: 'checking', file });
         await checkFile(db.connection, file, table, present, dataset);
         batchParts.push(
           `SELECT ${i} AS __file, ${ROW_COLUMN}, ${dataset.columns.map((c) => `TRY_CAST(${quoteIdent(sourceOf(c))} AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} FROM ${quoteIdent(table)}`,
@@ -57,6 +58,7 @@ export function createIngestionActivities({ paths }: IngestionDeps) {
       const values = (await queryRows(db.connection, `SELECT DISTINCT ${partition} AS v FROM batch`)).map((r) => String(r.v)).sort(comparePartitionValues);
       const partitions: StagedIngest['partitions'][number][] = [];
       for (const value of values) {
+        Context.current().heartbeat({ stage: 'writing', partition: value });
         const folder = `${dataset.partitionKey}=${folderValue(value)}`;
         const dir = path.join(stagingDir, folder);
         await mkdir(dir, { recursive: true });
@@ -94,6 +96,7 @@ export function createIngestionActivities({ paths }: IngestionDeps) {
     const stagingDir = path.join(root, STAGING, staged.contentHash);
     const published: string[] = [];
     for (const p of staged.partitions) {
+      Context.current().heartbeat({ stage: 'publishing', partition: p.folder });
       const target = path.join(root, p.folder);
       const from = path.join(stagingDir, p.folder);
       if (await exists(path.join(target, p.file))) continue; // moved by an earlier attempt

@@ -8,7 +8,7 @@ import type { Activities } from '../activities/index.js';
 import { ACTIVITY_RETRY } from '../core/errors.js';
 import type { IngestInput, IngestResult } from '../core/types.js';
 
-const ingest = proxyActivities<Activities>({ startToCloseTimeout: '2 hours', heartbeatTimeout: '1 minute', retry: ACTIVITY_RETRY });
+const ingest = proxyActivities<Activities>({ startToCloseTimeout: '2 hours', heartbeatTimeout: '30 seconds', retry: ACTIVITY_RETRY });
 
 export async function IngestDatasetWorkflow(input: IngestInput): Promise<IngestResult> {
   setCurrentDetails(`Reading and checking ${input.sources.join(', ')} for dataset ${input.dataset}`);
