@@ -1,6 +1,7 @@
 // Paired bootstrap of a metric's difference between two models on the same rows: resample rows
 // with replacement (seeded), score both models on each resample, and read the spread of the
 // difference. Pure: the evaluation activity and the tests call it the same way.
+import { mulberry32 } from './random.js';
 
 export interface PairedInterval {
   /** The difference on the rows as they are (a - b). */
@@ -10,18 +11,6 @@ export interface PairedInterval {
   readonly hi: number;
   readonly level: number;
   readonly resamples: number;
-}
-
-/** mulberry32: a small seeded generator, so the same rows give the same interval. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -35,7 +24,7 @@ export function pairedBootstrap(
 ): PairedInterval {
   const resamples = options.resamples ?? 200;
   const level = options.level ?? 0.95;
-  const next = generator(options.seed ?? 1);
+  const next = mulberry32(options.seed ?? 1);
   const all = Uint32Array.from({ length: rows }, (_, i) => i);
   const difference = metric(0, all) - metric(1, all);
   const diffs: number[] = [];
