@@ -17,6 +17,7 @@ const ADMIN = new Set([
   'POST /models/{name}/rollback',
   'GET /schedules',
   'POST /schedules/{id}/trigger',
+  'POST /datasets/{name}/ingest',
 ]);
 /** Routes a load balancer, a scraper or a person's browser calls without a token. */
 const OPEN = new Set(['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /docs', 'GET /docs/init.js', 'GET /docs/assets/swagger-ui.css']);
@@ -28,6 +29,7 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   '/workflows/evaluate': { model: 'flight_delay', version: 1 },
   '/workflows/batch': { model: 'flight_delay', partitions: 'new' },
   '/workflows/monitor': { model: 'flight_delay' },
+  '/datasets/{name}/ingest': { sources: ['/no/such/file.csv'] },
 };
 
 let api: TestApi;
