@@ -9,7 +9,7 @@ import type { EvaluationRecord } from '../core/promotion.js';
 import { CHAMPION, Registry, rollbackTarget, type AliasAction, type AliasLogEntry } from '../core/registry.js';
 import { gbdtParams } from '../core/spec.js';
 import { runSpec } from '../core/spec-pins.js';
-import type { DatasetSnapshot, ParityReport, RegisteredVersion, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
+import type { CrossValidation, DatasetSnapshot, ParityReport, RegisteredVersion, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
 import { outputName } from '../ml/onnx/tree-ensemble.js';
 
 export interface RegistryDeps {
@@ -28,6 +28,7 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
     parity: ParityReport;
     /** Tuning: every trial and its validation metric, recorded on the card. */
     trials?: readonly { trial: TuningTrial; validation: TrainedModel['validation'] }[];
+    crossValidation?: CrossValidation;
     workflowId: string;
     runId: string;
   }): Promise<RegisteredVersion> {
@@ -61,6 +62,7 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
         validation: input.trained.validation,
         trainRows: input.trainingSet.trainRows,
         baseline: input.trained.baseline,
+        ...(input.crossValidation ? { crossValidation: input.crossValidation } : {}),
       },
       onnx: { parity: input.parity },
       lineage: {

@@ -41,19 +41,19 @@ export type TrainingMessage =
   | ({ readonly type: 'done' } & Pick<TrainedModel, 'holdout' | 'baseline' | 'validation' | 'iterations' | 'bestIteration' | 'resumedFromIteration' | 'importance'>);
 
 export async function readLabeled(
-  file: string,
+  file: string | readonly string[],
   features: TrainingJob['features'],
   onRows?: (rows: number) => void,
 ): Promise<LabeledTable> {
   const db = await openDuckDB({ threads: 1 });
   try {
     const table = await readColumns(
-      await db.connection.stream(`SELECT * FROM read_parquet(${quoteLiteral(file)})`),
+      await db.connection.stream(`SELECT * FROM read_parquet([${(typeof file === 'string' ? [file] : file).map(quoteLiteral).join(', ')}])`),
       [...features, { name: LABEL_COLUMN, kind: 'numeric' }],
       onRows,
     );
     const label = table.columns.at(-1);
-    if (!label || label.kind !== 'numeric') throw new Error(`${file} has no numeric ${LABEL_COLUMN} column`);
+    if (!label || label.kind !== 'numeric') throw new Error(`${String(file)} has no numeric ${LABEL_COLUMN} column`);
     return { features: { rows: table.rows, columns: table.columns.slice(0, -1) }, labels: label.values };
   } finally {
     db.close();

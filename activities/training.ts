@@ -9,8 +9,11 @@ import { inBatches, loadSession, scoreInBatches } from '../core/inference.js';
 import { gbdtParams, specShape } from '../core/spec.js';
 import { runSpec } from '../core/spec-pins.js';
 import { planTrials } from '../core/tuning.js';
-import type { ParityReport, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
+import type { CrossValidation, ParityReport, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
+import { assignFolds, spread, takeRows } from '../ml/folds.js';
 import { predict, type GbdtModel } from '../ml/gbdt/model.js';
+import { trainGbdt } from '../ml/gbdt/train.js';
+import { metricValue } from '../ml/metrics.js';
 import { outputName } from '../ml/onnx/tree-ensemble.js';
 import { sliceTable } from '../ml/table.js';
 import { siblingModule } from '../ml/threads.js';
@@ -32,10 +35,43 @@ const threadFile = siblingModule(import.meta.url, 'training-thread');
 
 export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
   /** The tuning trials to run (none when the spec does not tune), drawn from the spec's space. */
-  async function planTraining(input: { model: string; specHash?: string }): Promise<{ trials: TuningTrial[]; parallelism: number }> {
+  async function planTraining(input: { model: string; specHash?: string }): Promise<{ trials: TuningTrial[]; parallelism: number; folds?: number }> {
     const { spec } = await runSpec(paths, input.model, input.specHash);
     const tuning = spec.trainer.tuning;
-    return tuning ? { trials: planTrials(tuning), parallelism: tuning.parallelism } : { trials: [], parallelism: 1 };
+    const folds = spec.split.by === 'random' ? spec.split.folds : undefined;
+    return { ...(tuning ? { trials: planTrials(tuning), parallelism: tuning.parallelism } : { trials: [], parallelism: 1 }), ...(folds ? { folds } : {}) };
+  }
+
+  /**
+   * K-fold cross-validation for small data: the training and validation rows in `folds` folds
+   * (stratified by class), the spec's trainer with the chosen model's round count on each k-1,
+   * judged on the fold left out. Reports the gate metric per fold, its mean and spread.
+   */
+  async function crossValidate(input: { model: string; trainingSet: TrainingSet; trained: TrainedModel; folds: number }): Promise<CrossValidation> {
+    const ctx = Context.current();
+    const { spec } = await runSpec(paths, input.model, input.trainingSet.specHash);
+    const files = [input.trainingSet.trainFile, ...(input.trainingSet.validationFile ? [input.trainingSet.validationFile] : [])];
+    const rows = await readLabeled(files, spec.features.columns);
+    const split = spec.split;
+    const seed = split.by === 'random' ? split.seed : 0;
+    const stratify = split.by === 'random' && split.stratify;
+    const folds = assignFolds(rows.labels, input.folds, seed, stratify);
+    const iterations = Math.max(1, input.trained.bestIteration ?? input.trained.iterations);
+    const params = { ...gbdtParams(spec, input.trained.trial?.params), numIterations: iterations, earlyStoppingRounds: 0, numThreads: 1 };
+    const task = modelTask(specShape(spec));
+    const values: number[] = [];
+    for (let f = 0; f < input.folds; f++) {
+      ctx.heartbeat({ stage: 'cross-validating', fold: f + 1, of: input.folds });
+      const inFold = (want: boolean) => Uint32Array.from(folds.keys()).filter((i) => (folds[i] === f) === want);
+      const [trainIdx, testIdx] = [inFold(false), inFold(true)];
+      const train = { features: takeRows(rows.features, trainIdx), labels: Float32Array.from(trainIdx, (i) => rows.labels[i]!) };
+      const test = { features: takeRows(rows.features, testIdx), labels: Float32Array.from(testIdx, (i) => rows.labels[i]!) };
+      const model = await trainGbdt(train, params);
+      const baseline = task.kind.baseline(train.labels, spec.label.classes?.length ?? 1);
+      values.push(metricValue(task.evaluate(test.labels, predict(model, test.features), baseline), spec.gate.metric));
+      await new Promise((r) => setImmediate(r));
+    }
+    return { folds: input.folds, metric: spec.gate.metric, values, ...spread(values), iterations };
   }
 
   /**
@@ -155,7 +191,7 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
     }
   }
 
-  return { planTraining, trainModel, verifyOnnx };
+  return { planTraining, crossValidate, trainModel, verifyOnnx };
 }
 
 function round(x: number): number {

@@ -15,6 +15,7 @@
 // Moves of one model are serialized: by the promotion workflow's id across processes, and by
 // a lock here within one.
 import type { SplitSpec } from './spec.js';
+import type { CrossValidation } from './types.js';
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { replaceDurably } from './durable.js';
@@ -55,6 +56,8 @@ export interface ModelCard {
   readonly metrics: {
     readonly holdout: Metrics;
     readonly validation?: { readonly metric: string; readonly value: number } | null;
+    /** K-fold cross-validation on the training and validation rows, when the split asks for it. */
+    readonly crossValidation?: CrossValidation;
     readonly trainRows: number;
     /** The naive model from the training labels, which every evaluation scores beside it. */
     readonly baseline: Baseline;

@@ -84,6 +84,17 @@ export interface TuningTrial {
   readonly params: Readonly<Record<string, number>>;
 }
 
+/** K-fold cross-validation of a spec's trainer on the training and validation rows. */
+export interface CrossValidation {
+  readonly folds: number;
+  readonly metric: string;
+  readonly values: readonly number[];
+  readonly mean: number;
+  readonly std: number;
+  /** Rounds each fold trained: the chosen model's best round count. */
+  readonly iterations: number;
+}
+
 export interface TrainedModel {
   readonly modelFile: string;
   readonly onnxFile: string;
@@ -133,6 +144,7 @@ export interface TrainModelResult {
     readonly rows?: { readonly train: number; readonly validation: number; readonly holdout: number };
     /** Tuning: every trial's parameters and validation metric, and which one won. */
     readonly trials?: readonly { readonly trial: TuningTrial; readonly validation: TrainedModel['validation']; readonly chosen: boolean }[];
+    readonly crossValidation?: CrossValidation;
   };
 }
 

@@ -161,11 +161,11 @@ export async function draftModelSpec(paths: Paths, dataset: DatasetSpec, options
   const holdoutRows = byPartition ? perPartition : Math.round(rows * 0.2);
   const split = byPartition
     ? { trainPartitions: 'all', validationPartitions: 1, holdoutPartitions: 1 }
-    : { by: 'random', validation: 0.15, holdout: 0.2, seed: 7, ...(task !== 'regression' ? { stratify: true } : {}) };
+    : { by: 'random', validation: 0.15, holdout: 0.2, seed: 7, ...(task !== 'regression' ? { stratify: true } : {}), ...(rows < 5_000 ? { folds: 5 } : {}) };
   notes.push(
     byPartition
       ? `split by partition: ${partitions.length} ${dataset.partitionKey}s of about ${Math.round(perPartition)} rows; the newest judges`
-      : `random split (seeded, stratified for classes): 20% holdout (about ${holdoutRows} rows), 15% to stop early on`,
+      : `random split (seeded, stratified for classes): 20% holdout (about ${holdoutRows} rows), 15% to stop early on${rows < 5_000 ? '; 5-fold cross-validation reported on the card (small data)' : ''}`,
   );
   // Small data: small trees, more regularisation, a slower rate with more rounds.
   const params =

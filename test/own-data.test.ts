@@ -160,6 +160,12 @@ describe('your own data, from a raw file to a served model', () => {
 
       const trained = await runThroughApi<TrainModelResult>('/workflows/train', { model });
       expect(trained.promoted, JSON.stringify(trained.promotion)).toBe(true);
+      // Small data: 5-fold cross-validation of the chosen model, with its spread, on the card too.
+      const cv = trained.training.crossValidation!;
+      expect(cv).toMatchObject({ folds: 5, metric: loaded.spec.gate.metric });
+      expect(cv.values).toHaveLength(5);
+      expect(Number.isFinite(cv.std) && cv.std >= 0).toBe(true);
+      expect(Math.abs(cv.mean - cv.values.reduce((a, b) => a + b, 0) / 5)).toBeLessThan(1e-9);
 
       // Rows with a missing value, served: POST with null, GET with the field left out.
       const nullable = requestColumns(loaded.spec).filter((col) => col.nullable);

@@ -82,6 +82,8 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
     trained = bestTrial(trials);
     log.info('tuning done', { chosen: trained.trial, validation: trained.validation });
   }
+  // Small data: k-fold cross-validation of the chosen parameters, reported with its spread.
+  const crossValidation = plan.folds ? await training.crossValidate({ model, trainingSet, trained, folds: plan.folds }) : undefined;
   const parity = await long.verifyOnnx({ model, trained, trainingSet });
   const registered = await quick.registerVersion({
     model,
@@ -90,6 +92,7 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
     trained,
     parity,
     ...(trials.length ? { trials: trials.map((t) => ({ trial: t.trial!, validation: t.validation })) } : {}),
+    ...(crossValidation ? { crossValidation } : {}),
     workflowId,
     runId,
   });
@@ -108,6 +111,7 @@ export async function TrainModelWorkflow(input: TrainModelInput): Promise<TrainM
       seconds: trained.seconds,
       rows: { train: trainingSet.trainRows, validation: trainingSet.validationRows, holdout: trainingSet.holdoutRows },
       ...(trials.length ? { trials: trials.map((t) => ({ trial: t.trial!, validation: t.validation, chosen: t === trained })) } : {}),
+      ...(crossValidation ? { crossValidation } : {}),
     },
   };
   // Runs that passed this point before promotion became a child workflow moved champion in
