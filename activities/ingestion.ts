@@ -36,9 +36,6 @@ export function createIngestionActivities({ paths }: IngestionDeps) {
       const done = await readLedger(root, contentHash);
       if (done) return { ...done, alreadyIngested: true };
 
-      const stagingDir = path.join(root, STAGING, contentHash);
-      await rm(stagingDir, { recursive: true, force: true });
-      await mkdir(stagingDir, { recursive: true });
       const ignored = new Set<string>();
       const batchParts: string[] = [];
       for (const [i, file] of files.entries()) {
@@ -53,6 +50,10 @@ export function createIngestionActivities({ paths }: IngestionDeps) {
         );
       }
       await db.connection.run(`CREATE TEMP TABLE batch AS ${batchParts.join('\nUNION ALL\n')}`);
+      // Only a batch that passed every check touches the dataset's folder.
+      const stagingDir = path.join(root, STAGING, contentHash);
+      await rm(stagingDir, { recursive: true, force: true });
+      await mkdir(stagingDir, { recursive: true });
       const seq = dataset.partitioning.by === 'arrival' ? await reserveBatch(root, contentHash) : undefined;
       const partition = partitionExpression(dataset, seq);
       const values = (await queryRows(db.connection, `SELECT DISTINCT ${partition} AS v FROM batch`)).map((r) => String(r.v)).sort(comparePartitionValues);

@@ -40,6 +40,9 @@ async function ingest(paths: Paths, argv: readonly string[]): Promise<void> {
   if (flags.format && !(RAW_FORMATS as readonly string[]).includes(flags.format)) throw new Error(`--format ${flags.format}: one of ${RAW_FORMATS.join(', ')}`);
   const sources = args.map((a) => path.resolve(a));
   if (!/[*?[]/.test(args[0]!)) await draftIfMissing(paths, sources[0]!, dataset, flags, false);
+  else if (!(await listDatasets(paths.datasetsDir)).includes(dataset)) {
+    throw new Error(`dataset '${dataset}' is not declared: draft it from one file first (npm run lake -- draft <file> --dataset ${dataset}), then ingest the glob`);
+  }
   await loadDataset(paths.datasetsDir, dataset); // a broken declaration is named here, before anything starts
   const temporal = temporalSettings();
   let connection: Connection;

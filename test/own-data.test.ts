@@ -68,7 +68,7 @@ function toCsv(rows: readonly Record<string, unknown>[], headers: readonly strin
 async function lakeFiles(dataset: string): Promise<string[]> {
   const root = path.join(harness.paths.lakeDir, dataset);
   const entries = await readdir(root, { recursive: true }).catch(() => [] as string[]);
-  return entries.filter((e) => !e.startsWith('.staging')).sort();
+  return entries.filter((e) => e !== '.staging').sort(); // the empty parent of finished stagings
 }
 
 interface Case {
