@@ -64,32 +64,26 @@ export function pathsEnv(paths: Paths): Record<string, string> {
   };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- declaration JSON edited freely in tests
+type Declaration = Record<string, any>;
+
+/** A copy of the declaration `<dir>/<base>.json` under a new name, changed by `change`. */
+async function declareCopy(dir: string, base: string, name: string, change: (declaration: Declaration) => void): Promise<void> {
+  const declaration = JSON.parse(await readFile(path.join(dir, `${base}.json`), 'utf8')) as Declaration;
+  declaration.name = name;
+  change(declaration);
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, `${name}.json`), JSON.stringify(declaration, null, 2));
+}
+
 /** Declare a variant of a shipped spec under a new name (same SQL), e.g. with more epochs. */
-export async function declareVariant(
-  paths: Paths,
-  base: string,
-  name: string,
-  change: (spec: Record<string, any>) => void, // eslint-disable-line @typescript-eslint/no-explicit-any -- spec JSON edited freely in tests
-): Promise<void> {
-  const spec = JSON.parse(await readFile(path.join(paths.modelsDir, `${base}.json`), 'utf8'));
-  spec.name = name;
-  change(spec);
-  await mkdir(paths.modelsDir, { recursive: true });
-  await writeFile(path.join(paths.modelsDir, `${name}.json`), JSON.stringify(spec, null, 2));
+export function declareVariant(paths: Paths, base: string, name: string, change: (spec: Declaration) => void): Promise<void> {
+  return declareCopy(paths.modelsDir, base, name, change);
 }
 
 /** Declare a variant of a shipped dataset under a new name. */
-export async function declareDatasetVariant(
-  paths: Paths,
-  base: string,
-  name: string,
-  change: (dataset: Record<string, any>) => void, // eslint-disable-line @typescript-eslint/no-explicit-any -- declaration JSON edited freely in tests
-): Promise<void> {
-  const dataset = JSON.parse(await readFile(path.join(paths.datasetsDir, `${base}.json`), 'utf8'));
-  dataset.name = name;
-  change(dataset);
-  await mkdir(paths.datasetsDir, { recursive: true });
-  await writeFile(path.join(paths.datasetsDir, `${name}.json`), JSON.stringify(dataset, null, 2));
+export function declareDatasetVariant(paths: Paths, base: string, name: string, change: (dataset: Declaration) => void): Promise<void> {
+  return declareCopy(paths.datasetsDir, base, name, change);
 }
 
 /** A card for registry tests: only the model and the run's identity matter to them. */
