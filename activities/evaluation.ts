@@ -5,7 +5,7 @@ import { Context } from '@temporalio/activity';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Paths } from '../core/config.js';
-import { CorruptModelError, DataContractViolation, errorMessage, HoldoutMismatchError, namingSqlFile } from '../core/errors.js';
+import { CorruptModelError, DataContractViolation, errorMessage, HoldoutMismatchError, InvalidSpecError, namingSqlFile } from '../core/errors.js';
 import { readLabeledFeatures, readLabeledRows } from '../core/features.js';
 import { sameSides, sideRows, splitQuery } from '../core/split.js';
 import { calibrationBins, evaluateGate } from '../core/gate.js';
@@ -15,6 +15,7 @@ import { listPartitions } from '../core/lake.js';
 import type { EvaluationResult, LatencyReport } from '../core/promotion.js';
 import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
 import { runSpec } from '../core/spec-pins.js';
+import { loadSpec, type ModelSpec } from '../core/spec.js';
 import { metricValue, type Baseline, type Metrics } from '../ml/metrics.js';
 import { sliceTable, type ColumnTable, type LabeledTable } from '../ml/table.js';
 import { modelTask, taskKind } from '../tasks/index.js';
@@ -32,9 +33,12 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
   async function evaluateVersion(input: { model: string; version: number }): Promise<EvaluationResult> {
     const ctx = Context.current();
     const card = await registry.readCard(input.model, input.version);
-    // The gate and feature SQL the version was trained under, as its run pinned them.
+    // The data and feature SQL the version was trained under, as its run pinned them; the gate
+    // and approval policy as the spec says now (re-judging a version under a changed gate is
+    // what an evaluation is for).
     const loaded = await runSpec(paths, input.model, card.lineage.specSha256);
     const { spec } = loaded;
+    const { gate: gateSpec, approval } = await currentPolicy(paths, card);
     // The file is checked before anything else, so a corrupt candidate fails fast and clearly.
     const candidateSession = await openRegistered(card);
     try {
@@ -65,7 +69,7 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
         throw new DataContractViolation('empty', `holdout partitions ${partitions.join(', ')} have no labelled rows`, spec.features.sql);
       }
       const baseline = card.metrics.baseline;
-      const bins = calibrationBins(spec.gate.calibration?.bins ?? 10, holdout.features.rows);
+      const bins = calibrationBins(gateSpec.calibration?.bins ?? 10, holdout.features.rows);
 
       const candidate = await score(candidateSession, card, holdout, baseline, bins, 'candidate');
       const disagreement = holdoutDisagreement(card, candidate.metrics);
@@ -76,7 +80,7 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
         const session = championCard.version === card.version ? candidateSession : await openRegistered(championCard);
         try {
           const scored = await score(session, championCard, holdout, baseline, bins, 'champion');
-          const gain = spec.gate.champion && holdout.features.rows <= BOOTSTRAP_MAX_ROWS ? gainInterval(card, spec.gate.metric, holdout, baseline, candidate.predictions, scored.predictions) : undefined;
+          const gain = gateSpec.champion && holdout.features.rows <= BOOTSTRAP_MAX_ROWS ? gainInterval(card, gateSpec.metric, holdout, baseline, candidate.predictions, scored.predictions) : undefined;
           const seen = new Set([...championCard.lineage.dataset.trainPartitions, ...(championCard.lineage.dataset.validationPartitions ?? [])]);
           // Under the same random split the champion never trained on these rows, though it read the same partitions.
           const sawHoldout = sameSides(split, championCard.lineage.dataset.split) ? [] : partitions.filter((p) => seen.has(p));
@@ -87,7 +91,7 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
       }
       const task = modelTask(card);
       const baselineMetrics = task.evaluate(holdout.labels, task.kind.constantPredictions(baseline, holdout.features.rows), baseline);
-      const gate = evaluateGate(spec.gate, {
+      const gate = evaluateGate(gateSpec, {
         candidate: candidate.metrics,
         champion,
         calibrationError: candidate.calibrationError,
@@ -105,7 +109,7 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
           baseline: baselineMetrics,
           gate,
         },
-        approval: spec.approval,
+        approval,
       };
     } finally {
       await candidateSession.release();
@@ -123,6 +127,15 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
   }
 
   return { evaluateVersion };
+}
+
+/** The model's gate and approval as its spec says now; a spec that now declares another task cannot judge the version. */
+async function currentPolicy(paths: Paths, card: ModelCard): Promise<Pick<ModelSpec, 'gate' | 'approval'>> {
+  const { spec, shownFile } = await loadSpec(paths, card.model);
+  if (spec.task !== card.task) {
+    throw new InvalidSpecError(shownFile, 'task', `is now '${spec.task}', but v${card.version} was trained as '${card.task}': its gate cannot judge that version`);
+  }
+  return { gate: spec.gate, approval: spec.approval };
 }
 
 /** Largest holdout the champion comparison bootstraps: beyond it the noise is well inside any tolerance. */

@@ -1,7 +1,8 @@
 // A run pins the spec it started with: the spec, its dataset's declaration and its feature SQL,
 // kept by their joint hash under <state>/specs/, so every activity of the run (and every later
-// evaluation of the version it registers) reads exactly what the run started with, whatever is
-// edited in models/, datasets/ or sql/ meanwhile.
+// evaluation of the version it registers, for its data and features) reads exactly what the run
+// started with, whatever is edited in models/, datasets/ or sql/ meanwhile. The gate and approval
+// are policy, not lineage: an evaluation takes them from the spec as it is now.
 import { readFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
