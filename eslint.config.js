@@ -1,6 +1,6 @@
 // The boundaries of the layout, held by the linter rather than by comments: processes (api/,
-// worker/, bin/) -> runs/ -> workflows/ and activities/ -> core/, tasks/ -> ml/. Nothing below
-// reaches up; workflow code stays deterministic; nothing outside tasks/ branches on a task's name.
+// worker/, bin/) -> runs/ -> workflows/ and activities/ -> storage/ -> core/, tasks/ -> ml/.
+// Nothing below reaches up; workflow code stays deterministic; nothing outside tasks/ branches on a task's name.
 import tseslint from 'typescript-eslint';
 
 const pattern = (group, message) => ({ group, message });
@@ -36,6 +36,7 @@ export default tseslint.config(
             pattern(['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@duckdb/*', 'onnxruntime-node', 'hono', '@hono/*'], 'Workflow code may use @temporalio/workflow and @temporalio/common only.'),
             { group: ['../activities/*'], allowTypeImports: true, message: 'Workflows import activities as types (proxyActivities<Activities>).' },
             pattern(['../api/*', '../worker/*', '../bin/*', '../runs/*'], 'Workflows sit below the processes and runs/.'),
+            pattern(['../storage/*'], 'Workflow code touches no storage: its activities do.'),
           ],
         },
       ],
@@ -58,6 +59,8 @@ export default tseslint.config(
         {
           patterns: [
             pattern(['../activities/*', '../api/*', '../worker/*', '../bin/*', '../runs/*', '../workflows/*'], 'core/ and tasks/ sit below activities, workflows, runs/ and the processes.'),
+            pattern(['../storage/*'], 'core/ and tasks/ sit below storage/: what persists state belongs in storage/.'),
+            pattern(['@aws-sdk/*'], 'Only storage/ talks to the object store.'),
           ],
         },
       ],
@@ -74,6 +77,15 @@ export default tseslint.config(
             pattern(['@temporalio/*', '@duckdb/*', 'hono', '@hono/*', 'onnxruntime-node'], 'ml/ is pure: no Temporal, DuckDB, HTTP or onnxruntime.'),
           ],
         },
+      ],
+    },
+  },
+  {
+    files: ['storage/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [pattern(['../activities/*', '../api/*', '../worker/*', '../bin/*', '../runs/*', '../workflows/*'], 'storage/ sits below activities, workflows, runs/ and the processes.')] },
       ],
     },
   },

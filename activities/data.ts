@@ -5,12 +5,12 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetRowCounts, parquetSource, quoteIdent, quoteLiteral, queryRows } from '../core/duckdb.js';
-import { publishDurably, temporaryPath } from '../core/durable.js';
+import { publishDurably, temporaryPath } from '../storage/durable.js';
 import { DataContractViolation, namingSqlFile } from '../core/errors.js';
 import { featureQuery, LABEL_COLUMN, rawFeatureQuery } from '../core/features.js';
 import { hashFile, listPartitions } from '../core/lake.js';
 import { sha256, type DatasetColumn, type SplitSpec } from '../core/spec.js';
-import { pinSpec, runSpec } from '../core/spec-pins.js';
+import { pinSpec, runSpec } from '../storage/spec-pins.js';
 import { sideRows, splitQuery } from '../core/split.js';
 import type { DatasetSnapshot, PartitionSnapshot, TrainingSet, ValidationReport } from '../core/types.js';
 

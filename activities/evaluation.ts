@@ -13,8 +13,8 @@ import { gatherRows, pairedBootstrap, type PairedInterval } from '../ml/bootstra
 import { loadSession, runModel, scoreInBatches, type InferenceSession } from '../core/inference.js';
 import { listPartitions } from '../core/lake.js';
 import type { EvaluationResult, LatencyReport } from '../core/promotion.js';
-import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
-import { runSpec } from '../core/spec-pins.js';
+import { CHAMPION, Registry, type ModelCard, openRegistry } from '../storage/registry.js';
+import { runSpec } from '../storage/spec-pins.js';
 import { loadSpec, type ModelSpec } from '../core/spec.js';
 import { metricValue, type Baseline, type Metrics } from '../ml/metrics.js';
 import { sliceTable, type ColumnTable, type LabeledTable } from '../ml/table.js';
@@ -28,7 +28,7 @@ const LATENCY_WARMUP_RUNS = 50;
 const LATENCY_RUNS = 1_000;
 
 export function createEvaluationActivities({ paths }: EvaluationDeps) {
-  const registry = new Registry(paths.registryDir);
+  const registry = openRegistry(paths);
 
   async function evaluateVersion(input: { model: string; version: number }): Promise<EvaluationResult> {
     const ctx = Context.current();
@@ -122,7 +122,7 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
     try {
       return await loadSession(bytes);
     } catch (err) {
-      throw new CorruptModelError(registry.modelPath(card.model, card.version), `onnxruntime cannot load it: ${errorMessage(err)}`);
+      throw new CorruptModelError(registry.modelLocation(card.model, card.version), `onnxruntime cannot load it: ${errorMessage(err)}`);
     }
   }
 

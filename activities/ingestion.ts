@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { comparePartitionValues, describeColumn, loadDataset, sourceOf, type DatasetSpec } from '../core/dataset.js';
 import { openDuckDB, quoteIdent, quoteLiteral, queryRows } from '../core/duckdb.js';
-import { replaceDurably } from '../core/durable.js';
+import { replaceDurably } from '../storage/durable.js';
 import { IngestError } from '../core/errors.js';
 import { exists, hashFile, listPartitions } from '../core/lake.js';
 import { expandSources, formatOf, readRawFile, ROW_COLUMN, type RawFormat } from '../core/raw-files.js';

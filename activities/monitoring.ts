@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { judgePerformance, summarize } from '../core/drift.js';
-import { replaceDurably } from '../core/durable.js';
+import { replaceDurably } from '../storage/durable.js';
 import { openDuckDB, queryRows, quoteIdent, quoteLiteral } from '../core/duckdb.js';
 import { DataContractViolation, namingSqlFile, NoChampionError, UnknownPartitionError } from '../core/errors.js';
 import { keyedFeatures, LABEL_COLUMN } from '../core/features.js';
@@ -27,7 +27,7 @@ import type {
   RetrainDecision,
 } from '../core/monitoring.js';
 import { FEATURES_COLUMN, predictionFile, scoredPartitions, SOURCE_FILE, SOURCE_ROW } from '../core/predictions.js';
-import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
+import { CHAMPION, Registry, type ModelCard, openRegistry } from '../storage/registry.js';
 import { renderReportHtml } from '../core/report-html.js';
 import { reportDir } from '../core/reports.js';
 import { loadSpec, type LoadedSpec } from '../core/spec.js';
@@ -51,7 +51,7 @@ export interface MonitorPlan {
 }
 
 export function createMonitoringActivities({ paths }: MonitoringDeps) {
-  const registry = new Registry(paths.registryDir);
+  const registry = openRegistry(paths);
 
   async function planMonitor(input: MonitorModelInput): Promise<MonitorPlan> {
     const { spec } = await loadSpec(paths, input.model);
@@ -134,7 +134,7 @@ export async function analyzeDrift(
   progress: (details: Record<string, unknown>) => void = () => {},
 ): Promise<Omit<DriftReport, 'retrain'> & { retrain: RetrainDecision }> {
   const { plan } = input;
-  const registry = new Registry(paths.registryDir);
+  const registry = openRegistry(paths);
   const loaded = await loadSpec(paths, plan.model);
   const { spec } = loaded;
   const policy = spec.monitoring;

@@ -6,9 +6,9 @@ import { readFile } from 'node:fs/promises';
 import type { Paths } from '../core/config.js';
 import { NoPreviousChampionError } from '../core/errors.js';
 import type { EvaluationRecord } from '../core/promotion.js';
-import { CHAMPION, Registry, rollbackTarget, type AliasAction, type AliasLogEntry } from '../core/registry.js';
+import { CHAMPION, Registry, rollbackTarget, type AliasAction, type AliasLogEntry, openRegistry } from '../storage/registry.js';
 import { gbdtParams } from '../core/spec.js';
-import { runSpec } from '../core/spec-pins.js';
+import { runSpec } from '../storage/spec-pins.js';
 import type { CrossValidation, DatasetSnapshot, ParityReport, RegisteredVersion, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
 import { outputName } from '../ml/onnx/tree-ensemble.js';
 
@@ -18,7 +18,7 @@ export interface RegistryDeps {
 }
 
 export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
-  const registry = new Registry(paths.registryDir);
+  const registry = openRegistry(paths);
 
   async function registerVersion(input: {
     model: string;

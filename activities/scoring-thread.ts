@@ -10,7 +10,7 @@
 import { DuckDBDataChunk, FLOAT, type DuckDBFloatVector } from '@duckdb/node-api';
 import { rm } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
-import { publishDurably } from '../core/durable.js';
+import { publishDurably } from '../storage/durable.js';
 import { openDuckDB, queryRows, quoteLiteral, readColumns, type ColumnRequest, type OpenDuckDB } from '../core/duckdb.js';
 import { loadSession, scoreInBatches, type InferenceSession } from '../core/inference.js';
 import type { StageSeconds } from '../core/types.js';

@@ -8,7 +8,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Paths } from '../core/config.js';
-import { replaceDurably } from '../core/durable.js';
+import { replaceDurably } from '../storage/durable.js';
 import { openDuckDB, parquetRowCounts, parquetSource, quoteIdent } from '../core/duckdb.js';
 import { FeatureRowCountError, InvalidSpecError, namingSqlFile, NoChampionError, UnknownPartitionError } from '../core/errors.js';
 import { featureColumns, featureQuery, keyedFeatures } from '../core/features.js';
@@ -23,7 +23,7 @@ import {
   SOURCE_FILE,
   SOURCE_ROW,
 } from '../core/predictions.js';
-import { CHAMPION, Registry } from '../core/registry.js';
+import { CHAMPION, Registry, openRegistry } from '../storage/registry.js';
 import { loadSpec, requestColumns } from '../core/spec.js';
 import type { BatchInferenceInput, BatchPlan, PartitionToScore, ScoredPartition } from '../core/types.js';
 import { modelTask } from '../tasks/index.js';
@@ -38,7 +38,7 @@ export interface ScoringDeps {
 const threadFile = siblingModule(import.meta.url, 'scoring-thread');
 
 export function createScoringActivities({ paths }: ScoringDeps) {
-  const registry = new Registry(paths.registryDir);
+  const registry = openRegistry(paths);
   /** Partitions of a batch run, one after another on the same few threads (about 0.5 s saved each). */
   const scoringThreads = new ThreadPool(threadFile);
 

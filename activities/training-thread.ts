@@ -4,7 +4,7 @@
 // `checkpointEvery` rounds; a retried activity resumes from it and ends with the same model.
 import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
-import { replaceDurably } from '../core/durable.js';
+import { replaceDurably } from '../storage/durable.js';
 import { openDuckDB, quoteLiteral, readColumns } from '../core/duckdb.js';
 import { LABEL_COLUMN } from '../core/features.js';
 import type { TrainedModel } from '../core/types.js';

@@ -7,7 +7,7 @@ import type { Paths } from '../core/config.js';
 import { OnnxParityError } from '../core/errors.js';
 import { inBatches, loadSession, scoreInBatches } from '../core/inference.js';
 import { gbdtParams, specShape } from '../core/spec.js';
-import { runSpec } from '../core/spec-pins.js';
+import { runSpec } from '../storage/spec-pins.js';
 import { planTrials } from '../core/tuning.js';
 import type { CrossValidation, ParityReport, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
 import { assignFolds, spread, takeRows } from '../ml/folds.js';

@@ -13,6 +13,7 @@ import {
   ModelUnavailableError,
   NoChampionError,
   PayloadTooLargeError,
+  StoreRequestError,
   TemporalUnavailableError,
   UnauthenticatedError,
   UnknownDatasetError,
@@ -48,7 +49,8 @@ export function statusOf(err: MlopsError): ContentfulStatusCode {
     err instanceof NoChampionError ||
     err instanceof ModelUnavailableError ||
     err instanceof TemporalUnavailableError ||
-    err instanceof WorkflowNotAnsweringError
+    err instanceof WorkflowNotAnsweringError ||
+    (err instanceof StoreRequestError && err.retryable)
   ) {
     return 503;
   }

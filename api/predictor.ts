@@ -20,7 +20,7 @@ import type { Paths } from '../core/config.js';
 import { errorMessage, InvalidSpecError, ModelUnavailableError, NoChampionError } from '../core/errors.js';
 import { featureColumns, featureQuery, requestParameters, requestSource, type RequestValue } from '../core/features.js';
 import { ROWS_PER_RUN } from '../core/inference.js';
-import { CHAMPION, Registry, type ModelCard } from '../core/registry.js';
+import { CHAMPION, Registry, type ModelCard, openRegistry } from '../storage/registry.js';
 import { loadSpec, requestColumns, type LoadedSpec } from '../core/spec.js';
 import { siblingModule, startThread } from '../ml/threads.js';
 import { modelTask, type ModelTask, type PredictionValue } from '../tasks/index.js';
@@ -145,7 +145,7 @@ export class Predictor {
     private readonly events: PredictorEvents,
     readonly batching: BatchingOptions,
   ) {
-    this.registry = new Registry(paths.registryDir);
+    this.registry = openRegistry(paths);
     for (let i = 0; i < batching.scoringThreads; i++) this.threads.push(this.startScoringThread(i));
     this.inline = batching.scoringThreads === 0 || batching.inlineMaxRows > 0 ? createScorer() : undefined;
     this.inline?.catch(() => undefined); // a failure surfaces on the first batch that needs it
@@ -280,7 +280,7 @@ export class Predictor {
   private async load(state: ModelState, model: string, version: number): Promise<void> {
     try {
       const card = await this.registry.readCard(model, version);
-      await this.tellAll({ type: 'load', model, version, file: this.registry.modelPath(model, version), threads: this.batching.threads });
+      await this.tellAll({ type: 'load', model, version, file: await this.registry.modelFile(model, version), threads: this.batching.threads });
       const previous = state.current;
       state.current = { version, card, task: modelTask(card), inFlight: 0, retired: false };
       state.loadError = undefined;

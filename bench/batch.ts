@@ -19,7 +19,7 @@ import { openDuckDB, parquetRowCounts, parquetSource } from '../core/duckdb.js';
 import { featureColumns, featureQuery } from '../core/features.js';
 import { ROWS_PER_RUN } from '../core/inference.js';
 import { listPartitions } from '../core/lake.js';
-import { CHAMPION, Registry } from '../core/registry.js';
+import { CHAMPION, Registry, openRegistry } from '../storage/registry.js';
 import { loadSpec } from '../core/spec.js';
 import type { ScoredPartition } from '../core/types.js';
 import { bootstrapFlights, FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY, releaseWeeks } from '../data/flights.js';
@@ -94,7 +94,7 @@ async function run(): Promise<void> {
   const client = new Client({ connection });
   const starter = new WorkflowStarter(client, taskQueue);
   try {
-    const registry = new Registry(paths.registryDir);
+    const registry = openRegistry(paths);
     if (!(await registry.getAlias(MODEL, CHAMPION))) {
       console.log(`training a ${MODEL} champion first (TrainModelWorkflow) ...`);
       const trained = await (await starter.train({ model: MODEL, reason: 'bench' }, `bench-train-${Date.now()}`)).result();
@@ -111,7 +111,7 @@ async function run(): Promise<void> {
     // onnxruntime alone runs before the first workflow run, between runs and after the last:
     // each workflow run is compared with the mean of the two next to it, so a machine that
     // speeds up or slows down during the bench (this VM does, by up to a third) biases no side.
-    const modelFile = registry.modelPath(MODEL, version);
+    const modelFile = await registry.modelFile(MODEL, version);
     const timeOwn = async () => {
       const own = await ortOwn(modelFile, queries);
       console.log(`onnxruntime alone: ${own.rows} rows in ${own.seconds.toFixed(1)} s (${own.threadSeconds.toFixed(1)} thread-seconds in run())`);

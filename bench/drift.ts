@@ -15,7 +15,7 @@ import { analyzeDrift, type MonitorPlan } from '../activities/monitoring.js';
 import { resolvePaths } from '../core/config.js';
 import { listPartitions } from '../core/lake.js';
 import { scoredPartitions } from '../core/predictions.js';
-import { CHAMPION, Registry } from '../core/registry.js';
+import { CHAMPION, Registry, openRegistry } from '../storage/registry.js';
 import { renderReportHtml } from '../core/report-html.js';
 
 const MODEL = 'flight_delay';
@@ -25,7 +25,7 @@ const paths = { ...resolvePaths({ ...process.env, MLOPS_STATE_DIR: path.join(mai
 const outDir = path.join(main.stateDir, 'bench', 'drift');
 
 async function run(): Promise<void> {
-  const version = (await new Registry(paths.registryDir).getAlias(MODEL, CHAMPION))?.version;
+  const version = (await openRegistry(paths).getAlias(MODEL, CHAMPION))?.version;
   const lake = (await listPartitions(paths.lakeDir, 'flights', 'week')).map((p) => p.value);
   const scored = version === undefined ? new Set<string>() : await scoredPartitions(paths, MODEL, 'week', version);
   if (version === undefined || lake.length < 26 || lake.some((p) => !scored.has(p))) {

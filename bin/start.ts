@@ -12,7 +12,7 @@ import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
 import { logLevelSetting, portSetting, wholeNumberSetting } from '../core/env.js';
 import { errorMessage, rootCause } from '../core/errors.js';
 import { listPartitions } from '../core/lake.js';
-import { CHAMPION, Registry } from '../core/registry.js';
+import { CHAMPION, Registry, openRegistry } from '../storage/registry.js';
 import { listModels, loadSpec, requestColumns } from '../core/spec.js';
 import { describeMetrics } from '../tasks/index.js';
 import type { TrainModelInput, TrainModelResult } from '../core/types.js';
@@ -187,7 +187,7 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: temporal.namespace });
   const starter = new WorkflowStarter(client, temporal.taskQueue);
-  const registry = new Registry(paths.registryDir);
+  const registry = openRegistry(paths);
   // Every declared model without a champion trains now, one after another (each training
   // uses both cores): the first one before "ready", the others after it, in the background.
   const trainIfNeeded = async (model: string): Promise<void> => {

@@ -30,6 +30,28 @@ export interface Paths {
   readonly datasetsDir: string;
   /** SQL files, loaded by name. */
   readonly sqlDir: string;
+  /**
+   * Where product state lives when it is not the folders above: a bucket of an S3-compatible
+   * store (`MLOPS_STORE=s3://bucket/prefix`). Null: the folders (the embedded default).
+   */
+  readonly store: StoreLocation | null;
+}
+
+export interface StoreLocation {
+  readonly bucket: string;
+  /** Key prefix inside the bucket, without leading or trailing '/'; may be empty. */
+  readonly prefix: string;
+}
+
+/** `MLOPS_STORE`: unset, empty or `file:` for the folders; `s3://bucket[/prefix]` for a bucket. */
+export function storeLocation(value: string | undefined): StoreLocation | null {
+  if (value === undefined || value === '' || value === 'file:') return null;
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(value);
+  const prefix = m?.[2]?.replace(/^\/+|\/+$/g, '') ?? '';
+  if (!m || prefix.split('/').some((p) => p === '.' || p === '..') || prefix.includes('//')) {
+    throw new InvalidSettingError('MLOPS_STORE', value, "must be unset (the state folder) or s3://<bucket>[/<prefix>], e.g. s3://mlops-state/prod");
+  }
+  return { bucket: m[1]!, prefix };
 }
 
 export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
@@ -45,6 +67,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
     modelsDir: path.resolve(env.MLOPS_MODELS_DIR ?? path.join(PROJECT_ROOT, 'models')),
     datasetsDir: path.resolve(env.MLOPS_DATASETS_DIR ?? path.join(PROJECT_ROOT, 'datasets')),
     sqlDir: path.resolve(env.MLOPS_SQL_DIR ?? path.join(PROJECT_ROOT, 'sql')),
+    store: storeLocation(env.MLOPS_STORE),
   };
 }
 

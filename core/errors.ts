@@ -317,6 +317,42 @@ export class WorkflowNotAnsweringError extends MlopsError {
   }
 }
 
+/**
+ * A conditional write lost: another writer created the object first (`If-None-Match: *`) or
+ * changed it since it was read (`If-Match`). Callers that allocate or compare-and-swap read
+ * again and retry; one that reaches a caller means the retries ran out.
+ */
+export class WriteConflictError extends ConflictError {
+  override readonly retryable = true;
+  constructor(readonly store: string, readonly key: string, readonly condition: 'create' | 'replace') {
+    super(
+      condition === 'create'
+        ? `${store}: '${key}' was created by another writer first`
+        : `${store}: '${key}' was changed by another writer since it was read`,
+    );
+  }
+}
+
+/**
+ * The object store refused or failed a request. A server error, a throttle, a timeout or a
+ * lost connection may pass and is retried; a refusal (no such bucket, access denied, a bad
+ * request) fails at once and names what was asked.
+ */
+export class StoreRequestError extends MlopsError {
+  override readonly retryable: boolean;
+  constructor(
+    readonly store: string,
+    readonly operation: string,
+    readonly key: string,
+    /** The HTTP status the store answered, or null when no answer came (timeout, connection). */
+    readonly status: number | null,
+    readonly detail: string,
+  ) {
+    super(`${store}: ${operation} '${key}' failed (${status === null ? 'no answer' : `HTTP ${status}`}: ${detail})`);
+    this.retryable = status === null || status >= 500 || status === 429 || status === 408;
+  }
+}
+
 /** A rollback with no earlier champion to return to. */
 export class NoPreviousChampionError extends ConflictError {
   constructor(readonly model: string) {

@@ -47,7 +47,7 @@ export interface DatasetSnapshot {
   readonly unusedPartitions?: readonly string[];
   readonly rows: number;
   readonly contentHash: string;
-  /** The spec the run pinned (core/spec-pins.ts): every later activity of the run reads it. */
+  /** The spec the run pinned (storage/spec-pins.ts): every later activity of the run reads it. */
   readonly specHash?: string;
   readonly takenAt: string;
 }

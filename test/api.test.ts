@@ -8,7 +8,7 @@ import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Paths } from '../core/config.js';
 import { TemporalUnavailableError } from '../core/errors.js';
-import { Registry } from '../core/registry.js';
+import { Registry, openRegistry } from '../storage/registry.js';
 import { parseDataset } from '../core/dataset.js';
 import flights from '../datasets/flights.json' with { type: 'json' };
 import flightDelay from '../models/flight_delay.json' with { type: 'json' };
@@ -133,7 +133,7 @@ describe('API', () => {
   });
 
   it('serves the champion, and keeps serving it when a newer champion file is corrupt', async () => {
-    const registry = new Registry(paths.registryDir);
+    const registry = openRegistry(paths);
     const v1 = await registry.register('flight_delay', onnx, cardDraft('flight_delay', 'good'));
     await registry.moveAlias('flight_delay', 'champion', v1.version, { action: 'promote', actor: 'test', reason: 'good model' });
     const first = await get(predictUrl(flight));
@@ -143,7 +143,7 @@ describe('API', () => {
     expect(first.body.features).toMatchObject({ hour: '17', day_of_week: '1', origin: 'ORD', destination: 'LAX', route: 'ORD-LAX' });
 
     const v2 = await registry.register('flight_delay', onnx, cardDraft('flight_delay', 'corrupt'));
-    await writeFile(registry.modelPath('flight_delay', v2.version), 'this is not an ONNX model');
+    await writeFile(await registry.modelFile('flight_delay', v2.version), 'this is not an ONNX model');
     await registry.moveAlias('flight_delay', 'champion', v2.version, { action: 'promote', actor: 'test', reason: 'corrupt model' });
     await new Promise((r) => setTimeout(r, 250)); // past the alias re-read interval
     for (let i = 0; i < 5; i++) {

@@ -9,12 +9,15 @@ import { resolvePaths } from '../core/config.js';
 import { SEARCH_ATTRIBUTES } from '../core/types.js';
 import { ensureFlightsLake } from '../data/flights.js';
 import { ensureTemporalCli } from '../worker/temporal-cli.js';
+import { startS3Server } from './s3-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
     /** State folder whose lake holds the first LAKE_WEEKS weeks of real flights (read-only for tests). */
     lakeStateDir: string;
+    /** An S3-compatible server (moto) on 127.0.0.1: tests create their own buckets on it. */
+    s3Endpoint: string;
   }
 }
 
@@ -46,11 +49,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const stateDir = await mkdtemp(path.join(tmpdir(), 'mlops-test-lake-'));
   const paths = resolvePaths({ MLOPS_STATE_DIR: stateDir });
   const cli = await ensureTemporalCli((line) => console.log(`[global-setup] ${line}`));
-  const [env] = await Promise.all([startServer(cli), ensureFlightsLake(paths, LAKE_WEEKS)]);
+  const log = (line: string) => console.log(`[global-setup] ${line}`);
+  const [env, s3] = await Promise.all([startServer(cli), startS3Server(log), ensureFlightsLake(paths, LAKE_WEEKS)]);
   project.provide('temporalAddress', env.address);
   project.provide('lakeStateDir', stateDir);
+  project.provide('s3Endpoint', s3.endpoint);
   return async () => {
-    await env.teardown();
+    await Promise.all([env.teardown(), s3.stop()]);
     await rm(stateDir, { recursive: true, force: true });
   };
 }

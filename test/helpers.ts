@@ -19,7 +19,7 @@ import { Predictor, type BatchingOptions } from '../api/predictor.js';
 import { PROJECT_ROOT, resolvePaths, type Paths, type TemporalSettings } from '../core/config.js';
 import { readLabeledFeatures } from '../core/features.js';
 import { listPartitions } from '../core/lake.js';
-import { Registry, type CardDraft } from '../core/registry.js';
+import { Registry, type CardDraft, openRegistry } from '../storage/registry.js';
 import { gbdtParams, listModels, loadSpec, specShape } from '../core/spec.js';
 import { predict } from '../ml/gbdt/model.js';
 import { trainGbdt } from '../ml/gbdt/train.js';
@@ -219,7 +219,7 @@ export async function registerChampion(
   params: Readonly<Record<string, number>>,
 ): Promise<{ version: number; onnx: Uint8Array }> {
   const { spec, week, holdoutWeek, trained, baseline, holdout, onnx } = await trainOnFirstWeek(paths, model, params);
-  const registry = new Registry(paths.registryDir);
+  const registry = openRegistry(paths);
   const draft = cardDraft(model, `champion-${model}-${Date.now()}`);
   const card = await registry.register(model, onnx, {
     ...draft,

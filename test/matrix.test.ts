@@ -16,7 +16,7 @@ import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetSource, queryRows, quoteLiteral } from '../core/duckdb.js';
 import { listPartitions } from '../core/lake.js';
 import type { DriftReport, MonitorModelResult } from '../core/monitoring.js';
-import { Registry } from '../core/registry.js';
+import { Registry, openRegistry } from '../storage/registry.js';
 import { loadAllSpecs, requestColumns, type ModelSpec } from '../core/spec.js';
 import { TRAIN_REASON, type BatchInferenceResult, type TrainModelResult } from '../core/types.js';
 import { modelTask, TASK_NAMES, taskKind, type Task } from '../tasks/index.js';
@@ -136,7 +136,7 @@ describe('every workflow for every task', () => {
       async () => {
         const s = await stackFor(task);
         try {
-          const registry = new Registry(s.paths.registryDir);
+          const registry = openRegistry(s.paths);
           const spec = (await loadAllSpecs(s.paths)).find((x) => x.name === s.model)!.spec!;
           const shape = modelTask({ task, classes: spec.label.classes, decisionThreshold: spec.decisionThreshold });
 

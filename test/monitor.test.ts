@@ -9,7 +9,7 @@ import type { Paths } from '../core/config.js';
 import { openDuckDB, quoteLiteral, type OpenDuckDB } from '../core/duckdb.js';
 import { listPartitions } from '../core/lake.js';
 import type { DriftReport, MonitorModelInput, MonitorModelResult } from '../core/monitoring.js';
-import { Registry } from '../core/registry.js';
+import { Registry, openRegistry } from '../storage/registry.js';
 import { ensureSchedules, listSchedules } from '../runs/schedules.js';
 import { loadSpec } from '../core/spec.js';
 import { TRAIN_REASON, type TrainModelResult } from '../core/types.js';
@@ -112,7 +112,7 @@ describe('MonitorModelWorkflow', () => {
     expect(again.retrain.skipped).toContain('already running');
     const trained = (await training.result()) as TrainModelResult;
     expect(trained.version).toBe(2);
-    expect((await new Registry(paths.registryDir).readCard(MODEL, 2)).lineage.workflowId).toBe(retrainWorkflowId(MODEL));
+    expect((await openRegistry(paths).readCard(MODEL, 2)).lineage.workflowId).toBe(retrainWorkflowId(MODEL));
   });
 
   it('gives no verdict and starts nothing on a window too small to judge', async () => {

@@ -8,7 +8,7 @@ import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
 import { listPartitions } from '../core/lake.js';
 import type { EvaluateAndPromoteResult, PromotionStatus } from '../core/promotion.js';
-import { Registry, type AliasLogEntry, type ModelCard } from '../core/registry.js';
+import { Registry, type AliasLogEntry, type ModelCard, openRegistry } from '../storage/registry.js';
 import type { TrainModelResult } from '../core/types.js';
 import { declareVariant, startWorkerHarness, testApi, type TestApi, type WorkerHarness } from './helpers.js';
 
@@ -32,7 +32,7 @@ async function declare(timeoutSeconds: number, gate: Record<string, unknown> = {
 beforeAll(async () => {
   harness = await startWorkerHarness('promote');
   ({ paths, client } = harness);
-  registry = new Registry(paths.registryDir);
+  registry = openRegistry(paths);
   api = await testApi(paths, async () => client, { address: harness.address, namespace: 'default', taskQueue: harness.taskQueue, uiUrl: 'http://localhost:8233' });
   const week = (await listPartitions(paths.lakeDir, 'flights', 'week')).at(-1)!;
   const db = await openDuckDB();
@@ -226,12 +226,12 @@ describe('EvaluateAndPromoteWorkflow', () => {
     // v3: a copy of v2 whose model file is then damaged on disk.
     const v2 = await registry.readCard(MODEL, 2);
     const { version: _v, createdAt: _c, evaluations: _e, onnx, ...draft } = v2;
-    const v3 = await registry.register(MODEL, await readFile(registry.modelPath(MODEL, 2)), {
+    const v3 = await registry.register(MODEL, await readFile(await registry.modelFile(MODEL, 2)), {
       ...draft,
       onnx: { parity: onnx.parity },
       lineage: { ...draft.lineage, runId: 'corrupt-copy' },
     });
-    const file = registry.modelPath(MODEL, v3.version);
+    const file = await registry.modelFile(MODEL, v3.version);
     const bytes = await readFile(file);
     await writeFile(file, bytes.subarray(0, bytes.length >> 1));
 

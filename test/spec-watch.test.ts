@@ -3,7 +3,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pinSpec, runSpec } from '../core/spec-pins.js';
+import { pinSpec, runSpec } from '../storage/spec-pins.js';
 import { loadSpec } from '../core/spec.js';
 import { SpecWatcher, type SpecSet } from '../worker/spec-watch.js';
 import { declareVariant, testPaths } from './helpers.js';

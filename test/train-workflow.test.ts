@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT, type Paths, type TemporalSettings } from '../core/config.js';
 import { openDuckDB, parquetSource, queryRows, quoteLiteral } from '../core/duckdb.js';
 import { listPartitions } from '../core/lake.js';
-import { Registry } from '../core/registry.js';
+import { Registry, openRegistry } from '../storage/registry.js';
 import { MODEL_NAME, type TrainModelInput, type TrainModelResult } from '../core/types.js';
 import { createWorker, WORKFLOWS_PATH, type WorkerSet } from '../worker/worker.js';
 import { declareDatasetVariant, declareVariant, pathsEnv, spawnEntry, stopProcess, testApi, testPaths, type TestApi } from './helpers.js';
@@ -109,7 +109,7 @@ describe('TrainModelWorkflow', () => {
     const status = await api.call(`/workflows/${workflowId}`);
     expect(((await status.json()) as { status: string }).status).toBe('COMPLETED');
 
-    const registry = new Registry(paths.registryDir);
+    const registry = openRegistry(paths);
     const card = await registry.readCard('flight_delay', 1);
     expect(card.lineage.workflowId).toBe(workflowId);
     expect(card.lineage.dataset.snapshotHash).toBe(result.snapshot.contentHash);
@@ -225,7 +225,7 @@ describe('TrainModelWorkflow', () => {
     expect(status.failure.message).toContain("column 'delay'");
     expect(status.failure.message).toContain('arr_delay');
 
-    const registry = new Registry(paths.registryDir);
+    const registry = openRegistry(paths);
     expect((await registry.getAlias('flight_delay_copy', 'champion'))?.version).toBe(first.result.version);
     expect(await registry.listVersions('flight_delay_copy')).toEqual([first.result.version]);
   });
@@ -258,7 +258,7 @@ describe('TrainModelWorkflow', () => {
     expect(typeof r.body.prediction).toBe('number');
     expect(r.body.labelColumn).toBe('delay_minutes');
 
-    const registry = new Registry(paths.registryDir);
+    const registry = openRegistry(paths);
     const card = await registry.readCard('flight_delay_class_ci', 1);
     expect(card.output).toBe('probabilities');
     expect(card.classes).toEqual(['early', 'on_time', 'late', 'very_late']);
@@ -283,7 +283,7 @@ describe('TrainModelWorkflow', () => {
     const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'trainModel');
     expect(scheduled).toHaveLength(3);
 
-    const card = await new Registry(paths.registryDir).readCard('flight_delay_tuned', result.version);
+    const card = await openRegistry(paths).readCard('flight_delay_tuned', result.version);
     expect((card.trainer.tuning as { chosen: { params: Record<string, number> } }).chosen.params).toEqual(chosen[0]!.trial.params);
     expect(card.trainer.params.numLeaves).toBe(chosen[0]!.trial.params.numLeaves);
   });
@@ -321,7 +321,7 @@ describe('TrainModelWorkflow', () => {
       expect(result.version).toBe(1);
       expect(result.training.resumedFromIteration).toBeGreaterThanOrEqual(15);
       expect(result.training.iterations).toBe(120);
-      const registry = new Registry(paths.registryDir);
+      const registry = openRegistry(paths);
       expect(await registry.listVersions('flight_delay_slow')).toEqual([1]);
       expect((await registry.getAlias('flight_delay_slow', 'champion'))?.version).toBe(1);
     } finally {

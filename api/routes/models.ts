@@ -15,7 +15,7 @@ import {
 import { temporalUiLink } from '../../core/config.js';
 import { NoPendingApprovalError, NoPreviousChampionError, PromotionInProgressError, rootCause, WorkflowNotAnsweringError } from '../../core/errors.js';
 import { decideUpdate, promotionWorkflowId, statusQuery, type RollbackInput } from '../../core/promotion.js';
-import { CHALLENGER, CHAMPION, Registry, rollbackTarget, type ModelCard } from '../../core/registry.js';
+import { CHALLENGER, CHAMPION, Registry, rollbackTarget, type ModelCard, openRegistry } from '../../storage/registry.js';
 import { loadAllSpecs, loadSpec } from '../../core/spec.js';
 import { WorkflowStarter } from '../../runs/starter.js';
 import { EvaluateAndPromoteWorkflow } from '../../workflows/promote.js';
@@ -28,7 +28,7 @@ const MOVE_WAIT_MS = 30_000;
 const AnyObject = z.object({}).passthrough();
 
 export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void {
-  const registry = new Registry(deps.paths.registryDir);
+  const registry = openRegistry(deps.paths);
   const spec = (name: string) => loadSpec(deps.paths, name); // 404 for unknown names
   const read = guard('predict');
   const admin = guard('admin');

@@ -10,7 +10,7 @@ import { listPartitions } from '../../core/lake.js';
 import { RAW_FORMATS } from '../../core/raw-files.js';
 import type { MonitorModelInput } from '../../core/monitoring.js';
 import type { EvaluateAndPromoteInput } from '../../core/promotion.js';
-import { Registry } from '../../core/registry.js';
+import { Registry, openRegistry } from '../../storage/registry.js';
 import { loadSpec, type LoadedSpec } from '../../core/spec.js';
 import type { BatchInferenceInput, TrainModelInput } from '../../core/types.js';
 import type { Api, AppDeps, Guard } from '../app.js';
@@ -136,7 +136,7 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
     async (c) => {
       const body = c.req.valid('json');
       await spec(body.model);
-      await new Registry(deps.paths.registryDir).readCard(body.model, body.version); // 404 for an unknown version
+      await openRegistry(deps.paths).readCard(body.model, body.version); // 404 for an unknown version
       const input: EvaluateAndPromoteInput = { model: body.model, version: body.version, actor: body.actor ?? c.get('principal'), ...(body.reason ? { reason: body.reason } : {}) };
       const handle = await startPromotion(deps, body.model, (starter) => starter.evaluate(input));
       return c.json({ ...started(handle.workflowId, handle.firstExecutionRunId), promotion: `/models/${body.model}/promotion` }, 202);

@@ -15,7 +15,7 @@ import { createScorer, type PredictorRequest, type WithoutId } from '../../api/p
 import { resolvePaths } from '../../core/config.js';
 import { errorMessage } from '../../core/errors.js';
 import { featureColumns, featureQuery, requestParameters, requestSource } from '../../core/features.js';
-import { CHAMPION, Registry } from '../../core/registry.js';
+import { CHAMPION, Registry, openRegistry } from '../../storage/registry.js';
 import { loadSpec, requestColumns } from '../../core/spec.js';
 
 /** The project's defaults (api/predictor.ts DEFAULT_BATCHING): 48 rows, 1 ms, 2 batches in flight. */
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const paths = resolvePaths();
   const loaded = await loadSpec(paths, model);
   const columns = requestColumns(loaded.spec).map((c) => c.name);
-  const registry = new Registry(paths.registryDir);
+  const registry = openRegistry(paths);
   const champion = await registry.getAlias(model, CHAMPION);
   if (!champion) throw new Error(`${model} has no champion in ${paths.registryDir}: run npm start once`);
   const card = await registry.readCard(model, champion.version);
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   };
   const sql = featureQuery(loaded, requestSource(loaded.spec), false);
   await ask({ type: 'prepare', model, sql, features: featureColumns(loaded.spec), statements: MAX_IN_FLIGHT });
-  await ask({ type: 'load', model, version: card.version, file: registry.modelPath(model, card.version), threads: 1 });
+  await ask({ type: 'load', model, version: card.version, file: await registry.modelFile(model, card.version), threads: 1 });
 
   let waiting: Waiting[] = [];
   let running = 0;

@@ -33,7 +33,12 @@ export async function publishDurably(temp: string, target: string): Promise<void
     await handle.close();
   }
   await rename(temp, target);
-  const dir = await open(path.dirname(target), 'r');
+  await syncFolder(path.dirname(target));
+}
+
+/** Flush a folder, so the names just linked or renamed into it are on disk. */
+export async function syncFolder(folder: string): Promise<void> {
+  const dir = await open(folder, 'r');
   try {
     await dir.sync();
   } finally {
