@@ -1,15 +1,15 @@
 // Data activities: pin a snapshot of the lake, check it against the model's contract, and
 // build the training set with DuckDB. Each is idempotent: a retry redoes the same work on
 // the same pinned files and overwrites its own outputs atomically.
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetRowCounts, parquetSource, quoteIdent, quoteLiteral, queryRows } from '../core/duckdb.js';
 import { publishDurably, temporaryPath } from '../storage/durable.js';
 import { DataContractViolation, namingSqlFile } from '../core/errors.js';
 import { featureQuery, LABEL_COLUMN, rawFeatureQuery } from '../core/features.js';
-import { hashFile, listPartitions } from '../core/lake.js';
 import { sha256, type DatasetColumn, type SplitSpec } from '../core/spec.js';
+import { openLake } from '../storage/lake.js';
 import { pinSpec, runSpec } from '../storage/spec-pins.js';
 import { sideRows, splitQuery } from '../core/split.js';
 import type { DatasetSnapshot, PartitionSnapshot, TrainingSet, ValidationReport } from '../core/types.js';
@@ -31,17 +31,26 @@ function compatible(declared: string, actual: string): boolean {
 }
 
 export function createDataActivities({ paths }: DataDeps) {
+  const lake = openLake(paths);
+
+  /** Local copies of a snapshot's files (DuckDB reads paths), and the name of each for messages. */
+  async function localFiles(partitions: readonly PartitionSnapshot[]): Promise<{ files: string[]; names: Map<string, string> }> {
+    const keys = partitions.flatMap((p) => p.files);
+    const files = await lake.localFiles(keys);
+    return { files, names: new Map(files.map((f, i) => [f, `${lake.store.location}/${keys[i]!.key}`])) };
+  }
+
   /** The files the run will use: the newest train + validation + holdout partitions, with row counts and hashes. */
   async function snapshotDataset(input: { model: string }): Promise<DatasetSnapshot> {
     const { spec, specHash } = await pinSpec(paths, input.model);
-    const all = await listPartitions(paths.lakeDir, spec.dataset.name, spec.dataset.partitionKey);
-    const datasetDir = path.join(paths.lakeDir, spec.dataset.name);
+    const all = await lake.partitions(spec.dataset.name, spec.dataset.partitionKey);
+    const datasetDir = lake.location(spec.dataset.name);
     const { least, need, why } = partitionsNeeded(spec.split, all.length);
     if (all.length < least) {
       throw new DataContractViolation('empty', `need at least ${least} partition${least === 1 ? '' : 's'} (${why}), found ${all.length}`, datasetDir);
     }
     const window = all.slice(all.length - need);
-    const files = window.flatMap((p) => p.files);
+    const files = await lake.localFiles(window.flatMap((p) => p.files));
     const db = await openDuckDB();
     let rowsByFile: Map<string, number>;
     try {
@@ -50,16 +59,15 @@ export function createDataActivities({ paths }: DataDeps) {
       db.close();
     }
     const partitions: PartitionSnapshot[] = [];
+    let i = 0;
     for (const p of window) {
       const snapFiles = [];
       for (const file of p.files) {
-        snapFiles.push({ path: file, rows: rowsByFile.get(file) ?? 0, bytes: (await stat(file)).size, sha256: await hashFile(file) });
+        snapFiles.push({ key: file.key, rows: rowsByFile.get(files[i++]!) ?? 0, bytes: file.bytes, sha256: await lake.sha256(file) });
       }
       partitions.push({ value: p.value, files: snapFiles, rows: snapFiles.reduce((s, f) => s + f.rows, 0) });
     }
-    const contentHash = sha256(
-      partitions.flatMap((p) => p.files.map((f) => `${path.relative(paths.lakeDir, f.path)}:${f.sha256}`)).join('\n'),
-    );
+    const contentHash = sha256(partitions.flatMap((p) => p.files.map((f) => `${f.key}:${f.sha256}`)).join('\n'));
     return {
       model: input.model,
       dataset: spec.dataset.name,
@@ -78,7 +86,8 @@ export function createDataActivities({ paths }: DataDeps) {
     return namingSqlFile(loaded.spec.features.sql, async () => {
       const { spec } = loaded;
       const contract = spec.dataset.contract;
-      const files = input.snapshot.partitions.flatMap((p) => p.files.map((f) => f.path));
+      const { files, names } = await localFiles(input.snapshot.partitions);
+      const nameOf = (file: string) => names.get(file) ?? file;
       const checks: string[] = [];
       const db = await openDuckDB();
       try {
@@ -89,7 +98,7 @@ export function createDataActivities({ paths }: DataDeps) {
             `DESCRIBE SELECT * FROM read_parquet(${quoteLiteral(file)}, hive_partitioning = false)`,
           );
           const types = new Map(described.map((r) => [String(r.column_name), String(r.column_type)]));
-          for (const col of spec.dataset.columns) checkColumn(file, col, types);
+          for (const col of spec.dataset.columns) checkColumn(nameOf(file), col, types);
         }
         checks.push(`schema: ${spec.dataset.columns.length} columns present with compatible types in ${files.length} files`);
 
@@ -111,7 +120,7 @@ export function createDataActivities({ paths }: DataDeps) {
               throw new DataContractViolation(
                 'nulls',
                 `${(rate * 100).toFixed(2)}% NULL, more than the ${(contract.maxNullRate * 100).toFixed(2)}% allowed`,
-                String(row.filename),
+                nameOf(String(row.filename)),
                 col.name,
               );
             }
@@ -123,7 +132,7 @@ export function createDataActivities({ paths }: DataDeps) {
         const sizes = input.snapshot.partitions.map((p) => p.rows).sort((a, b) => a - b);
         const median = sizes[Math.floor(sizes.length / 2)] ?? 0;
         for (const p of input.snapshot.partitions) {
-          const where = p.files[0]?.path;
+          const where = p.files[0] ? `${lake.store.location}/${p.files[0].key}` : undefined;
           if (p.rows < contract.minRowsPerPartition) {
             throw new DataContractViolation('volume', `partition ${p.value} has ${p.rows} rows, fewer than ${contract.minRowsPerPartition}`, where);
           }
@@ -150,7 +159,7 @@ export function createDataActivities({ paths }: DataDeps) {
             throw new DataContractViolation(
               'label',
               `positive rate ${labelRate.toFixed(4)} outside [${expectedRate.min}, ${expectedRate.max}]`,
-              path.join(paths.lakeDir, spec.dataset.name),
+              lake.location(spec.dataset.name),
               spec.label.column,
             );
           }
@@ -168,7 +177,7 @@ export function createDataActivities({ paths }: DataDeps) {
             throw new DataContractViolation(
               'label',
               `values that are not declared classes: ${unknown.map((u) => `'${String(u.value)}'`).join(', ')} (classes: ${classes.join(', ')})`,
-              path.join(paths.lakeDir, spec.dataset.name),
+              lake.location(spec.dataset.name),
               spec.label.column,
             );
           }
@@ -191,7 +200,9 @@ export function createDataActivities({ paths }: DataDeps) {
     return namingSqlFile(loaded.spec.features.sql, async () => {
       const parts = input.snapshot.partitions;
       const split = loaded.spec.split;
-      const filesOf = (partitions: readonly PartitionSnapshot[]) => partitions.flatMap((p) => p.files.map((f) => f.path));
+      const local = new Map<PartitionSnapshot, string[]>();
+      for (const p of parts) local.set(p, (await localFiles([p])).files);
+      const filesOf = (partitions: readonly PartitionSnapshot[]) => partitions.flatMap((p) => local.get(p)!);
       const workDir = runWorkDir(paths, input.model, input.workflowId, input.runId);
       await mkdir(workDir, { recursive: true });
       const db = await openDuckDB({ threads: 2 });

@@ -2,7 +2,6 @@
 // same holdout rows (the candidate's holdout weeks through the model's feature SQL), with the
 // registered ONNX files and onnxruntime, then apply the spec's gate.
 import { Context } from '@temporalio/activity';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Paths } from '../core/config.js';
 import { CorruptModelError, DataContractViolation, errorMessage, HoldoutMismatchError, InvalidSpecError, namingSqlFile } from '../core/errors.js';
@@ -11,9 +10,9 @@ import { sameSides, sideRows, splitQuery } from '../core/split.js';
 import { calibrationBins, evaluateGate } from '../core/gate.js';
 import { gatherRows, pairedBootstrap, type PairedInterval } from '../ml/bootstrap.js';
 import { loadSession, runModel, scoreInBatches, type InferenceSession } from '../core/inference.js';
-import { listPartitions } from '../core/lake.js';
+import { openLake } from '../storage/lake.js';
 import type { EvaluationResult, LatencyReport } from '../core/promotion.js';
-import { CHAMPION, Registry, type ModelCard, openRegistry } from '../storage/registry.js';
+import { CHAMPION, type ModelCard, openRegistry } from '../storage/registry.js';
 import { runSpec } from '../storage/spec-pins.js';
 import { loadSpec, type ModelSpec } from '../core/spec.js';
 import { metricValue, type Baseline, type Metrics } from '../ml/metrics.js';
@@ -46,18 +45,20 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
       const championCard = championVersion === null ? null : await registry.readCard(input.model, championVersion);
 
       const partitions = card.lineage.dataset.holdoutPartitions;
-      const available = await listPartitions(paths.lakeDir, spec.dataset.name, spec.dataset.partitionKey);
-      const files = partitions.flatMap((value) => {
+      const lake = openLake(paths);
+      const available = await lake.partitions(spec.dataset.name, spec.dataset.partitionKey);
+      const lakeFiles = partitions.flatMap((value) => {
         const found = available.find((p) => p.value === value);
         if (!found) {
           throw new DataContractViolation(
             'empty',
             `holdout partition ${spec.dataset.partitionKey}=${value} of v${input.version} is no longer in the lake`,
-            path.join(paths.lakeDir, spec.dataset.name),
+            lake.location(spec.dataset.name),
           );
         }
         return found.files;
       });
+      const files = await lake.localFiles(lakeFiles);
       ctx.heartbeat({ stage: 'reading holdout', partitions });
       // A random split cuts the holdout out of the same partitions again, the way this version's card says.
       const split = card.lineage.dataset.split;

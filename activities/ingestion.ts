@@ -1,18 +1,21 @@
 // Ingestion activities: raw files into a dataset's lake partitions. `stageIngest` reads every
 // file, checks it against the dataset's declaration (columns by their raw source, types, nulls)
-// and writes the batch as Parquet under a staging folder named by the files' content hash;
-// `publishIngest` moves each partition into the lake with one rename (a reader sees the whole
-// partition or none of it) and records the hash in the dataset's ledger. Both are idempotent:
-// a retry redoes the same work, and the same files ingested again change nothing.
+// and stores the batch as one Parquet file per partition under its final key, named by the
+// files' content hash, where no reader looks yet; `publishIngest` adds each file to its
+// partition's manifest (storage/lake.ts: a reader sees the whole batch in a partition or none of
+// it) and records the hash in the dataset's ledger. Both are idempotent: a retry redoes the same
+// work, and the same files ingested again change nothing. Nothing passes between them but the
+// store, so they may run on different hosts.
 import { Context } from '@temporalio/activity';
-import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { comparePartitionValues, describeColumn, loadDataset, sourceOf, type DatasetSpec } from '../core/dataset.js';
 import { openDuckDB, quoteIdent, quoteLiteral, queryRows } from '../core/duckdb.js';
-import { replaceDurably } from '../storage/durable.js';
-import { IngestError } from '../core/errors.js';
-import { exists, hashFile, listPartitions } from '../core/lake.js';
+import { IngestError, WriteConflictError } from '../core/errors.js';
+import { hashFile, openLake, type Lake } from '../storage/lake.js';
+import { getJson, joinKey, putJson } from '../storage/object-store.js';
 import { expandSources, formatOf, readRawFile, ROW_COLUMN, type RawFormat } from '../core/raw-files.js';
 import { sha256 } from '../core/spec.js';
 import type { IngestInput, IngestResult, StagedIngest } from '../core/types.js';
@@ -22,18 +25,20 @@ export interface IngestionDeps {
 }
 
 const LEDGER = '_ingests';
-const STAGING = '.staging';
 
 export function createIngestionActivities({ paths }: IngestionDeps) {
+  const lake = openLake(paths);
+
   async function stageIngest(input: IngestInput): Promise<StagedIngest> {
     const { dataset } = await loadDataset(paths.datasetsDir, input.dataset);
-    const root = path.join(paths.lakeDir, dataset.name);
     const db = await openDuckDB({ threads: 1 });
+    // This host's scratch folder for the Parquet it writes before storing it.
+    const scratch = await mkdtemp(path.join(tmpdir(), 'mlops-ingest-'));
     try {
       const files = await expandSources(db.connection, input.sources);
       const hashes = await Promise.all(files.map(hashFile));
       const contentHash = sha256([...hashes].sort().join('\n'));
-      const done = await readLedger(root, contentHash);
+      const done = await readLedger(lake, dataset.name, contentHash);
       if (done) return { ...done, alreadyIngested: true };
 
       const ignored = new Set<string>();
@@ -50,29 +55,26 @@ export function createIngestionActivities({ paths }: IngestionDeps) {
         );
       }
       await db.connection.run(`CREATE TEMP TABLE batch AS ${batchParts.join('\nUNION ALL\n')}`);
-      // Only a batch that passed every check touches the dataset's folder.
-      const stagingDir = path.join(root, STAGING, contentHash);
-      await rm(stagingDir, { recursive: true, force: true });
-      await mkdir(stagingDir, { recursive: true });
-      const seq = dataset.partitioning.by === 'arrival' ? await reserveBatch(root, contentHash) : undefined;
+      // Only a batch that passed every check touches the store.
+      const seq = dataset.partitioning.by === 'arrival' ? await reserveBatch(lake, dataset.name, contentHash) : undefined;
       const partition = partitionExpression(dataset, seq);
       const values = (await queryRows(db.connection, `SELECT DISTINCT ${partition} AS v FROM batch`)).map((r) => String(r.v)).sort(comparePartitionValues);
       const partitions: StagedIngest['partitions'][number][] = [];
       for (const value of values) {
         Context.current().heartbeat({ stage: 'writing', partition: value });
         const folder = `${dataset.partitionKey}=${folderValue(value)}`;
-        const dir = path.join(stagingDir, folder);
-        await mkdir(dir, { recursive: true });
         const fileName = `part-${contentHash.slice(0, 16)}.parquet`;
+        const local = path.join(scratch, `${partitions.length}.parquet`);
         const [row] = await queryRows(
           db.connection,
           `SELECT count(*)::BIGINT AS n FROM batch WHERE ${partition} = ${quoteLiteral(value)}`,
         );
         await db.connection.run(
           `COPY (SELECT ${dataset.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM batch WHERE ${partition} = ${quoteLiteral(value)} ORDER BY __file, ${ROW_COLUMN}) ` +
-            `TO ${quoteLiteral(path.join(dir, fileName))} (FORMAT parquet, COMPRESSION zstd)`,
+            `TO ${quoteLiteral(local)} (FORMAT parquet, COMPRESSION zstd)`,
         );
-        partitions.push({ folder, value: folderValue(value), file: fileName, rows: Number(row?.n) });
+        const stored = await lake.putFile(dataset.name, folder, fileName, local);
+        partitions.push({ folder, value: folderValue(value), file: fileName, rows: Number(row?.n), stored: { ...stored, sha256: stored.sha256!, rows: stored.rows! } });
       }
       const staged: StagedIngest = {
         dataset: dataset.name,
@@ -83,80 +85,55 @@ export function createIngestionActivities({ paths }: IngestionDeps) {
         ignoredColumns: [...ignored].sort(),
         alreadyIngested: false,
       };
-      await replaceDurably(path.join(stagingDir, 'manifest.json'), JSON.stringify(staged, null, 2));
       return staged;
     } finally {
       db.close();
+      await rm(scratch, { recursive: true, force: true });
     }
   }
 
   async function publishIngest(input: { staged: StagedIngest }): Promise<IngestResult> {
     const { staged } = input;
-    const root = path.join(paths.lakeDir, staged.dataset);
     if (staged.alreadyIngested) return { ...staged, published: [] };
-    const stagingDir = path.join(root, STAGING, staged.contentHash);
     const published: string[] = [];
     for (const p of staged.partitions) {
       Context.current().heartbeat({ stage: 'publishing', partition: p.folder });
-      const target = path.join(root, p.folder);
-      const from = path.join(stagingDir, p.folder);
-      if (await exists(path.join(target, p.file))) continue; // moved by an earlier attempt
-      if (!(await exists(target))) {
-        // A new partition appears whole: one rename of its folder.
-        try {
-          await rename(from, target);
-          published.push(p.folder);
-          continue;
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-        }
-      }
-      // The partition exists already: the batch's file joins it with one rename.
-      await rename(path.join(from, p.file), path.join(target, p.file));
-      published.push(p.folder);
+      // One conditional write of the partition's manifest: the batch's file appears whole or not at all.
+      if (await lake.addFiles(staged.dataset, p.folder, [p.stored])) published.push(p.folder);
     }
-    await mkdir(path.join(root, LEDGER), { recursive: true });
     const record: IngestResult = { ...staged, published, alreadyIngested: false };
-    await replaceDurably(path.join(root, LEDGER, `${staged.contentHash}.json`), JSON.stringify({ ...record, ingestedAt: new Date().toISOString() }, null, 2));
-    await rm(stagingDir, { recursive: true, force: true });
+    await putJson(lake.store, joinKey(staged.dataset, LEDGER, `${staged.contentHash}.json`), { ...record, ingestedAt: new Date().toISOString() });
     return record;
   }
 
   return { stageIngest, publishIngest };
 }
 
-async function readLedger(root: string, contentHash: string): Promise<Omit<StagedIngest, 'alreadyIngested'> | undefined> {
-  try {
-    return JSON.parse(await readFile(path.join(root, LEDGER, `${contentHash}.json`), 'utf8')) as StagedIngest;
-  } catch {
-    return undefined;
-  }
+async function readLedger(lake: Lake, dataset: string, contentHash: string): Promise<Omit<StagedIngest, 'alreadyIngested'> | undefined> {
+  return (await getJson<StagedIngest>(lake.store, joinKey(dataset, LEDGER, `${contentHash}.json`)))?.value;
 }
 
 /**
- * The arrival number of a batch: the next free one, claimed by creating its marker exclusively,
- * or the one this content claimed before (a retry keeps its number).
+ * The arrival number of a batch: the next free one, claimed by creating its marker with a
+ * conditional create, or the one this content claimed before (a retry keeps its number).
  */
-async function reserveBatch(root: string, contentHash: string): Promise<number> {
-  const dir = path.join(root, LEDGER);
-  await mkdir(dir, { recursive: true });
-  const markers = (await readdir(dir)).filter((f) => /^batch-\d+$/.test(f));
+async function reserveBatch(lake: Lake, dataset: string, contentHash: string): Promise<number> {
+  const prefix = `${joinKey(dataset, LEDGER)}/batch-`;
+  const markers = (await lake.store.list(prefix)).filter((o) => /^\d+$/.test(o.key.slice(prefix.length)));
   for (const m of markers) {
-    if ((await readFile(path.join(dir, m), 'utf8')) === contentHash) return Number(m.slice('batch-'.length));
+    // A marker holds {"contentHash"}, or, written before the store, the bare hash.
+    const text = new TextDecoder().decode((await lake.store.get(m.key))?.body ?? new Uint8Array());
+    const claimedBy = text.startsWith('{') ? (JSON.parse(text) as { contentHash: string }).contentHash : text.trim();
+    if (claimedBy === contentHash) return Number(m.key.slice(prefix.length));
   }
-  const taken = markers.map((m) => Number(m.slice('batch-'.length)));
-  const inLake = (await listPartitions(path.dirname(root), path.basename(root), 'batch')).map((p) => Number(p.value));
-  let n = Math.max(0, ...taken, ...inLake) + 1;
-  for (;;) {
+  const taken = markers.map((m) => Number(m.key.slice(prefix.length)));
+  const inLake = (await lake.partitions(dataset, 'batch')).map((p) => Number(p.value));
+  for (let n = Math.max(0, ...taken, ...inLake) + 1; ; n++) {
     try {
-      const handle = await open(path.join(dir, `batch-${n}`), 'wx');
-      await handle.writeFile(contentHash);
-      await handle.close();
+      await putJson(lake.store, `${prefix}${n}`, { contentHash }, { ifNoneMatch: '*' });
       return n;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      n++;
+      if (!(err instanceof WriteConflictError)) throw err;
     }
   }
 }

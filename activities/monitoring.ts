@@ -16,7 +16,6 @@ import { DataContractViolation, namingSqlFile, NoChampionError, UnknownPartition
 import { keyedFeatures, LABEL_COLUMN } from '../core/features.js';
 import { higherIsBetter as metricHigherIsBetter } from '../core/gate.js';
 import { metricValue } from '../ml/metrics.js';
-import { listPartitions } from '../core/lake.js';
 import { comparePartitionValues } from '../core/dataset.js';
 import type {
   DriftReport,
@@ -27,7 +26,8 @@ import type {
   RetrainDecision,
 } from '../core/monitoring.js';
 import { FEATURES_COLUMN, predictionFile, scoredPartitions, SOURCE_FILE, SOURCE_ROW } from '../core/predictions.js';
-import { CHAMPION, Registry, type ModelCard, openRegistry } from '../storage/registry.js';
+import { CHAMPION, type ModelCard, openRegistry } from '../storage/registry.js';
+import { nameInDataset, openLake } from '../storage/lake.js';
 import { renderReportHtml } from '../core/report-html.js';
 import { reportDir } from '../core/reports.js';
 import { loadSpec, type LoadedSpec } from '../core/spec.js';
@@ -59,14 +59,14 @@ export function createMonitoringActivities({ paths }: MonitoringDeps) {
     if (version === undefined) throw new NoChampionError(input.model);
     const card = await registry.readCard(input.model, version);
     const { name: dataset, partitionKey } = spec.dataset;
-    const lake = (await listPartitions(paths.lakeDir, dataset, partitionKey)).map((p) => p.value);
+    const lake = (await openLake(paths).partitions(dataset, partitionKey)).map((p) => p.value);
     const reference = [...card.lineage.dataset.trainPartitions, ...(card.lineage.dataset.validationPartitions ?? [])];
     const gone = reference.filter((p) => !lake.includes(p));
     if (gone.length) {
       throw new DataContractViolation(
         'empty',
         `v${version} was trained on ${partitionKey}=${gone.join(', ')}, which the lake no longer has: there is no reference to compare with`,
-        path.join(paths.lakeDir, dataset),
+        openLake(paths).location(dataset),
       );
     }
     let window: string[];
@@ -206,16 +206,17 @@ async function performanceAndLabels(
   policy: MonitoringPolicy,
 ): Promise<{ performance: PerformanceCheck; labels: FeatureDrift | null }> {
   const { spec } = loaded;
-  const lake = await listPartitions(paths.lakeDir, spec.dataset.name, plan.partitionKey);
+  const lakeStore = openLake(paths);
+  const lake = await lakeStore.partitions(spec.dataset.name, plan.partitionKey);
   const scored = await scoredPartitions(paths, plan.model, plan.partitionKey, plan.version);
   const first = [...plan.reference, ...plan.window].sort(comparePartitionValues)[0]!;
   const last = [...plan.window].sort(comparePartitionValues).at(-1)!;
   const span = lake.filter((p) => p.value >= first && p.value <= last && scored.has(p.value));
-  const datasetDir = path.join(paths.lakeDir, spec.dataset.name);
   const task = modelTask(card);
+  const locals = await Promise.all(span.map((p) => lakeStore.localFiles(p.files)));
   // One SELECT per partition: its predictions joined to its labels by row key.
-  const parts = span.map((p) => {
-    const keyed = keyedFeatures(loaded, p.files, datasetDir, true);
+  const parts = span.map((p, i) => {
+    const keyed = keyedFeatures(loaded, p.files.map((f, j) => ({ local: locals[i]![j]!, name: nameInDataset(f) })), true);
     return (
       `SELECT ${quoteLiteral(p.value)} AS grp, l.y, ${task.labelledOutputs('p').join(', ')}\n` +
       `FROM read_parquet(${quoteLiteral(predictionFile(paths, plan.model, plan.partitionKey, p.value, plan.version))}, hive_partitioning = false) AS p\n` +

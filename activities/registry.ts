@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { Paths } from '../core/config.js';
 import { NoPreviousChampionError } from '../core/errors.js';
 import type { EvaluationRecord } from '../core/promotion.js';
-import { CHAMPION, Registry, rollbackTarget, type AliasAction, type AliasLogEntry, openRegistry } from '../storage/registry.js';
+import { CHAMPION, rollbackTarget, type AliasAction, type AliasLogEntry, openRegistry } from '../storage/registry.js';
 import { gbdtParams } from '../core/spec.js';
 import { runSpec } from '../storage/spec-pins.js';
 import type { CrossValidation, DatasetSnapshot, ParityReport, RegisteredVersion, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';

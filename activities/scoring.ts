@@ -13,7 +13,8 @@ import { openDuckDB, parquetRowCounts, parquetSource, quoteIdent } from '../core
 import { FeatureRowCountError, InvalidSpecError, namingSqlFile, NoChampionError, UnknownPartitionError } from '../core/errors.js';
 import { featureColumns, featureQuery, keyedFeatures } from '../core/features.js';
 import { ROWS_PER_RUN } from '../core/inference.js';
-import { exists, listPartitions } from '../core/lake.js';
+import { exists } from '../core/local-files.js';
+import { nameInDataset, openLake } from '../storage/lake.js';
 import {
   FEATURES_COLUMN,
   manifestDir,
@@ -23,7 +24,7 @@ import {
   SOURCE_FILE,
   SOURCE_ROW,
 } from '../core/predictions.js';
-import { CHAMPION, Registry, openRegistry } from '../storage/registry.js';
+import { CHAMPION, openRegistry } from '../storage/registry.js';
 import { loadSpec, requestColumns } from '../core/spec.js';
 import type { BatchInferenceInput, BatchPlan, PartitionToScore, ScoredPartition } from '../core/types.js';
 import { modelTask } from '../tasks/index.js';
@@ -39,6 +40,7 @@ const threadFile = siblingModule(import.meta.url, 'scoring-thread');
 
 export function createScoringActivities({ paths }: ScoringDeps) {
   const registry = openRegistry(paths);
+  const lakeStore = openLake(paths);
   /** Partitions of a batch run, one after another on the same few threads (about 0.5 s saved each). */
   const scoringThreads = new ThreadPool(threadFile);
 
@@ -56,7 +58,7 @@ export function createScoringActivities({ paths }: ScoringDeps) {
     }
 
     const { name: dataset, partitionKey } = spec.dataset;
-    const lake = await listPartitions(paths.lakeDir, dataset, partitionKey);
+    const lake = await lakeStore.partitions(dataset, partitionKey);
     let chosen = lake;
     if (input.partitions === 'new') {
       const scored = await scoredPartitions(paths, input.model, partitionKey, version);
@@ -68,12 +70,12 @@ export function createScoringActivities({ paths }: ScoringDeps) {
         return found;
       });
     }
-    const rows = await rowCounts(chosen.flatMap((p) => p.files));
+    const rows = await lakeStore.rowCounts(chosen.flatMap((p) => p.files));
     return {
       model: input.model,
       version,
       partitionKey,
-      partitions: chosen.map((p) => ({ value: p.value, files: p.files, rows: p.files.reduce((s, f) => s + (rows.get(f) ?? 0), 0) })),
+      partitions: chosen.map((p) => ({ value: p.value, files: p.files, rows: p.files.reduce((s, f) => s + (rows.get(f.key) ?? 0), 0) })),
       concurrency: input.concurrency ?? spec.batch.concurrency,
       threads: input.threads ?? spec.batch.threads,
     };
@@ -108,7 +110,8 @@ export function createScoringActivities({ paths }: ScoringDeps) {
 
     const task = modelTask(card);
     const raw = requestColumns(spec).map((c) => `k.${quoteIdent(c.name)}`);
-    const keyed = keyedFeatures(loaded, partition.files, path.join(paths.lakeDir, spec.dataset.name), false);
+    const locals = await lakeStore.localFiles(partition.files);
+    const keyed = keyedFeatures(loaded, partition.files.map((f, i) => ({ local: locals[i]!, name: nameInDataset(f) })), false);
     // The model's inputs are stored with each prediction (as a struct), so monitoring reads the
     // exact features the model saw instead of computing them again.
     const featureStruct = `struct_pack(${spec.features.columns.map((f) => `${quoteIdent(f.name)} := f.${quoteIdent(f.name)}`).join(', ')})`;
@@ -118,7 +121,7 @@ export function createScoringActivities({ paths }: ScoringDeps) {
       output: card.output,
       width: task.width,
       threads: input.threads,
-      featuresSql: featureQuery(loaded, parquetSource(partition.files), false),
+      featuresSql: featureQuery(loaded, parquetSource(locals), false),
       features: featureColumns(spec),
       outputSql:
         `SELECT ${keyed.sourceFile} AS ${SOURCE_FILE}, ${keyed.sourceRow} AS ${SOURCE_ROW}, ${raw.join(', ')}, ${featureStruct} AS ${FEATURES_COLUMN}, ` +

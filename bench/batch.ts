@@ -18,8 +18,8 @@ import { resolvePaths } from '../core/config.js';
 import { openDuckDB, parquetRowCounts, parquetSource } from '../core/duckdb.js';
 import { featureColumns, featureQuery } from '../core/features.js';
 import { ROWS_PER_RUN } from '../core/inference.js';
-import { listPartitions } from '../core/lake.js';
-import { CHAMPION, Registry, openRegistry } from '../storage/registry.js';
+import { openLake } from '../storage/lake.js';
+import { CHAMPION, openRegistry } from '../storage/registry.js';
 import { loadSpec } from '../core/spec.js';
 import type { ScoredPartition } from '../core/types.js';
 import { bootstrapFlights, FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY, releaseWeeks } from '../data/flights.js';
@@ -83,7 +83,10 @@ async function run(): Promise<void> {
   console.log(`machine: ${cpu[0]?.trim()}, ${cpu[1]} cores; node ${process.version}; ${concurrency} partition(s) at a time x ${threads} onnxruntime thread(s)`);
   await bootstrapFlights(paths);
   await releaseWeeks(paths, 1_000);
-  const partitions = await listPartitions(paths.lakeDir, FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY);
+  const lake = openLake(paths);
+  const partitions = await Promise.all(
+    (await lake.partitions(FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY)).map(async (p) => ({ value: p.value, files: await lake.localFiles(p.files) })),
+  );
 
   const cli = await ensureTemporalCli();
   const server = await startDevServer({ cli, dbFile: path.join(stateDir, 'temporal.db'), port: 17433, uiPort: 18433 });

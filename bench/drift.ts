@@ -13,9 +13,9 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { analyzeDrift, type MonitorPlan } from '../activities/monitoring.js';
 import { resolvePaths } from '../core/config.js';
-import { listPartitions } from '../core/lake.js';
+import { openLake } from '../storage/lake.js';
 import { scoredPartitions } from '../core/predictions.js';
-import { CHAMPION, Registry, openRegistry } from '../storage/registry.js';
+import { CHAMPION, openRegistry } from '../storage/registry.js';
 import { renderReportHtml } from '../core/report-html.js';
 
 const MODEL = 'flight_delay';
@@ -26,7 +26,7 @@ const outDir = path.join(main.stateDir, 'bench', 'drift');
 
 async function run(): Promise<void> {
   const version = (await openRegistry(paths).getAlias(MODEL, CHAMPION))?.version;
-  const lake = (await listPartitions(paths.lakeDir, 'flights', 'week')).map((p) => p.value);
+  const lake = (await openLake(paths).partitions('flights', 'week')).map((p) => p.value);
   const scored = version === undefined ? new Set<string>() : await scoredPartitions(paths, MODEL, 'week', version);
   if (version === undefined || lake.length < 26 || lake.some((p) => !scored.has(p))) {
     throw new Error('this benchmark reads the champion’s predictions of all 26 weeks: run `npm run bench:batch` first');

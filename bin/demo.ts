@@ -12,8 +12,7 @@ import { parseArgs } from 'node:util';
 import { ensureTokenFile } from '../api/auth.js';
 import { resolvePaths, temporalSettings, temporalUiLink } from '../core/config.js';
 import { errorMessage, rootCause, UnknownScheduleError } from '../core/errors.js';
-import { openDuckDB, parquetRowCounts } from '../core/duckdb.js';
-import { listPartitions } from '../core/lake.js';
+import { openLake } from '../storage/lake.js';
 import type { DriftReport, MonitorModelResult } from '../core/monitoring.js';
 import { describeSchedule, scheduleId, triggerSchedule } from '../runs/schedules.js';
 import { loadSpec } from '../core/spec.js';
@@ -78,10 +77,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < weeks; i++) {
       const [week] = await releaseWeeks(paths, 1);
       if (!week) break;
-      const released = (await listPartitions(paths.lakeDir, FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY)).find((p) => p.value === week)!;
-      const db = await openDuckDB();
-      const flights = [...(await parquetRowCounts(db.connection, released.files)).values()].reduce((a, b) => a + b, 0);
-      db.close();
+      const lake = openLake(paths);
+      const released = (await lake.partitions(FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY)).find((p) => p.value === week)!;
+      const flights = [...(await lake.rowCounts(released.files)).values()].reduce((a, b) => a + b, 0);
       say('');
       say(`week ${week}: ${flights.toLocaleString('en-US')} flights arrived in the lake`);
 

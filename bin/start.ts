@@ -11,8 +11,8 @@ import { ensureStateDir, PROJECT_ROOT, resolvePaths, temporalSettings, temporalU
 import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
 import { logLevelSetting, portSetting, wholeNumberSetting } from '../core/env.js';
 import { errorMessage, rootCause } from '../core/errors.js';
-import { listPartitions } from '../core/lake.js';
-import { CHAMPION, Registry, openRegistry } from '../storage/registry.js';
+import { openLake } from '../storage/lake.js';
+import { CHAMPION, openRegistry } from '../storage/registry.js';
 import { listModels, loadSpec, requestColumns } from '../core/spec.js';
 import { describeMetrics } from '../tasks/index.js';
 import type { TrainModelInput, TrainModelResult } from '../core/types.js';
@@ -126,15 +126,15 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
 
 async function exampleFlight(model: string): Promise<URLSearchParams | undefined> {
   const { spec } = await loadSpec(paths, model);
-  const partitions = await listPartitions(paths.lakeDir, spec.dataset.name, spec.dataset.partitionKey);
-  const newest = partitions.at(-1);
+  const lake = openLake(paths);
+  const newest = (await lake.partitions(spec.dataset.name, spec.dataset.partitionKey)).at(-1);
   if (!newest) return undefined;
   const cols = requestColumns(spec);
   const db = await openDuckDB();
   try {
     const [row] = await queryRows(
       db.connection,
-      `SELECT ${cols.map((c) => `CAST("${c.name}" AS VARCHAR) AS "${c.name}"`).join(', ')} FROM (${parquetSource(newest.files)}) USING SAMPLE 1 ROWS`,
+      `SELECT ${cols.map((c) => `CAST("${c.name}" AS VARCHAR) AS "${c.name}"`).join(', ')} FROM (${parquetSource(await lake.localFiles(newest.files))}) USING SAMPLE 1 ROWS`,
     );
     if (!row) return undefined;
     const params = new URLSearchParams({ model });

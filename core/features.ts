@@ -94,20 +94,21 @@ export function requestSource(spec: ModelSpec): string {
 /**
  * A FROM clause joining lake files row by row (`k`: raw columns, with `filename` and
  * `file_row_number`) to the model's features over the same files (`f`), plus the expressions
- * of each row's key: the file relative to `datasetDir` and the row number in it. Relies on the
+ * of each row's key: the file's name in its dataset and the row number in it. Relies on the
  * feature SQL giving one row per input row in input order (batch scoring checks it).
  */
 export function keyedFeatures(
   loaded: LoadedSpec,
-  files: readonly string[],
-  datasetDir: string,
+  /** Each local file DuckDB reads, with the name predictions record for it (its place in the dataset). */
+  files: readonly { readonly local: string; readonly name: string }[],
   withLabel: boolean,
 ): { from: string; sourceFile: string; sourceRow: string } {
+  const locals = files.map((f) => f.local);
   return {
     from:
-      `read_parquet([${files.map(quoteLiteral).join(', ')}], filename = true, file_row_number = true, hive_partitioning = false) AS k\n` +
-      `POSITIONAL JOIN (${featureQuery(loaded, parquetSource(files), withLabel)}) AS f`,
-    sourceFile: `substr(k.filename, ${datasetDir.length + 2})`,
+      `read_parquet([${locals.map(quoteLiteral).join(', ')}], filename = true, file_row_number = true, hive_partitioning = false) AS k\n` +
+      `POSITIONAL JOIN (${featureQuery(loaded, parquetSource(locals), withLabel)}) AS f`,
+    sourceFile: `(CASE k.filename ${files.map((f) => `WHEN ${quoteLiteral(f.local)} THEN ${quoteLiteral(f.name)}`).join(' ')} END)`,
     sourceRow: 'k.file_row_number',
   };
 }

@@ -34,7 +34,8 @@ export interface TrainModelInput {
 
 export interface PartitionSnapshot {
   readonly value: string;
-  readonly files: readonly { readonly path: string; readonly rows: number; readonly bytes: number; readonly sha256: string }[];
+  /** Each file by its key in the lake (storage/lake.ts): any host reads it through the store. */
+  readonly files: readonly { readonly key: string; readonly rows: number; readonly bytes: number; readonly sha256: string }[];
   readonly rows: number;
 }
 
@@ -167,7 +168,8 @@ export interface BatchInferenceInput {
 /** One partition to score: its lake files and how many rows they hold. */
 export interface PartitionToScore {
   readonly value: string;
-  readonly files: readonly string[];
+  /** Its files by their keys in the lake (storage/lake.ts). */
+  readonly files: readonly { readonly key: string; readonly bytes: number; readonly rows?: number; readonly sha256?: string }[];
   readonly rows: number;
 }
 
@@ -224,7 +226,14 @@ export interface StagedIngest {
   readonly contentHash: string;
   readonly files: readonly string[];
   readonly rows: number;
-  readonly partitions: readonly { readonly folder: string; readonly value: string; readonly file: string; readonly rows: number }[];
+  /** Each partition's new file, stored under its final key but not yet in the partition's manifest. */
+  readonly partitions: readonly {
+    readonly folder: string;
+    readonly value: string;
+    readonly file: string;
+    readonly rows: number;
+    readonly stored: { readonly key: string; readonly bytes: number; readonly sha256: string; readonly rows: number };
+  }[];
   /** Raw columns no declared column maps: left out of the lake. */
   readonly ignoredColumns: readonly string[];
   /** True when these contents were ingested before: nothing is written again. */
@@ -232,6 +241,6 @@ export interface StagedIngest {
 }
 
 export interface IngestResult extends StagedIngest {
-  /** Partition folders this run moved into the lake. */
+  /** Partition folders whose manifests this run added the batch's files to. */
   readonly published: readonly string[];
 }

@@ -13,7 +13,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { resolvePaths, temporalSettings, type Paths } from '../core/config.js';
 import { listDatasets, loadDataset, parseDataset } from '../core/dataset.js';
-import { errorMessage, rootCause } from '../core/errors.js';
+import { rootCause } from '../core/errors.js';
 import { RAW_FORMATS, type RawFormat } from '../core/raw-files.js';
 import { WorkflowStarter } from '../runs/starter.js';
 import { draftDataset, parsePartitioning } from './draft.js';

@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { resolvePaths } from '../core/config.js';
 import { isValidName, loadDataset, suggestName } from '../core/dataset.js';
-import { exists } from '../core/lake.js';
+import { exists } from '../core/local-files.js';
 import { loadSpec } from '../core/spec.js';
 import { TASK_NAMES } from '../tasks/index.js';
 import type { Task } from '../ml/metrics.js';

@@ -147,8 +147,10 @@ export class FileStore implements ObjectStore {
         if (e.name.startsWith('.')) continue; // temporary files, staging folders, locks
         const key = dirKey ? `${dirKey}/${e.name}` : e.name;
         if (!key.startsWith(prefix) && !prefix.startsWith(`${key}/`)) continue;
-        if (e.isDirectory()) await walk(key);
-        else if (e.isFile() && key.startsWith(prefix)) {
+        // A linked folder (tests share one read-only lake this way) is walked like its target.
+        const kind = e.isSymbolicLink() ? await stat(path.join(dir, e.name)).catch(() => undefined) : e;
+        if (kind?.isDirectory()) await walk(key);
+        else if (kind?.isFile() && key.startsWith(prefix)) {
           const info = await this.head(key);
           if (info) out.push(info);
         }

@@ -8,7 +8,7 @@ import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Paths } from '../core/config.js';
 import { TemporalUnavailableError } from '../core/errors.js';
-import { Registry, openRegistry } from '../storage/registry.js';
+import { openRegistry } from '../storage/registry.js';
 import { parseDataset } from '../core/dataset.js';
 import flights from '../datasets/flights.json' with { type: 'json' };
 import flightDelay from '../models/flight_delay.json' with { type: 'json' };

@@ -11,10 +11,9 @@ import { Predictor } from '../api/predictor.js';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, queryRows, quoteLiteral } from '../core/duckdb.js';
 import { rootCause } from '../core/errors.js';
-import { listPartitions } from '../core/lake.js';
 import { modelPredictionsDir, predictionFile } from '../core/predictions.js';
 import type { BatchInferenceInput, BatchInferenceResult } from '../core/types.js';
-import { declareVariant, pathsEnv, registerChampion, spawnEntry, stopProcess, testPaths } from './helpers.js';
+import { declareVariant, pathsEnv, registerChampion, spawnEntry, stopProcess, testPaths, listPartitions } from './helpers.js';
 
 const MODEL = 'flight_delay';
 let paths: Paths;
@@ -84,7 +83,7 @@ async function audit(partitions: readonly { value: string; files: readonly strin
 
 describe('BatchInferenceWorkflow', () => {
   it('ends with one output row per input row in every partition when the worker is killed mid-batch', async () => {
-    const partitions = await listPartitions(paths.lakeDir, 'flights', 'week');
+    const partitions = await listPartitions(paths, 'flights', 'week');
     const handle = await batch({ model: MODEL, partitions: 'new', concurrency: 1, threads: 1 }, `batch-kill-${process.pid}`);
     // Kill the worker outright once two partitions are written and the next is being scored
     // (its activity started: a partition takes a second or two, heartbeats come every 2 s).
@@ -129,7 +128,7 @@ describe('BatchInferenceWorkflow', () => {
   });
 
   it('stores the same predictions the API serves for the same rows', async () => {
-    const [, week] = await listPartitions(paths.lakeDir, 'flights', 'week');
+    const [, week] = await listPartitions(paths, 'flights', 'week');
     const version = 1;
     const predictor = await Predictor.create(paths);
     const db = await openDuckDB();

@@ -3,14 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import { openDuckDB, parquetSource, queryRows, readColumns } from '../core/duckdb.js';
 import { featureColumns, featureQuery, LABEL_COLUMN, requestParameters, requestSource } from '../core/features.js';
-import { listPartitions } from '../core/lake.js';
 import { loadSpec } from '../core/spec.js';
-import { testPaths } from './helpers.js';
+import { testPaths, listPartitions } from './helpers.js';
 
 describe('flight_delay feature SQL', async () => {
   const paths = await testPaths();
   const loaded = await loadSpec(paths, 'flight_delay');
-  const [first] = await listPartitions(paths.lakeDir, 'flights', 'week');
+  const [first] = await listPartitions(paths, 'flights', 'week');
 
   it('computes hour, weekday, route and the label from real lake rows', async () => {
     const db = await openDuckDB();

@@ -18,8 +18,8 @@ import { ApiMetrics } from '../api/metrics.js';
 import { Predictor, type BatchingOptions } from '../api/predictor.js';
 import { PROJECT_ROOT, resolvePaths, type Paths, type TemporalSettings } from '../core/config.js';
 import { readLabeledFeatures } from '../core/features.js';
-import { listPartitions } from '../core/lake.js';
-import { Registry, type CardDraft, openRegistry } from '../storage/registry.js';
+import { openLake } from '../storage/lake.js';
+import { type CardDraft, openRegistry } from '../storage/registry.js';
 import { gbdtParams, listModels, loadSpec, specShape } from '../core/spec.js';
 import { predict } from '../ml/gbdt/model.js';
 import { trainGbdt } from '../ml/gbdt/train.js';
@@ -47,6 +47,20 @@ export async function testPaths(): Promise<Paths> {
   await mkdir(paths.lakeDir, { recursive: true });
   await symlink(path.join(shared.lakeDir, 'flights'), path.join(paths.lakeDir, 'flights'));
   return { ...paths, arrivalsDir: shared.arrivalsDir };
+}
+
+/** A dataset's partitions in the lake, each with local paths of its files (DuckDB and tests read paths). */
+export async function listPartitions(paths: Paths, dataset: string, partitionKey: string): Promise<{ value: string; folder: string; files: string[] }[]> {
+  const lake = openLake(paths);
+  return Promise.all((await lake.partitions(dataset, partitionKey)).map(async (p) => ({ value: p.value, folder: p.folder, files: await lake.localFiles(p.files) })));
+}
+
+/** Publish local Parquet files as (more of) a lake partition, the way ingestion does: stored, then in its manifest. */
+export async function publishToLake(paths: Paths, dataset: string, folder: string, files: readonly { name: string; local: string }[]): Promise<void> {
+  const lake = openLake(paths);
+  const stored = [];
+  for (const f of files) stored.push(await lake.putFile(dataset, folder, f.name, f.local));
+  await lake.addFiles(dataset, folder, stored);
 }
 
 /** Environment for a worker process that uses these paths. */
@@ -191,7 +205,7 @@ export async function startWorkerHarness(name: string, given?: Paths): Promise<W
  */
 export async function trainOnFirstWeek(paths: Paths, model: string, params: Readonly<Record<string, number>>) {
   const loaded = await loadSpec(paths, model);
-  const [week, next] = await listPartitions(paths.lakeDir, loaded.spec.dataset.name, loaded.spec.dataset.partitionKey);
+  const [week, next] = await listPartitions(paths, loaded.spec.dataset.name, loaded.spec.dataset.partitionKey);
   const train = await readLabeledFeatures(loaded, week!.files);
   const gbdt = gbdtParams(loaded.spec, params);
   const trained = await trainGbdt(train, gbdt);

@@ -9,10 +9,9 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FLIGHTS_SOURCE, type Paths } from '../core/config.js';
 import { openDuckDB, queryRows, quoteLiteral } from '../core/duckdb.js';
-import { listPartitions } from '../core/lake.js';
 import type { IngestResult } from '../core/types.js';
 import { ingestRun, startOptions } from '../workflows/starts.js';
-import { declareDatasetVariant, pathsEnv, spawnEntry, stopProcess, testPaths } from './helpers.js';
+import { declareDatasetVariant, pathsEnv, spawnEntry, stopProcess, testPaths, listPartitions } from './helpers.js';
 
 let paths: Paths;
 let connection: Connection;
@@ -54,7 +53,7 @@ describe('IngestDatasetWorkflow', () => {
     worker = startWorker();
     const result: IngestResult = await handle.result();
 
-    const partitions = await listPartitions(paths.lakeDir, 'flights_raw', 'week');
+    const partitions = await listPartitions(paths, 'flights_raw', 'week');
     expect(partitions.map((p) => p.value)).toEqual(result.partitions.map((p) => p.value));
     expect(partitions.length).toBe(26);
     for (const p of partitions) expect(p.files.map((f) => path.basename(f)), p.value).toEqual([`part-${result.contentHash.slice(0, 16)}.parquet`]);
@@ -75,6 +74,6 @@ describe('IngestDatasetWorkflow', () => {
     const again = ingestRun({ dataset: 'flights_raw', sources: [FLIGHTS_SOURCE] }, new Date(), `again-${process.pid}`);
     const second: IngestResult = await (await client.workflow.start(again.workflow, { ...startOptions(again), taskQueue })).result();
     expect(second.alreadyIngested).toBe(true);
-    expect((await listPartitions(paths.lakeDir, 'flights_raw', 'week')).map((p) => p.files)).toEqual(partitions.map((p) => p.files));
+    expect((await listPartitions(paths, 'flights_raw', 'week')).map((p) => p.files)).toEqual(partitions.map((p) => p.files));
   }, 300_000);
 });

@@ -6,13 +6,22 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolvePaths } from '../core/config.js';
-import { hashFile, listPartitions } from '../core/lake.js';
+import { resolvePaths, type Paths } from '../core/config.js';
 import { bootstrapFlights, ensureFlightsLake, lakeStatus, releaseWeeks } from '../data/flights.js';
+import { hashFile, openArrivals } from '../storage/lake.js';
 
-async function fingerprint(root: string): Promise<string[]> {
-  const partitions = await listPartitions(root, 'flights', 'week');
-  return Promise.all(partitions.flatMap((p) => p.files.map(async (f) => `${path.relative(root, f)} ${await hashFile(f)}`)));
+/** Each arrival file's key and the sha256 of its bytes (checked against its manifest's). */
+async function fingerprint(paths: Paths): Promise<string[]> {
+  const arrivals = openArrivals(paths);
+  const files = (await arrivals.partitions('flights', 'week')).flatMap((p) => p.files);
+  const locals = await arrivals.localFiles(files);
+  return Promise.all(
+    files.map(async (f, i) => {
+      const actual = await hashFile(locals[i]!);
+      expect(actual).toBe(f.sha256);
+      return `${f.key} ${actual}`;
+    }),
+  );
 }
 
 describe('flights lake', () => {
@@ -22,7 +31,7 @@ describe('flights lake', () => {
     const [markerA] = await Promise.all([bootstrapFlights(a), bootstrapFlights(b)]);
     expect(markerA.rows).toBe(3_000_000);
     expect(markerA.weeks).toHaveLength(26);
-    expect(await fingerprint(a.arrivalsDir)).toEqual(await fingerprint(b.arrivalsDir));
+    expect(await fingerprint(a)).toEqual(await fingerprint(b));
 
     const again = await bootstrapFlights(a);
     expect(again.createdAt).toBe(markerA.createdAt); // reused, not rebuilt

@@ -14,14 +14,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetSource, queryRows, quoteLiteral } from '../core/duckdb.js';
-import { listPartitions } from '../core/lake.js';
 import type { DriftReport, MonitorModelResult } from '../core/monitoring.js';
-import { Registry, openRegistry } from '../storage/registry.js';
+import { openRegistry } from '../storage/registry.js';
 import { loadAllSpecs, requestColumns, type ModelSpec } from '../core/spec.js';
 import { TRAIN_REASON, type BatchInferenceResult, type TrainModelResult } from '../core/types.js';
 import { modelTask, TASK_NAMES, taskKind, type Task } from '../tasks/index.js';
 import { retrainWorkflowId } from '../workflows/starts.js';
-import { declareVariant, startWorkerHarness, testApi, testPaths, type TestApi, type WorkerHarness } from './helpers.js';
+import { declareVariant, startWorkerHarness, testApi, testPaths, type TestApi, type WorkerHarness, listPartitions } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Two models trained, a batch of the lake, a monitor with its batch child and a retraining, three tasks at once on two cores. */
@@ -97,7 +96,7 @@ async function run<R>(s: Stack, route: string, body: Record<string, unknown>): P
 
 /** Raw request fields of two real rows of the lake's newest partition. */
 async function realRows(s: Stack, spec: ModelSpec): Promise<Record<string, string>[]> {
-  const newest = (await listPartitions(s.paths.lakeDir, s.dataset, s.partitionKey)).at(-1)!;
+  const newest = (await listPartitions(s.paths, s.dataset, s.partitionKey)).at(-1)!;
   const db = await openDuckDB();
   try {
     const columns = requestColumns(spec).map((c) => `CAST("${c.name}" AS VARCHAR) AS "${c.name}"`);
@@ -112,7 +111,7 @@ async function realRows(s: Stack, spec: ModelSpec): Promise<Record<string, strin
  * quarter of them from an airport nobody saw ('XXX'), and 20 minutes later than it was.
  */
 async function releaseDriftedWeek(s: Stack): Promise<string> {
-  const newest = (await listPartitions(s.paths.lakeDir, s.dataset, s.partitionKey)).at(-1)!;
+  const newest = (await listPartitions(s.paths, s.dataset, s.partitionKey)).at(-1)!;
   const week = new Date(Date.parse(`${newest.value}T00:00:00Z`) + 7 * 86_400_000).toISOString().slice(0, 10);
   const dir = path.join(s.paths.lakeDir, s.dataset, `${s.partitionKey}=${week}`);
   await mkdir(dir);
@@ -173,7 +172,7 @@ describe('every workflow for every task', () => {
           expect(many.body.predictions[0]).toEqual(answer);
 
           // 4. Batch "new": every lake partition, every row once.
-          const lake = await listPartitions(s.paths.lakeDir, s.dataset, s.partitionKey);
+          const lake = await listPartitions(s.paths, s.dataset, s.partitionKey);
           const batch = await run<BatchInferenceResult>(s, '/workflows/batch', { model: s.model, partitions: 'new' });
           expect(batch.result.version).toBe(1);
           expect(batch.result.partitions.map((p) => p.partition).sort()).toEqual(lake.map((p) => p.value));

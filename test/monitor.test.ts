@@ -2,19 +2,19 @@
 // a week released with injected drift starts a retraining by itself (reason on the run), a
 // second look while it trains does not start another, a tiny window gets no verdict, and the
 // schedules are made from the specs once, then updated, never duplicated.
-import { cp, mkdir, readFile, readlink, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, quoteLiteral, type OpenDuckDB } from '../core/duckdb.js';
-import { listPartitions } from '../core/lake.js';
 import type { DriftReport, MonitorModelInput, MonitorModelResult } from '../core/monitoring.js';
-import { Registry, openRegistry } from '../storage/registry.js';
+import { openRegistry } from '../storage/registry.js';
 import { ensureSchedules, listSchedules } from '../runs/schedules.js';
 import { loadSpec } from '../core/spec.js';
 import { TRAIN_REASON, type TrainModelResult } from '../core/types.js';
 import { retrainWorkflowId } from '../workflows/starts.js';
-import { declareVariant, registerChampion, startWorkerHarness, testPaths, type WorkerHarness } from './helpers.js';
+import { declareVariant, registerChampion, startWorkerHarness, testPaths, type WorkerHarness, listPartitions, publishToLake } from './helpers.js';
 
 const MODEL = 'flight_delay';
 const DRIFTED_WEEK = '2001-02-12';
@@ -27,11 +27,11 @@ let harness: WorkerHarness;
  * 80% farther, a quarter of its flights leaving from an airport the reference never saw ('XXX').
  */
 async function lakeWithArrivals(p: Paths): Promise<void> {
-  const dataset = path.join(p.lakeDir, 'flights');
-  const shared = await readlink(dataset);
-  await rm(dataset);
-  await cp(shared, dataset, { recursive: true });
-  const source = (await listPartitions(p.lakeDir, 'flights', 'week')).at(-2)!.files[0]!;
+  // The shared lake is linked read-only: this test's weeks go into a copy of its own.
+  const shared = await listPartitions(p, 'flights', 'week');
+  await rm(path.join(p.lakeDir, 'flights'));
+  for (const week of shared) await publishToLake(p, 'flights', week.folder, week.files.map((f) => ({ name: path.basename(f), local: f })));
+  const source = (await listPartitions(p, 'flights', 'week')).at(-2)!.files[0]!;
   const db = await openDuckDB();
   try {
     await writeWeek(db, source, DRIFTED_WEEK, `date + INTERVAL 14 DAY AS date, delay, round(distance * 1.8)::BIGINT AS distance, CASE WHEN hash(date, destination) % 4 = 0 THEN 'XXX' ELSE origin END AS origin, destination`);
@@ -42,9 +42,9 @@ async function lakeWithArrivals(p: Paths): Promise<void> {
 
 /** A week made from a real one's rows, released into the lake. */
 async function writeWeek(db: OpenDuckDB, source: string, week: string, select: string, limit = ''): Promise<void> {
-  const dir = path.join(paths.lakeDir, 'flights', `week=${week}`);
-  await mkdir(dir);
-  await db.connection.run(`COPY (SELECT ${select} FROM read_parquet(${quoteLiteral(source)})${limit}) TO ${quoteLiteral(path.join(dir, 'data_0.parquet'))} (FORMAT parquet)`);
+  const local = path.join(await mkdtemp(path.join(tmpdir(), 'mlops-week-')), 'data_0.parquet');
+  await db.connection.run(`COPY (SELECT ${select} FROM read_parquet(${quoteLiteral(source)})${limit}) TO ${quoteLiteral(local)} (FORMAT parquet)`);
+  await publishToLake(paths, 'flights', `week=${week}`, [{ name: 'data_0.parquet', local }]);
 }
 
 beforeAll(async () => {
@@ -93,7 +93,7 @@ describe('MonitorModelWorkflow', () => {
     expect(distance).toMatchObject({ kind: 'numeric', verdict: 'drift' });
     expect(origin.kind === 'categorical' && origin.newCategories[0]?.value).toBe('XXX');
     expect(json.features.find((f) => f.name === 'day_of_week')?.verdict).toBe('ok');
-    expect(json.reference.partitions).toEqual([(await listPartitions(paths.lakeDir, 'flights', 'week'))[0]!.value]);
+    expect(json.reference.partitions).toEqual([(await listPartitions(paths, 'flights', 'week'))[0]!.value]);
     expect(html.match(/<svg/g)!.length).toBeGreaterThanOrEqual(json.features.length + 2);
     expect(html).not.toMatch(/<script|<link|src=/);
     expect(Buffer.byteLength(html)).toBeLessThan(300_000);
@@ -119,7 +119,7 @@ describe('MonitorModelWorkflow', () => {
     // Released only now: a 200-row week also breaks the data contract any training checks.
     const db = await openDuckDB();
     try {
-      const source = (await listPartitions(paths.lakeDir, 'flights', 'week')).at(-2)!.files[0]!;
+      const source = (await listPartitions(paths, 'flights', 'week')).at(-2)!.files[0]!;
       await writeWeek(db, source, TINY_WEEK, 'date + INTERVAL 14 DAY AS date, delay, distance, origin, destination', ' LIMIT 200');
     } finally {
       db.close();

@@ -4,13 +4,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Paths } from '../core/config.js';
 import { loadSession, runModel } from '../core/inference.js';
-import { listPartitions } from '../core/lake.js';
 import { gbdtParams, loadSpec, specShape } from '../core/spec.js';
 import { modelTask } from '../tasks/index.js';
 import { predict } from '../ml/gbdt/model.js';
 import { trainGbdt } from '../ml/gbdt/train.js';
 import { exportGbdt, outputName } from '../ml/onnx/tree-ensemble.js';
-import { testPaths } from './helpers.js';
+import { testPaths, listPartitions } from './helpers.js';
 import { readLabeledFeatures } from '../core/features.js';
 
 const ROWS = 100_000;
@@ -24,7 +23,7 @@ describe('ONNX parity on real rows', () => {
   for (const model of ['flight_delay', 'flight_delay_class', 'flight_delay_minutes']) {
     it(`${model}: onnxruntime equals the trainer on ${ROWS.toLocaleString('en-US')} flights`, async () => {
       const loaded = await loadSpec(paths, model);
-      const weeks = await listPartitions(paths.lakeDir, 'flights', 'week');
+      const weeks = await listPartitions(paths, 'flights', 'week');
       const train = await readLabeledFeatures(loaded, weeks.slice(0, 2).flatMap((w) => w.files));
       const test = await readLabeledFeatures(loaded, weeks.at(-1)!.files, ROWS);
       expect(test.features.rows).toBe(ROWS);

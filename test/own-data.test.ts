@@ -12,12 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../core/config.js';
 import { loadDataset } from '../core/dataset.js';
 import { openDuckDB, queryRows, quoteLiteral } from '../core/duckdb.js';
-import { listPartitions } from '../core/lake.js';
 import type { MonitorModelResult } from '../core/monitoring.js';
 import { predictionFile } from '../core/predictions.js';
 import { loadSpec, requestColumns } from '../core/spec.js';
 import type { BatchInferenceResult, IngestResult, TrainModelResult } from '../core/types.js';
-import { pathsEnv, startWorkerHarness, testApi, testPaths, type TestApi, type WorkerHarness } from './helpers.js';
+import { pathsEnv, startWorkerHarness, testApi, type TestApi, type WorkerHarness, listPartitions } from './helpers.js';
 
 const VEGA = path.join(PROJECT_ROOT, 'node_modules', 'vega-datasets', 'data');
 const CASE_TIMEOUT_MS = 600_000;
@@ -140,7 +139,7 @@ describe('your own data, from a raw file to a served model', () => {
         ingested = await runThroughApi<IngestResult>(`/datasets/${c.dataset}/ingest`, { sources: [file] });
       }
       expect(ingested.rows).toBeGreaterThan(300);
-      const partitions = await listPartitions(harness.paths.lakeDir, c.dataset, dataset.partitionKey);
+      const partitions = await listPartitions(harness.paths, c.dataset, dataset.partitionKey);
       expect(partitions.length).toBe(ingested.partitions.length);
       if (c.partitionBy) expect(partitions.length).toBe(48); // four years of months, in date order
       // The same file again: nothing changes.

@@ -6,11 +6,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
-import { listPartitions } from '../core/lake.js';
 import type { EvaluateAndPromoteResult, PromotionStatus } from '../core/promotion.js';
 import { Registry, type AliasLogEntry, type ModelCard, openRegistry } from '../storage/registry.js';
 import type { TrainModelResult } from '../core/types.js';
-import { declareVariant, startWorkerHarness, testApi, type TestApi, type WorkerHarness } from './helpers.js';
+import { declareVariant, startWorkerHarness, testApi, type TestApi, type WorkerHarness, listPartitions } from './helpers.js';
 
 const MODEL = 'flight_delay_promo';
 let harness: WorkerHarness;
@@ -34,7 +33,7 @@ beforeAll(async () => {
   ({ paths, client } = harness);
   registry = openRegistry(paths);
   api = await testApi(paths, async () => client, { address: harness.address, namespace: 'default', taskQueue: harness.taskQueue, uiUrl: 'http://localhost:8233' });
-  const week = (await listPartitions(paths.lakeDir, 'flights', 'week')).at(-1)!;
+  const week = (await listPartitions(paths, 'flights', 'week')).at(-1)!;
   const db = await openDuckDB();
   try {
     const [row] = await queryRows(db.connection, `SELECT date::VARCHAR AS date, distance::VARCHAR AS distance, origin, destination FROM (${parquetSource(week.files)}) LIMIT 1`);

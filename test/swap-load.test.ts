@@ -9,10 +9,9 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetSource, queryRows } from '../core/duckdb.js';
-import { listPartitions } from '../core/lake.js';
 import type { EvaluateAndPromoteResult } from '../core/promotion.js';
 import type { TrainModelInput, TrainModelResult } from '../core/types.js';
-import { declareVariant, startApiProcess, startWorkerHarness, stopProcess, TEST_TOKENS, type WorkerHarness } from './helpers.js';
+import { declareVariant, startApiProcess, startWorkerHarness, stopProcess, TEST_TOKENS, type WorkerHarness, listPartitions } from './helpers.js';
 
 const MODEL = 'flight_delay_swap';
 const MIN_REQUESTS = 20_000;
@@ -74,7 +73,7 @@ async function post(url: string, body: unknown): Promise<{ status: number; body:
 describe('champion swaps under load', () => {
   it(`serves ${MIN_REQUESTS}+ requests without a failure while champion moves ${MIN_MOVES}+ times`, async () => {
     await trainVersions(); // v1, v2, v3; the third training promoted v3
-    const week = (await listPartitions(paths.lakeDir, 'flights', 'week')).at(-1)!;
+    const week = (await listPartitions(paths, 'flights', 'week')).at(-1)!;
     const db = await openDuckDB();
     let flights: Record<string, string>[];
     try {

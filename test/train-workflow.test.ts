@@ -10,11 +10,10 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT, type Paths, type TemporalSettings } from '../core/config.js';
 import { openDuckDB, parquetSource, queryRows, quoteLiteral } from '../core/duckdb.js';
-import { listPartitions } from '../core/lake.js';
-import { Registry, openRegistry } from '../storage/registry.js';
+import { openRegistry } from '../storage/registry.js';
 import { MODEL_NAME, type TrainModelInput, type TrainModelResult } from '../core/types.js';
 import { createWorker, WORKFLOWS_PATH, type WorkerSet } from '../worker/worker.js';
-import { declareDatasetVariant, declareVariant, pathsEnv, spawnEntry, stopProcess, testApi, testPaths, type TestApi } from './helpers.js';
+import { declareDatasetVariant, declareVariant, pathsEnv, spawnEntry, stopProcess, testApi, testPaths, type TestApi, listPartitions, publishToLake } from './helpers.js';
 
 /** Tests that train the shipped flight_delay spec (up to 300 rounds) on two shared cores. */
 const TRAINING_TEST_TIMEOUT_MS = 420_000;
@@ -55,7 +54,7 @@ afterAll(async () => {
 const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 async function realFlight(): Promise<Record<string, string>> {
-  const partitions = await listPartitions(paths.lakeDir, 'flights', 'week');
+  const partitions = await listPartitions(paths, 'flights', 'week');
   const db = await openDuckDB();
   try {
     const [row] = await queryRows(
@@ -182,9 +181,8 @@ describe('TrainModelWorkflow', () => {
 
   it('rejects a lake partition with a renamed column, naming the file and column; champion unchanged', async () => {
     // A dataset of its own: the newest four real weeks, declared by a spec variant that reads it.
-    const source = (await listPartitions(paths.lakeDir, 'flights', 'week')).slice(-4);
-    const brokenRoot = path.join(paths.lakeDir, 'flights_copy');
-    for (const p of source) await cp(p.dir, path.join(brokenRoot, path.basename(p.dir)), { recursive: true });
+    const source = (await listPartitions(paths, 'flights', 'week')).slice(-4);
+    for (const p of source) await publishToLake(paths, 'flights_copy', p.folder, p.files.map((f) => ({ name: path.basename(f), local: f })));
     await declareDatasetVariant(paths, 'flights', 'flights_copy', () => {});
     await declareVariant(paths, 'flight_delay', 'flight_delay_copy', (spec) => {
       spec.dataset = 'flights_copy';
@@ -192,8 +190,8 @@ describe('TrainModelWorkflow', () => {
     const first = await train('flight_delay_copy');
     expect(first.result.promoted, JSON.stringify(first.result.promotion)).toBe(true);
 
-    const newest = path.join(brokenRoot, path.basename(source.at(-1)!.dir));
-    const file = (await listPartitions(paths.lakeDir, 'flights_copy', 'week')).at(-1)!.files[0]!;
+    const newest = path.join(paths.lakeDir, 'flights_copy', source.at(-1)!.folder);
+    const file = (await listPartitions(paths, 'flights_copy', 'week')).at(-1)!.files[0]!;
     const db = await openDuckDB();
     try {
       await db.connection.run(

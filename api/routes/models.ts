@@ -15,7 +15,7 @@ import {
 import { temporalUiLink } from '../../core/config.js';
 import { NoPendingApprovalError, NoPreviousChampionError, PromotionInProgressError, rootCause, WorkflowNotAnsweringError } from '../../core/errors.js';
 import { decideUpdate, promotionWorkflowId, statusQuery, type RollbackInput } from '../../core/promotion.js';
-import { CHALLENGER, CHAMPION, Registry, rollbackTarget, type ModelCard, openRegistry } from '../../storage/registry.js';
+import { CHALLENGER, CHAMPION, rollbackTarget, type ModelCard, openRegistry } from '../../storage/registry.js';
 import { loadAllSpecs, loadSpec } from '../../core/spec.js';
 import { WorkflowStarter } from '../../runs/starter.js';
 import { EvaluateAndPromoteWorkflow } from '../../workflows/promote.js';

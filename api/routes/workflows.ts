@@ -6,11 +6,11 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { temporalUiLink } from '../../core/config.js';
 import { rootCause, UnknownPartitionError, UnknownWorkflowError } from '../../core/errors.js';
 import { loadDataset } from '../../core/dataset.js';
-import { listPartitions } from '../../core/lake.js';
+import { openLake } from '../../storage/lake.js';
 import { RAW_FORMATS } from '../../core/raw-files.js';
 import type { MonitorModelInput } from '../../core/monitoring.js';
 import type { EvaluateAndPromoteInput } from '../../core/promotion.js';
-import { Registry, openRegistry } from '../../storage/registry.js';
+import { openRegistry } from '../../storage/registry.js';
 import { loadSpec, type LoadedSpec } from '../../core/spec.js';
 import type { BatchInferenceInput, TrainModelInput } from '../../core/types.js';
 import type { Api, AppDeps, Guard } from '../app.js';
@@ -82,7 +82,7 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
   const checkPartitions = async (loaded: LoadedSpec, values: readonly string[] | undefined) => {
     if (!values) return;
     const { name: dataset, partitionKey } = loaded.spec.dataset;
-    const lake = (await listPartitions(deps.paths.lakeDir, dataset, partitionKey)).map((p) => p.value);
+    const lake = (await openLake(deps.paths).partitions(dataset, partitionKey)).map((p) => p.value);
     const missing = values.find((v) => !lake.includes(v));
     if (missing !== undefined) throw new UnknownPartitionError(dataset, `${partitionKey}=${missing}`, lake);
   };

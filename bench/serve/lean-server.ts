@@ -15,7 +15,7 @@ import { createScorer, type PredictorRequest, type WithoutId } from '../../api/p
 import { resolvePaths } from '../../core/config.js';
 import { errorMessage } from '../../core/errors.js';
 import { featureColumns, featureQuery, requestParameters, requestSource } from '../../core/features.js';
-import { CHAMPION, Registry, openRegistry } from '../../storage/registry.js';
+import { CHAMPION, openRegistry } from '../../storage/registry.js';
 import { loadSpec, requestColumns } from '../../core/spec.js';
 
 /** The project's defaults (api/predictor.ts DEFAULT_BATCHING): 48 rows, 1 ms, 2 batches in flight. */
