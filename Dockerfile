@@ -31,6 +31,7 @@ COPY package.json tsconfig.json ./
 # Only what the processes run: no tests, benchmarks or the local launcher (bin/). The static
 # test checks that nothing copied imports a folder left out.
 COPY core ./core
+COPY storage ./storage
 COPY ml ./ml
 COPY tasks ./tasks
 COPY sql ./sql

@@ -1,15 +1,16 @@
 // Data activities: pin a snapshot of the lake, check it against the model's contract, and
 // build the training set with DuckDB. Each is idempotent: a retry redoes the same work on
 // the same pinned files and overwrites its own outputs atomically.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetRowCounts, parquetSource, quoteIdent, quoteLiteral, queryRows } from '../core/duckdb.js';
-import { publishDurably, temporaryPath } from '../storage/durable.js';
 import { DataContractViolation, namingSqlFile } from '../core/errors.js';
 import { featureQuery, LABEL_COLUMN, rawFeatureQuery } from '../core/features.js';
 import { sha256, type DatasetColumn, type SplitSpec } from '../core/spec.js';
 import { openLake } from '../storage/lake.js';
+import { runFiles } from '../storage/work.js';
 import { pinSpec, runSpec } from '../storage/spec-pins.js';
 import { sideRows, splitQuery } from '../core/split.js';
 import type { DatasetSnapshot, PartitionSnapshot, TrainingSet, ValidationReport } from '../core/types.js';
@@ -203,18 +204,16 @@ export function createDataActivities({ paths }: DataDeps) {
       const local = new Map<PartitionSnapshot, string[]>();
       for (const p of parts) local.set(p, (await localFiles([p])).files);
       const filesOf = (partitions: readonly PartitionSnapshot[]) => partitions.flatMap((p) => local.get(p)!);
-      const workDir = runWorkDir(paths, input.model, input.workflowId, input.runId);
-      await mkdir(workDir, { recursive: true });
+      const run = runFiles(paths, input.model, input.workflowId, input.runId);
+      const scratch = await mkdtemp(path.join(tmpdir(), 'mlops-trainingset-'));
       const db = await openDuckDB({ threads: 2 });
       try {
+        // Written here, then stored whole under the run's key: the trainer may be on another host.
         const write = async (name: string, rows: string) => {
-          const target = path.join(workDir, name);
-          // An attempt the server gave up on may still be writing its own.
-          const temp = temporaryPath(target);
-          await db.connection.run(`COPY (${rows}) TO ${quoteLiteral(temp)} (FORMAT parquet)`);
-          await publishDurably(temp, target);
-          const [row] = await queryRows(db.connection, `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(target)})`);
-          return { file: target, rows: Number(row?.n) };
+          const local = path.join(scratch, name);
+          await db.connection.run(`COPY (${rows}) TO ${quoteLiteral(local)} (FORMAT parquet)`);
+          const [row] = await queryRows(db.connection, `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(local)})`);
+          return { key: await run.putFile(name, local), rows: Number(row?.n) };
         };
         const labelled = (partitions: readonly PartitionSnapshot[]) =>
           `SELECT * FROM (${featureQuery(loaded, parquetSource(filesOf(partitions)), true)}) WHERE ${LABEL_COLUMN} IS NOT NULL`;
@@ -246,10 +245,10 @@ export function createDataActivities({ paths }: DataDeps) {
           );
         }
         return {
-          workDir,
-          trainFile: t.file,
-          validationFile: v?.file ?? null,
-          holdoutFile: h.file,
+          workPrefix: run.prefix,
+          trainKey: t.key,
+          validationKey: v?.key ?? null,
+          holdoutKey: h.key,
           trainPartitions: sides.train.map((p) => p.value),
           validationPartitions: sides.validation.map((p) => p.value),
           holdoutPartitions: sides.holdout.map((p) => p.value),
@@ -261,13 +260,14 @@ export function createDataActivities({ paths }: DataDeps) {
         };
       } finally {
         db.close();
+        await rm(scratch, { recursive: true, force: true });
       }
     });
   }
 
-  /** Remove a finished run's scratch folder (training sets, checkpoints). */
+  /** Remove what a finished run stored in the work area (training sets, checkpoints, trained models). */
   async function cleanupRun(input: { model: string; workflowId: string; runId: string }): Promise<void> {
-    await rm(runWorkDir(paths, input.model, input.workflowId, input.runId), { recursive: true, force: true });
+    await runFiles(paths, input.model, input.workflowId, input.runId).remove();
   }
 
   return { snapshotDataset, validateDataset, buildTrainingSet, cleanupRun };
@@ -297,8 +297,3 @@ function checkColumn(file: string, col: DatasetColumn, types: Map<string, string
   }
 }
 
-/** Scratch folder of one workflow run; ids are sanitised so they cannot leave the work dir. */
-export function runWorkDir(paths: Paths, model: string, workflowId: string, runId: string): string {
-  const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
-  return path.join(paths.workDir, safe(model), safe(workflowId), safe(runId));
-}

@@ -5,12 +5,9 @@
 // Both sides are read from batch predictions, which hold the features the model saw and its
 // outputs, so nothing is recomputed; labels come from the lake, joined by row key.
 import { Context } from '@temporalio/activity';
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { judgePerformance, summarize } from '../core/drift.js';
-import { replaceDurably } from '../storage/durable.js';
 import { openDuckDB, queryRows, quoteIdent, quoteLiteral } from '../core/duckdb.js';
 import { DataContractViolation, namingSqlFile, NoChampionError, UnknownPartitionError } from '../core/errors.js';
 import { keyedFeatures, LABEL_COLUMN } from '../core/features.js';
@@ -25,11 +22,11 @@ import type {
   PerformancePoint,
   RetrainDecision,
 } from '../core/monitoring.js';
-import { FEATURES_COLUMN, predictionFile, scoredPartitions, SOURCE_FILE, SOURCE_ROW } from '../core/predictions.js';
+import { FEATURES_COLUMN, openPredictions, scoredPartitions, SOURCE_FILE, SOURCE_ROW } from '../storage/predictions.js';
 import { CHAMPION, type ModelCard, openRegistry } from '../storage/registry.js';
 import { nameInDataset, openLake } from '../storage/lake.js';
 import { renderReportHtml } from '../core/report-html.js';
-import { reportDir } from '../core/reports.js';
+import { openReports } from '../storage/reports.js';
 import { loadSpec, type LoadedSpec } from '../core/spec.js';
 import { modelTask } from '../tasks/index.js';
 import type { MonitoringPolicy } from '../core/spec-operations.js';
@@ -97,13 +94,10 @@ export function createMonitoringActivities({ paths }: MonitoringDeps) {
     return ids;
   }
 
-  /** report.json and report.html under reports/<model>/<reportId>/; the JSON is written last (it marks the report complete). */
+  /** report.html and report.json under <model>/<reportId>/ in the reports area; the JSON last (it marks the report complete). */
   async function writeReport(input: { report: DriftReport }): Promise<string> {
-    const dir = reportDir(paths, input.report.model, input.report.reportId);
-    await mkdir(dir, { recursive: true });
-    await replaceDurably(path.join(dir, 'report.html'), renderReportHtml(input.report));
-    await replaceDurably(path.join(dir, 'report.json'), JSON.stringify(input.report, null, 2));
-    return dir;
+    const { model, reportId } = input.report;
+    return openReports(paths).write(model, reportId, renderReportHtml(input.report), JSON.stringify(input.report, null, 2));
   }
 
   return { planMonitor, computeDrift, findRunningTraining, writeReport };
@@ -139,7 +133,8 @@ export async function analyzeDrift(
   const { spec } = loaded;
   const policy = spec.monitoring;
   const card = await registry.readCard(plan.model, plan.version);
-  const files = (partitions: readonly string[]) => partitions.map((p) => predictionFile(paths, plan.model, plan.partitionKey, p, plan.version));
+  const predictions = openPredictions(paths);
+  const files = (partitions: readonly string[]) => Promise.all(partitions.map((p) => predictions.localFile(plan.model, plan.partitionKey, p, plan.version)));
   const db = await openDuckDB({ threads: 2 });
   try {
     const c = db.connection;
@@ -153,8 +148,8 @@ export async function analyzeDrift(
     const select = monitored.map((m) => `${m.expression} AS ${quoteIdent(m.column)}`).join(', ');
     const read = (list: string[]) => `SELECT ${select} FROM read_parquet([${list.map(quoteLiteral).join(', ')}], hive_partitioning = false)`;
     progress({ stage: 'reading predictions', reference: plan.reference.length, window: plan.window.length });
-    await c.run(`CREATE TABLE reference AS ${read(files(plan.reference))}`);
-    await c.run(`CREATE TABLE current AS ${read(files(plan.window))}`);
+    await c.run(`CREATE TABLE reference AS ${read(await files(plan.reference))}`);
+    await c.run(`CREATE TABLE current AS ${read(await files(plan.window))}`);
     const results: FeatureDrift[] = [];
     for (const m of monitored) {
       progress({ stage: 'drift', column: m.name });
@@ -214,12 +209,13 @@ async function performanceAndLabels(
   const span = lake.filter((p) => p.value >= first && p.value <= last && scored.has(p.value));
   const task = modelTask(card);
   const locals = await Promise.all(span.map((p) => lakeStore.localFiles(p.files)));
+  const outputs = await Promise.all(span.map((p) => openPredictions(paths).localFile(plan.model, plan.partitionKey, p.value, plan.version)));
   // One SELECT per partition: its predictions joined to its labels by row key.
   const parts = span.map((p, i) => {
     const keyed = keyedFeatures(loaded, p.files.map((f, j) => ({ local: locals[i]![j]!, name: nameInDataset(f) })), true);
     return (
       `SELECT ${quoteLiteral(p.value)} AS grp, l.y, ${task.labelledOutputs('p').join(', ')}\n` +
-      `FROM read_parquet(${quoteLiteral(predictionFile(paths, plan.model, plan.partitionKey, p.value, plan.version))}, hive_partitioning = false) AS p\n` +
+      `FROM read_parquet(${quoteLiteral(outputs[i]!)}, hive_partitioning = false) AS p\n` +
       `JOIN (SELECT ${keyed.sourceFile} AS ${SOURCE_FILE}, ${keyed.sourceRow} AS ${SOURCE_ROW}, f.${LABEL_COLUMN} AS y FROM ${keyed.from}) AS l\n` +
       `USING (${SOURCE_FILE}, ${SOURCE_ROW}) WHERE l.y IS NOT NULL`
     );

@@ -2,13 +2,13 @@
 // audit trail, roll champion back, and record evaluations on cards. Every one is idempotent
 // per workflow run, so a retry never logs a move twice.
 import { Context } from '@temporalio/activity';
-import { readFile } from 'node:fs/promises';
 import type { Paths } from '../core/config.js';
 import { NoPreviousChampionError } from '../core/errors.js';
 import type { EvaluationRecord } from '../core/promotion.js';
 import { CHAMPION, rollbackTarget, type AliasAction, type AliasLogEntry, openRegistry } from '../storage/registry.js';
 import { gbdtParams } from '../core/spec.js';
 import { runSpec } from '../storage/spec-pins.js';
+import { runFilesAt } from '../storage/work.js';
 import type { CrossValidation, DatasetSnapshot, ParityReport, RegisteredVersion, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
 import { outputName } from '../ml/onnx/tree-ensemble.js';
 
@@ -35,7 +35,7 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
     const loaded = await runSpec(paths, input.model, input.snapshot.specHash);
     const { spec } = loaded;
     const params = gbdtParams(spec, input.trained.trial?.params);
-    const onnx = await readFile(input.trained.onnxFile);
+    const onnx = await runFilesAt(paths, input.trainingSet.workPrefix).bytes(input.trained.onnxKey);
     const card = await registry.register(input.model, onnx, {
       model: spec.name,
       task: spec.task,

@@ -4,13 +4,11 @@
 // free for heartbeats while a big partition is scored. The thread keeps its DuckDB and the
 // last model's session from one job to the next: a batch run's partitions share them.
 //
-// The output is written under a temporary dot-name and renamed into place only when it holds
-// exactly as many rows as the input: a crash or a retry never leaves a half-written file
-// where readers look, and the same (version, partition) always lands in the same file.
+// The output is written to the activity's local scratch file and checked to hold exactly as
+// many rows as the input; the activity then stores it under its final key (storage/predictions.ts).
 import { DuckDBDataChunk, FLOAT, type DuckDBFloatVector } from '@duckdb/node-api';
 import { rm } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
-import { publishDurably } from '../storage/durable.js';
 import { openDuckDB, queryRows, quoteLiteral, readColumns, type ColumnRequest, type OpenDuckDB } from '../core/duckdb.js';
 import { loadSession, scoreInBatches, type InferenceSession } from '../core/inference.js';
 import type { StageSeconds } from '../core/types.js';
@@ -31,8 +29,8 @@ export interface ScoringJob {
   /** SELECT of the output rows: the source rows POSITIONAL JOIN the `scores` table (s0..s{width-1}). */
   readonly outputSql: string;
   readonly expectedRows: number;
-  readonly tempFile: string;
-  readonly targetFile: string;
+  /** Local file to write the output to. */
+  readonly outputFile: string;
   readonly batchRows: number;
 }
 
@@ -87,15 +85,13 @@ async function run(job: ScoringJob, post: (m: ScoringMessage) => void, state: Th
     }
     appender.closeSync();
 
-    await rm(job.tempFile, { force: true });
-    await db.connection.run(`COPY (${job.outputSql}) TO ${quoteLiteral(job.tempFile)} (FORMAT parquet, COMPRESSION zstd)`);
-    const [written] = await queryRows(db.connection, `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(job.tempFile)})`);
+    await db.connection.run(`COPY (${job.outputSql}) TO ${quoteLiteral(job.outputFile)} (FORMAT parquet, COMPRESSION zstd)`);
+    const [written] = await queryRows(db.connection, `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(job.outputFile)})`);
     const rowsOut = Number(written?.n);
     if (rowsOut !== job.expectedRows) {
-      await rm(job.tempFile, { force: true });
+      await rm(job.outputFile, { force: true });
       throw new Error(`wrote ${rowsOut} prediction rows for ${job.expectedRows} input rows; nothing was published`);
     }
-    await publishDurably(job.tempFile, job.targetFile);
     post({ type: 'done', rowsOut, stages: { features, scoring, writing: clock() } });
   } finally {
     await db.connection.run('DROP TABLE IF EXISTS scores');

@@ -1,13 +1,14 @@
 // Training activities: train in a worker thread while heartbeating progress, then check that
 // the exported ONNX model reproduces the trainer's own predictions.
 import { Context } from '@temporalio/activity';
-import { mkdir, readFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Paths } from '../core/config.js';
-import { OnnxParityError } from '../core/errors.js';
+import { errorMessage, OnnxParityError } from '../core/errors.js';
 import { inBatches, loadSession, scoreInBatches } from '../core/inference.js';
 import { gbdtParams, specShape } from '../core/spec.js';
 import { runSpec } from '../storage/spec-pins.js';
+import { runFilesAt, withScratch } from '../storage/work.js';
 import { planTrials } from '../core/tuning.js';
 import type { CrossValidation, ParityReport, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
 import { assignFolds, spread, takeRows } from '../ml/folds.js';
@@ -50,7 +51,9 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
   async function crossValidate(input: { model: string; trainingSet: TrainingSet; trained: TrainedModel; folds: number }): Promise<CrossValidation> {
     const ctx = Context.current();
     const { spec } = await runSpec(paths, input.model, input.trainingSet.specHash);
-    const files = [input.trainingSet.trainFile, ...(input.trainingSet.validationFile ? [input.trainingSet.validationFile] : [])];
+    const run = runFilesAt(paths, input.trainingSet.workPrefix);
+    const { trainKey, validationKey } = input.trainingSet;
+    const files = await Promise.all([trainKey, ...(validationKey ? [validationKey] : [])].map((k) => run.required(k)));
     const rows = await readLabeled(files, spec.features.columns);
     const split = spec.split;
     const seed = split.by === 'random' ? split.seed : 0;
@@ -79,27 +82,37 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
    * round and the train and validation metrics. A retry resumes from the last checkpoint.
    */
   async function trainModel(input: { model: string; trainingSet: TrainingSet; trial?: TuningTrial }): Promise<TrainedModel> {
+    return withScratch('train', (scratch) => trainIn(scratch, input));
+  }
+
+  async function trainIn(scratch: string, input: { model: string; trainingSet: TrainingSet; trial?: TuningTrial }): Promise<TrainedModel> {
     const ctx = Context.current();
     const { spec, featureSqlHash } = await runSpec(paths, input.model, input.trainingSet.specHash);
     const trial = input.trial ?? null;
-    // Each trial has its own files, so parallel trials and their retries never mix.
-    const dir = trial ? path.join(input.trainingSet.workDir, `trial-${trial.index}`) : input.trainingSet.workDir;
-    await mkdir(dir, { recursive: true });
+    const run = runFilesAt(paths, input.trainingSet.workPrefix);
+    // Each trial has its own objects, so parallel trials and their retries never mix.
+    const stored = (name: string) => (trial ? `trial-${trial.index}/${name}` : name);
+    const { trainKey, validationKey, holdoutKey } = input.trainingSet;
     const params = gbdtParams(spec, trial?.params);
     const job: TrainingJob = {
-      trainFile: input.trainingSet.trainFile,
-      validationFile: input.trainingSet.validationFile,
-      holdoutFile: input.trainingSet.holdoutFile,
+      trainFile: await run.required(trainKey),
+      validationFile: validationKey ? await run.required(validationKey) : null,
+      holdoutFile: await run.required(holdoutKey),
       features: spec.features.columns,
       shape: specShape(spec),
       params,
       checkpointEvery: spec.trainer.checkpointEvery,
-      checkpointFile: path.join(dir, 'checkpoint.bin'),
-      modelFile: path.join(dir, 'model.json'),
-      onnxFile: path.join(dir, 'model.onnx'),
+      checkpointFile: path.join(scratch, 'checkpoint.bin'),
+      modelFile: path.join(scratch, 'model.json'),
+      onnxFile: path.join(scratch, 'model.onnx'),
       onnxMetadata: { model: spec.name, task: spec.task, featureSqlSha256: featureSqlHash, codeVersion },
       producerVersion: codeVersion,
     };
+    // The last checkpoint any host stored for this run: the thread resumes from it.
+    const checkpoint = await run.store.get(run.key(stored('checkpoint.bin')));
+    if (checkpoint) await writeFile(job.checkpointFile, checkpoint.body);
+    // Checkpoints go to the store one at a time, in order, as the thread writes them.
+    let uploads: Promise<unknown> = Promise.resolve();
     if (ctx.info.attempt > 1) {
       ctx.log.info('training retried: resuming from the last checkpoint', { attempt: ctx.info.attempt, lastHeartbeat: ctx.info.heartbeatDetails });
     }
@@ -120,6 +133,10 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
             break;
           case 'checkpoint':
             lastCheckpoint = m.iteration;
+            // A checkpoint that cannot be stored now is only a later resume point lost; the next one tries again.
+            uploads = uploads
+              .then(() => run.putFile(stored('checkpoint.bin'), job.checkpointFile))
+              .catch((err: unknown) => ctx.log.warn('could not store a checkpoint', { iteration: m.iteration, error: errorMessage(err) }));
             return;
           case 'iteration':
             details = {
@@ -138,9 +155,10 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
         ctx.heartbeat(details);
       },
     });
+    await uploads;
     return {
-      modelFile: job.modelFile,
-      onnxFile: job.onnxFile,
+      modelKey: await run.putFile(stored('model.json'), job.modelFile),
+      onnxKey: await run.putFile(stored('model.onnx'), job.onnxFile),
       trial,
       holdout: done.holdout,
       baseline: done.baseline,
@@ -160,9 +178,10 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
    */
   async function verifyOnnx(input: { model: string; trained: TrainedModel; trainingSet: TrainingSet }): Promise<ParityReport> {
     const { spec } = await runSpec(paths, input.model, input.trainingSet.specHash);
-    const model = JSON.parse(await readFile(input.trained.modelFile, 'utf8')) as GbdtModel;
-    const holdout = await readLabeled(input.trainingSet.holdoutFile, spec.features.columns);
-    const session = await loadSession(input.trained.onnxFile);
+    const run = runFilesAt(paths, input.trainingSet.workPrefix);
+    const model = JSON.parse(new TextDecoder().decode(await run.bytes(input.trained.modelKey))) as GbdtModel;
+    const holdout = await readLabeled(await run.required(input.trainingSet.holdoutKey), spec.features.columns);
+    const session = await loadSession(await run.bytes(input.trained.onnxKey));
     const K = model.outputs;
     const output = outputName(model.objective);
     try {

@@ -14,7 +14,7 @@ import { chromium } from 'playwright-core';
 import { analyzeDrift, type MonitorPlan } from '../activities/monitoring.js';
 import { resolvePaths } from '../core/config.js';
 import { openLake } from '../storage/lake.js';
-import { scoredPartitions } from '../core/predictions.js';
+import { scoredPartitions } from '../storage/predictions.js';
 import { CHAMPION, openRegistry } from '../storage/registry.js';
 import { renderReportHtml } from '../core/report-html.js';
 

@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     const pending = (await lakeStatus(paths)).pending;
     const weeks = Math.min(weeksAsked ?? pending.length, pending.length);
     if (weeks === 0) {
-      say(`every week is in the lake already (${paths.lakeDir}); nothing to release. Start over with a fresh state folder to see it again.`);
+      say(`every week is in the lake already (${openLake(paths).location(FLIGHTS_DATASET)}); nothing to release. Start over with a fresh state folder to see it again.`);
       return;
     }
     say(`${model}: ${spec.description}`);

@@ -43,6 +43,11 @@ export interface StoreLocation {
   readonly prefix: string;
 }
 
+/** The MLOPS_STORE value naming a location. */
+export function storeUrl(location: StoreLocation): string {
+  return `s3://${location.bucket}${location.prefix ? `/${location.prefix}` : ''}`;
+}
+
 /** `MLOPS_STORE`: unset, empty or `file:` for the folders; `s3://bucket[/prefix]` for a bucket. */
 export function storeLocation(value: string | undefined): StoreLocation | null {
   if (value === undefined || value === '' || value === 'file:') return null;

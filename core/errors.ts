@@ -361,15 +361,16 @@ export class NoPreviousChampionError extends ConflictError {
 }
 
 /**
- * How workflows retry activities: a few attempts with backoff and a cap for transient
- * failures (a worker restart, a busy disk, a store answering 5xx). Deterministic failures are
- * not retried at all: the worker marks them non-retryable (classifyFailure).
+ * How workflows retry activities: attempts with backoff and a cap for transient failures (a
+ * worker restart, a busy disk, an object store answering 5xx or not at all), about two and a
+ * half minutes of them before a run fails. Deterministic failures are not retried at all: the
+ * worker marks them non-retryable (classifyFailure).
  */
 export const ACTIVITY_RETRY: RetryPolicy = {
   initialInterval: '1s',
   backoffCoefficient: 2,
   maximumInterval: '30s',
-  maximumAttempts: 5,
+  maximumAttempts: 10,
 };
 
 /** What to print for anything thrown: an Error's message, else the value as text. */

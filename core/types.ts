@@ -61,12 +61,14 @@ export interface ValidationReport {
   readonly checks: readonly string[];
 }
 
+/** A run's training set: Parquet objects in the store's work area (storage/work.ts), read by any host. */
 export interface TrainingSet {
-  readonly workDir: string;
-  readonly trainFile: string;
+  /** The run's prefix in the work area. */
+  readonly workPrefix: string;
+  readonly trainKey: string;
   /** Early stopping watches these rows; null when the spec has no validation partitions. */
-  readonly validationFile: string | null;
-  readonly holdoutFile: string;
+  readonly validationKey: string | null;
+  readonly holdoutKey: string;
   readonly trainPartitions: readonly string[];
   readonly validationPartitions: readonly string[];
   readonly holdoutPartitions: readonly string[];
@@ -97,8 +99,9 @@ export interface CrossValidation {
 }
 
 export interface TrainedModel {
-  readonly modelFile: string;
-  readonly onnxFile: string;
+  /** The trainer's model (JSON) and its ONNX export, by their keys in the work area. */
+  readonly modelKey: string;
+  readonly onnxKey: string;
   readonly trial: TuningTrial | null;
   readonly holdout: Metrics;
   /** The naive model from the training labels (base rate, class frequencies or mean). */

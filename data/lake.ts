@@ -18,7 +18,8 @@ import { RAW_FORMATS, type RawFormat } from '../core/raw-files.js';
 import { WorkflowStarter } from '../runs/starter.js';
 import { draftDataset, parsePartitioning } from './draft.js';
 import { parseFlags } from './flags.js';
-import { bootstrapFlights, DEFAULT_INITIAL_WEEKS, ensureFlightsLake, lakeStatus, releaseWeeks } from './flights.js';
+import { openLake } from '../storage/lake.js';
+import { bootstrapFlights, DEFAULT_INITIAL_WEEKS, ensureFlightsLake, FLIGHTS_DATASET, lakeStatus, releaseWeeks } from './flights.js';
 
 const USAGE = 'use: npm run lake -- ingest <file or glob>... --dataset <name> [--format f] [--partition-by p] | draft <file> --dataset <name> | bootstrap [weeks] | release [count] | status';
 
@@ -98,7 +99,7 @@ async function main(argv: string[]): Promise<void> {
       const marker = await bootstrapFlights(paths);
       console.log(`arrivals: ${marker.rows.toLocaleString('en-US')} flights in ${marker.weeks.length} weeks`);
       const status = await ensureFlightsLake(paths, weeks);
-      console.log(`lake: ${status.released.length} weeks released, ${status.pending.length} pending (${paths.lakeDir})`);
+      console.log(`lake: ${status.released.length} weeks released, ${status.pending.length} pending (${openLake(paths).location(FLIGHTS_DATASET)})`);
       break;
     }
     case 'release': {

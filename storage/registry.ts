@@ -117,6 +117,8 @@ export class Registry {
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Log objects and claims never change once written: read each once. */
   private readonly immutable = new Map<string, unknown>();
+  /** The alias objects last read, with their ETags. */
+  private readonly aliasReads = new Map<string, { value: StoredEntry; etag: string }>();
 
   constructor(readonly store: ObjectStore) {}
 
@@ -260,8 +262,18 @@ export class Registry {
     return `${this.store.location}/${this.key(model, 'versions', version, MODEL_FILE)}`;
   }
 
+  /**
+   * The version holding the alias. Followed by the alias object's ETag: a reader that asks
+   * again (the API, every few hundred milliseconds) reads the object only when it changed.
+   */
   async getAlias(model: string, alias: string): Promise<AliasRecord | undefined> {
-    const got = await getJson<StoredEntry>(this.store, this.aliasKey(model, alias));
+    const key = this.aliasKey(model, alias);
+    const known = this.aliasReads.get(key);
+    let got: { value: StoredEntry; etag: string } | undefined;
+    if (known && (await this.store.head(key))?.etag === known.etag) got = known;
+    else got = await getJson<StoredEntry>(this.store, key);
+    if (got) this.aliasReads.set(key, got);
+    else this.aliasReads.delete(key);
     return got && got.value.version !== null ? (got.value as AliasRecord) : undefined;
   }
 

@@ -11,7 +11,8 @@ import { Predictor } from '../api/predictor.js';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, queryRows, quoteLiteral } from '../core/duckdb.js';
 import { rootCause } from '../core/errors.js';
-import { modelPredictionsDir, predictionFile } from '../core/predictions.js';
+import { getJson } from '../storage/object-store.js';
+import { openPredictions } from '../storage/predictions.js';
 import type { BatchInferenceInput, BatchInferenceResult } from '../core/types.js';
 import { declareVariant, pathsEnv, registerChampion, spawnEntry, stopProcess, testPaths, listPartitions } from './helpers.js';
 
@@ -49,7 +50,7 @@ async function audit(partitions: readonly { value: string; files: readonly strin
   try {
     const out = [];
     for (const p of partitions) {
-      const file = predictionFile(paths, MODEL, 'week', p.value, version);
+      const file = await openPredictions(paths).localFile(MODEL, 'week', p.value, version);
       const [input] = await queryRows(db.connection, `SELECT count(*)::BIGINT AS n FROM read_parquet([${p.files.map(quoteLiteral).join(', ')}])`);
       const [output] = await queryRows(
         db.connection,
@@ -92,8 +93,8 @@ describe('BatchInferenceWorkflow', () => {
       expect(d.status.name).toBe('RUNNING');
       const pending = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'scorePartition');
       const started = pending?.lastStartedTime != null;
-      const written = await readdir(modelPredictionsDir(paths, MODEL)).catch(() => [] as string[]);
-      if (written.filter((n) => n.startsWith('week=')).length >= 2 && started) break;
+      const written = await openPredictions(paths).store.list(`${MODEL}/_scored/`);
+      if (written.length >= 2 && started) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     worker!.kill('SIGKILL');
@@ -112,10 +113,10 @@ describe('BatchInferenceWorkflow', () => {
     expect(Math.max(...attempts)).toBeGreaterThan(1);
     // No temporary file is left where a killed writer was.
     for (const p of partitions) {
-      const names = await readdir(path.dirname(predictionFile(paths, MODEL, 'week', p.value, result.version)));
+      const names = await readdir(path.dirname(await openPredictions(paths).localFile(MODEL, 'week', p.value, result.version)));
       expect(names, p.value).toEqual([`v${result.version}.parquet`]);
     }
-    const manifest = JSON.parse(await readFile(result.manifest, 'utf8')) as { version: number; rowsIn: number; rowsOut: number; partitions: unknown[] };
+    const manifest = (await getJson<{ version: number; rowsIn: number; rowsOut: number; partitions: unknown[] }>(openPredictions(paths).store, result.manifest))!.value;
     expect(manifest).toMatchObject({ version: result.version, rowsIn: result.rowsIn, rowsOut: result.rowsOut });
     expect(manifest.partitions).toHaveLength(partitions.length);
 
@@ -136,7 +137,7 @@ describe('BatchInferenceWorkflow', () => {
       const rows = await queryRows(
         db.connection,
         `SELECT strftime(date, '%Y-%m-%d %H:%M:%S') AS date, distance::VARCHAR AS distance, origin, destination, probability, label
-         FROM read_parquet(${quoteLiteral(predictionFile(paths, MODEL, 'week', week!.value, version))}) USING SAMPLE 200 ROWS (reservoir, 7)`,
+         FROM read_parquet(${quoteLiteral(await openPredictions(paths).localFile(MODEL, 'week', week!.value, version))}) USING SAMPLE 200 ROWS (reservoir, 7)`,
       );
       expect(rows).toHaveLength(200);
       for (const r of rows) {
@@ -170,7 +171,7 @@ describe('BatchInferenceWorkflow', () => {
     const err = await handle.result().catch((e: unknown) => e);
     expect(rootCause(err)).toMatchObject({ type: 'FeatureRowCountError' });
     expect(rootCause(err).message).toMatch(/^features\/flights_long_only\.sql: returned \d+ feature rows for the \d+ rows of partition 2001-01-08/);
-    expect(await readdir(modelPredictionsDir(paths, 'flight_delay_long')).catch(() => [])).toEqual(['week=2001-01-08']);
-    expect(await readdir(path.join(modelPredictionsDir(paths, 'flight_delay_long'), 'week=2001-01-08'))).toEqual([]);
+    // Nothing was stored for it, and nothing counts as scored.
+    expect(await openPredictions(paths).store.list('flight_delay_long/')).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 // Shared set-up for tests: temporary state folders that reuse the run's real lake, and
 // model specs declared for a test (a spec is data, so a test may declare its own).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { API_NODE_FLAGS, type ApiLimits } from '../api/config.js';
 import { silentLogger, type Logger } from '../api/log.js';
 import { ApiMetrics } from '../api/metrics.js';
 import { Predictor, type BatchingOptions } from '../api/predictor.js';
-import { PROJECT_ROOT, resolvePaths, type Paths, type TemporalSettings } from '../core/config.js';
+import { PROJECT_ROOT, resolvePaths, storeUrl, type Paths, type TemporalSettings } from '../core/config.js';
 import { readLabeledFeatures } from '../core/features.js';
 import { openLake } from '../storage/lake.js';
 import { type CardDraft, openRegistry } from '../storage/registry.js';
@@ -55,6 +55,14 @@ export async function listPartitions(paths: Paths, dataset: string, partitionKey
   return Promise.all((await lake.partitions(dataset, partitionKey)).map(async (p) => ({ value: p.value, folder: p.folder, files: await lake.localFiles(p.files) })));
 }
 
+/** Replace the link to the run's shared (read-only) dataset with a copy of its own, manifests and all, to add partitions to. */
+export async function ownDatasetCopy(paths: Paths, dataset: string): Promise<void> {
+  const link = path.join(paths.lakeDir, dataset);
+  const shared = await readlink(link);
+  await rm(link);
+  await cp(shared, link, { recursive: true });
+}
+
 /** Publish local Parquet files as (more of) a lake partition, the way ingestion does: stored, then in its manifest. */
 export async function publishToLake(paths: Paths, dataset: string, folder: string, files: readonly { name: string; local: string }[]): Promise<void> {
   const lake = openLake(paths);
@@ -75,6 +83,7 @@ export function pathsEnv(paths: Paths): Record<string, string> {
     MLOPS_MODELS_DIR: paths.modelsDir,
     MLOPS_DATASETS_DIR: paths.datasetsDir,
     MLOPS_SQL_DIR: paths.sqlDir,
+    ...(paths.store ? { MLOPS_STORE: storeUrl(paths.store) } : {}),
   };
 }
 

@@ -8,7 +8,7 @@
 // had a version judged or trained on data read wrong (see the closing note of issue 20), and
 // until that is found a test that expects a promotion should not add to the odds.
 import { chromium, type Browser } from 'playwright-core';
-import { cp, mkdir, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ import { loadAllSpecs, requestColumns, type ModelSpec } from '../core/spec.js';
 import { TRAIN_REASON, type BatchInferenceResult, type TrainModelResult } from '../core/types.js';
 import { modelTask, TASK_NAMES, taskKind, type Task } from '../tasks/index.js';
 import { retrainWorkflowId } from '../workflows/starts.js';
-import { declareVariant, startWorkerHarness, testApi, testPaths, type TestApi, type WorkerHarness, listPartitions } from './helpers.js';
+import { declareVariant, startWorkerHarness, testApi, testPaths, type TestApi, type WorkerHarness, listPartitions, ownDatasetCopy, publishToLake } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Two models trained, a batch of the lake, a monitor with its batch child and a retraining, three tasks at once on two cores. */
@@ -58,10 +58,7 @@ async function stackFor(task: Task): Promise<Stack> {
   const paths = await testPaths();
   const { name: dataset, partitionKey } = base.dataset;
   // A lake of its own: this case releases a week into it.
-  const link = path.join(paths.lakeDir, dataset);
-  const shared = await readlink(link);
-  await rm(link);
-  await cp(shared, link, { recursive: true });
+  await ownDatasetCopy(paths, dataset);
   const model = `matrix_${task}`;
   const loss = taskKind(task).loss;
   await declareVariant(paths, base.name, model, (spec) => {
@@ -113,18 +110,18 @@ async function realRows(s: Stack, spec: ModelSpec): Promise<Record<string, strin
 async function releaseDriftedWeek(s: Stack): Promise<string> {
   const newest = (await listPartitions(s.paths, s.dataset, s.partitionKey)).at(-1)!;
   const week = new Date(Date.parse(`${newest.value}T00:00:00Z`) + 7 * 86_400_000).toISOString().slice(0, 10);
-  const dir = path.join(s.paths.lakeDir, s.dataset, `${s.partitionKey}=${week}`);
-  await mkdir(dir);
+  const local = path.join(await mkdtemp(path.join(tmpdir(), 'mlops-week-')), 'data_0.parquet');
   const db = await openDuckDB();
   try {
     await db.connection.run(
       `COPY (SELECT date_trunc('day', date) + INTERVAL 7 DAY + INTERVAL 19 HOUR AS date, delay + 20 AS delay, round(distance * 1.8)::BIGINT AS distance, ` +
         `CASE WHEN hash(date, destination) % 4 = 0 THEN 'XXX' ELSE origin END AS origin, destination ` +
-        `FROM read_parquet([${newest.files.map(quoteLiteral).join(', ')}])) TO ${quoteLiteral(path.join(dir, 'data_0.parquet'))} (FORMAT parquet)`,
+        `FROM read_parquet([${newest.files.map(quoteLiteral).join(', ')}])) TO ${quoteLiteral(local)} (FORMAT parquet)`,
     );
   } finally {
     db.close();
   }
+  await publishToLake(s.paths, s.dataset, `${s.partitionKey}=${week}`, [{ name: 'data_0.parquet', local }]);
   return week;
 }
 

@@ -2,7 +2,7 @@
 // a week released with injected drift starts a retraining by itself (reason on the run), a
 // second look while it trains does not start another, a tiny window gets no verdict, and the
 // schedules are made from the specs once, then updated, never duplicated.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,11 +10,12 @@ import type { Paths } from '../core/config.js';
 import { openDuckDB, quoteLiteral, type OpenDuckDB } from '../core/duckdb.js';
 import type { DriftReport, MonitorModelInput, MonitorModelResult } from '../core/monitoring.js';
 import { openRegistry } from '../storage/registry.js';
+import { openReports } from '../storage/reports.js';
 import { ensureSchedules, listSchedules } from '../runs/schedules.js';
 import { loadSpec } from '../core/spec.js';
 import { TRAIN_REASON, type TrainModelResult } from '../core/types.js';
 import { retrainWorkflowId } from '../workflows/starts.js';
-import { declareVariant, registerChampion, startWorkerHarness, testPaths, type WorkerHarness, listPartitions, publishToLake } from './helpers.js';
+import { declareVariant, registerChampion, startWorkerHarness, testPaths, type WorkerHarness, listPartitions, ownDatasetCopy, publishToLake } from './helpers.js';
 
 const MODEL = 'flight_delay';
 const DRIFTED_WEEK = '2001-02-12';
@@ -27,10 +28,7 @@ let harness: WorkerHarness;
  * 80% farther, a quarter of its flights leaving from an airport the reference never saw ('XXX').
  */
 async function lakeWithArrivals(p: Paths): Promise<void> {
-  // The shared lake is linked read-only: this test's weeks go into a copy of its own.
-  const shared = await listPartitions(p, 'flights', 'week');
-  await rm(path.join(p.lakeDir, 'flights'));
-  for (const week of shared) await publishToLake(p, 'flights', week.folder, week.files.map((f) => ({ name: path.basename(f), local: f })));
+  await ownDatasetCopy(p, 'flights');
   const source = (await listPartitions(p, 'flights', 'week')).at(-2)!.files[0]!;
   const db = await openDuckDB();
   try {
@@ -73,8 +71,8 @@ function monitor(input: MonitorModelInput, id: string): Promise<MonitorModelResu
 
 async function readReport(result: MonitorModelResult): Promise<{ json: DriftReport; html: string }> {
   return {
-    json: JSON.parse(await readFile(path.join(result.report, 'report.json'), 'utf8')) as DriftReport,
-    html: await readFile(path.join(result.report, 'report.html'), 'utf8'),
+    json: JSON.parse((await openReports(paths).read(result.model, result.reportId, 'report.json'))!) as DriftReport,
+    html: (await openReports(paths).read(result.model, result.reportId, 'report.html'))!,
   };
 }
 

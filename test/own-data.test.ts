@@ -13,7 +13,7 @@ import { PROJECT_ROOT } from '../core/config.js';
 import { loadDataset } from '../core/dataset.js';
 import { openDuckDB, queryRows, quoteLiteral } from '../core/duckdb.js';
 import type { MonitorModelResult } from '../core/monitoring.js';
-import { predictionFile } from '../core/predictions.js';
+import { openPredictions } from '../storage/predictions.js';
 import { loadSpec, requestColumns } from '../core/spec.js';
 import type { BatchInferenceResult, IngestResult, TrainModelResult } from '../core/types.js';
 import { pathsEnv, startWorkerHarness, testApi, type TestApi, type WorkerHarness, listPartitions } from './helpers.js';
@@ -173,7 +173,7 @@ describe('your own data, from a raw file to a served model', () => {
       const db = await openDuckDB();
       let withNulls: Record<string, unknown>[];
       try {
-        const files = partitions.map((p) => predictionFile(harness.paths, model, dataset.partitionKey, p.value, trained.version));
+        const files = await Promise.all(partitions.map((p) => openPredictions(harness.paths).localFile(model, dataset.partitionKey, p.value, trained.version)));
         const where = nullable.length ? nullable.map((col) => `"${col.name}" IS NULL`).join(' OR ') : 'true';
         withNulls = await queryRows(db.connection, `SELECT * FROM read_parquet([${files.map(quoteLiteral).join(', ')}], hive_partitioning = false) WHERE ${where} LIMIT 5`);
       } finally {

@@ -7,6 +7,7 @@ import { errorMessage, MlopsError } from '../core/errors.js';
 import { ensureSchedules } from '../runs/schedules.js';
 import { SpecWatcher, type SpecSet } from './spec-watch.js';
 import { codeVersion } from './code-version.js';
+import { openStorage } from '../storage/index.js';
 import { createWorker, type WorkerQueues } from './worker.js';
 
 const ACTIVITIES_ONLY_WARNING = 'No workflows registered, not polling for workflow tasks';
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
       paths,
       codeVersion: codeVersion(),
     });
-    console.log(`worker: polling ${worker.taskQueues.map((q) => `'${q}'`).join(' and ')} on ${temporal.address} (state: ${paths.stateDir}${metrics ? `; metrics: http://${metrics}/metrics` : ''})`);
+    console.log(`worker: polling ${worker.taskQueues.map((q) => `'${q}'`).join(' and ')} on ${temporal.address} (state: ${openStorage(paths).location}${metrics ? `; metrics: http://${metrics}/metrics` : ''})`);
     const running = worker.run(); // settles after SIGINT/SIGTERM once in-flight tasks have drained
     // The main queue's workers own the schedules; trainers leave them alone. If that fails, the
     // worker drains and stops first, so the error reported is this one, not the connection's.

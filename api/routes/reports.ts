@@ -1,11 +1,9 @@
 // Monitoring reports: the list per model (newest first), each report as the self-contained
 // HTML people open, and as the JSON it was drawn from.
 import { createRoute, z } from '@hono/zod-openapi';
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { UnknownReportError } from '../../core/errors.js';
 import type { DriftReport } from '../../core/monitoring.js';
-import { REPORT_ID, reportDir } from '../../core/reports.js';
+import { openReports, REPORT_ID } from '../../storage/reports.js';
 import { loadSpec } from '../../core/spec.js';
 import type { Api, AppDeps, Guard } from '../app.js';
 import { errors, json, ModelParam } from '../schemas.js';
@@ -41,9 +39,9 @@ export function registerReportRoutes(app: Api, deps: AppDeps, guard: Guard): voi
   const tags = ['monitoring'];
   const load = async (model: string, id: string, file: 'report.json' | 'report.html'): Promise<string> => {
     await loadSpec(deps.paths, model); // 404 for an unknown model
-    return readFile(path.join(reportDir(deps.paths, model, id), file), 'utf8').catch(() => {
-      throw new UnknownReportError(model, id);
-    });
+    const text = await openReports(deps.paths).read(model, id, file).catch(() => undefined); // an invalid id is no report either
+    if (text === undefined) throw new UnknownReportError(model, id);
+    return text;
   };
 
   app.openapi(
@@ -59,12 +57,11 @@ export function registerReportRoutes(app: Api, deps: AppDeps, guard: Guard): voi
     async (c) => {
       const { name } = c.req.valid('param');
       await loadSpec(deps.paths, name);
-      const root = path.join(deps.paths.reportsDir, name);
-      const ids = (await readdir(root).catch(() => [] as string[])).filter((id) => REPORT_ID.test(id)).sort().reverse();
+      const store = openReports(deps.paths);
       const reports = [];
-      for (const id of ids) {
+      for (const id of await store.ids(name)) {
         // A report is complete once its JSON is there (it is written last).
-        const text = await readFile(path.join(root, id, 'report.json'), 'utf8').catch(() => null);
+        const text = await store.read(name, id, 'report.json');
         if (!text) continue;
         const r = JSON.parse(text) as DriftReport;
         reports.push({
