@@ -1,13 +1,23 @@
 // Where everything lives, decided once from the environment. Every process (worker, API,
 // launcher, tests) resolves paths through here so they agree on one layout.
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostPortSetting } from './env.js';
 import { errorMessage, InvalidSettingError } from './errors.js';
 
-/** The repository root: specs, SQL and the vega-datasets package are found relative to it. */
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * The repository root (the folder with package.json): specs, SQL and the vega-datasets package
+ * are found relative to it, whether this file runs as source (core/) or compiled (dist/core/).
+ */
+export const PROJECT_ROOT = projectRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '..');
+  }
+}
 
 export interface Paths {
   /** Runtime state: lake, registry, Temporal's SQLite file, per-run work folders. */

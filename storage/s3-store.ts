@@ -17,6 +17,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { wholeNumberSetting } from '../core/env.js';
 import { StoreRequestError, WriteConflictError } from '../core/errors.js';
 import { checkKey, type ObjectInfo, type ObjectStore, type StoredObject, type WriteCondition } from './object-store.js';
 
@@ -41,7 +42,8 @@ export function s3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 3,
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+    // A store that does not answer is a failure to retry, not a wait: MLOPS_S3_TIMEOUT_MS bounds each request.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: wholeNumberSetting(env, 'MLOPS_S3_TIMEOUT_MS', 30_000, 100, 600_000) },
   });
 }
 

@@ -9,13 +9,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseDocument, stringify } from 'yaml';
 import { API_NODE_FLAGS, apiConfigFromEnv } from '../api/config.js';
-import { PROJECT_ROOT, temporalSettings } from '../core/config.js';
+import { PROJECT_ROOT, storeLocation, temporalSettings } from '../core/config.js';
 import { hostPortSetting, logLevelSetting } from '../core/env.js';
 import { SEARCH_ATTRIBUTES, trainingTaskQueue } from '../core/types.js';
 import { errorMessage } from '../core/errors.js';
 
 /** Where the code reads its environment. */
-const SOURCE_DIRS = ['core', 'api', 'worker', 'bin', 'data', 'activities', 'workflows', 'ml'];
+const SOURCE_DIRS = ['core', 'storage', 'api', 'worker', 'bin', 'data', 'activities', 'workflows', 'ml'];
 
 const TEMPORAL_FRONTEND_PORT = '7233';
 const UI_PORT = '8080';
@@ -336,8 +336,9 @@ export function checkCompose(text: string, repo: Repo): string[] {
     uiHostPorts.push(...published.map((p) => p.host ?? ''));
   }
 
-  const workers = appServices.filter((n) => runs(svc(n), 'worker/main.ts'));
-  const apis = appServices.filter((n) => runs(svc(n), 'api/main.ts'));
+  // Source under tsx (worker/main.ts) or compiled (dist/worker/main.js).
+  const workers = appServices.filter((n) => runs(svc(n), 'worker/main.'));
+  const apis = appServices.filter((n) => runs(svc(n), 'api/main.'));
   for (const name of apis) {
     for (const flag of API_NODE_FLAGS) if (!runs(svc(name), flag)) problems.push(`${name}: command lacks ${flag} (API_NODE_FLAGS, api/config.ts)`);
   }
@@ -453,17 +454,45 @@ export function checkCompose(text: string, repo: Repo): string[] {
       }
     }
   }
-  let stateVolume: { service: string; volume: string } | undefined;
+  // Product state is in the object store, the same for every app process; a container's
+  // MLOPS_STATE_DIR is its own cache, never a volume another app process mounts (a volume lives
+  // on one host), and the store's endpoint is a service of this file or a URL outside it.
+  let firstStore: { service: string; url: string } | undefined;
+  const stateMounts = new Map<string, string>();
   for (const name of appServices) {
-    const dir = environment(svc(name)).get('MLOPS_STATE_DIR');
-    const mount = mounts(svc(name)).find((m) => m.kind === 'volume' && m.source && m.target === dir);
-    if (!dir || !mount) {
-      problems.push(`${name}: environment.MLOPS_STATE_DIR '${dir ?? '(unset)'}' is not where a named volume is mounted`);
+    const env = environment(svc(name));
+    const url = env.get('MLOPS_STORE');
+    let location = null;
+    try {
+      location = storeLocation(url);
+    } catch (err) {
+      problems.push(`${name}: environment: ${errorMessage(err)}`);
       continue;
     }
-    if (!stateVolume) stateVolume = { service: name, volume: mount.source };
-    else if (mount.source !== stateVolume.volume) {
-      problems.push(`${name}: the state volume is '${mount.source}' but ${stateVolume.service}'s is '${stateVolume.volume}' (the lake and registry must be shared)`);
+    if (!location) {
+      problems.push(`${name}: environment.MLOPS_STORE is not set: its state would stay in its container (set s3://<bucket>/<prefix>)`);
+      continue;
+    }
+    if (!firstStore) firstStore = { service: name, url: url! };
+    else if (url !== firstStore.url) problems.push(`${name}: environment.MLOPS_STORE is ${url} but ${firstStore.service}'s is ${firstStore.url}`);
+    const endpoint = env.get('AWS_ENDPOINT_URL_S3') ?? env.get('AWS_ENDPOINT_URL');
+    if (endpoint) {
+      let host = '';
+      try {
+        host = new URL(interpolate(endpoint)).hostname;
+      } catch {
+        problems.push(`${name}: environment.AWS_ENDPOINT_URL_S3 '${endpoint}' is not a URL`);
+      }
+      if (host && !host.includes('.') && host !== 'localhost' && !(host in services)) {
+        problems.push(`${name}: environment.AWS_ENDPOINT_URL_S3 names '${host}', which is not a service`);
+      }
+    }
+    const dir = env.get('MLOPS_STATE_DIR');
+    const mount = mounts(svc(name)).find((m) => m.kind === 'volume' && m.source && m.target === dir);
+    if (mount) {
+      const other = stateMounts.get(mount.source);
+      if (other) problems.push(`${name}: MLOPS_STATE_DIR ${dir} is volume '${mount.source}', which ${other} mounts too: product state belongs in the store, not on a shared volume`);
+      else stateMounts.set(mount.source, name);
     }
   }
 
@@ -711,13 +740,20 @@ describe('each rule catches a broken variant', () => {
     ['a log level no process knows', composeWith((c) => (c.services.trainer.environment.LOG_LEVEL = 'verbose')), /^trainer: environment: LOG_LEVEL="verbose"/],
     ['the API on the loopback', composeWith((c) => (c.services.api.environment.HOST = '127.0.0.1')), /^api: environment\.HOST/],
     ['the API without its healthcheck', composeWith((c) => delete c.services.api.healthcheck), /^api: healthcheck/],
-    ['the API without its Node flags', composeWith((c) => (c.services.api.command = ['node', '--import', 'tsx', 'api/main.ts'])), /^api: command lacks --max-semi-space-size=4/],
+    ['the API without its Node flags', composeWith((c) => (c.services.api.command = ['node', 'dist/api/main.js'])), /^api: command lacks --max-semi-space-size=4/],
     ['replicas on a published port', composeWith((c) => (c.services.api.deploy.replicas = 2)), /^api: ports publishes host port 3000 but deploy\.replicas is 2/],
     ['the UI port not published', composeWith((c) => (c.services['temporal-ui'].ports = ['127.0.0.1:8080:8081'])), /^temporal-ui: ports do not publish the UI's container port 8080/],
     ['UI links to the wrong port', composeWith((c) => (c.services.worker.environment.TEMPORAL_UI_URL = 'http://localhost:8088')), /^worker: environment\.TEMPORAL_UI_URL port 8088/],
-    ['an undeclared volume', composeWith((c) => delete c.volumes['mlops-state']), /^worker: volumes uses 'mlops-state'/],
-    ['MLOPS_STATE_DIR off the volume', composeWith((c) => (c.services.trainer.environment.MLOPS_STATE_DIR = '/data')), /^trainer: environment\.MLOPS_STATE_DIR '\/data'/],
-    ['a second state volume', composeWith((c) => ((c.services.api.volumes = ['api-state:/state']), (c.volumes['api-state'] = null))), /^api: the state volume is 'api-state'/],
+    ['an undeclared volume', composeWith((c) => delete c.volumes['minio-data']), /^minio: volumes uses 'minio-data'/],
+    ['an app without the store', composeWith((c) => delete c.services.trainer.environment.MLOPS_STORE), /^trainer: environment\.MLOPS_STORE is not set/],
+    ['a store URL the code refuses', composeWith((c) => (c.services.api.environment.MLOPS_STORE = 'minio://mlops')), /^api: environment: MLOPS_STORE="minio:\/\/mlops"/],
+    ['two stores', composeWith((c) => (c.services.api.environment.MLOPS_STORE = 's3://other/state')), /^api: environment\.MLOPS_STORE is s3:\/\/other\/state but/],
+    ['a store endpoint to no service', composeWith((c) => (c.services.worker.environment.AWS_ENDPOINT_URL_S3 = 'http://minoi:9000')), /^worker: environment\.AWS_ENDPOINT_URL_S3 names 'minoi'/],
+    [
+      'state on a shared volume',
+      composeWith((c) => ((c.services.worker.volumes = ['shared:/state']), (c.services.trainer.volumes = ['shared:/state']), (c.volumes.shared = null))),
+      /^trainer: MLOPS_STATE_DIR \/state is volume 'shared', which worker mounts too/,
+    ],
     ['the worker polling every queue', composeWith((c) => (c.services.worker.environment.MLOPS_WORKER_QUEUES = 'all')), /^worker: environment\.MLOPS_WORKER_QUEUES is 'all', expected main/],
     ['an unknown worker role', composeWith((c) => (c.services.trainer.environment.MLOPS_WORKER_QUEUES = 'train')), /^trainer: environment\.MLOPS_WORKER_QUEUES 'train' is not one of/],
     ['nobody polling training', composeWith((c) => (c.services.trainer.environment.MLOPS_WORKER_QUEUES = 'main')), /^services: no worker polls the training queue/],

@@ -18,11 +18,14 @@ import { openLake } from '../storage/lake.js';
 import { openPredictions } from '../storage/predictions.js';
 import { openRegistry } from '../storage/registry.js';
 import { declareVariant, pathsEnv, spawnEntry, startApiProcess, stopProcess, TEST_TOKENS } from './helpers.js';
-import { createBucket, s3Env } from './s3-server.js';
+import { createBucket, s3Env, startFaultProxy, type FaultProxy } from './s3-server.js';
 
 const MODEL = 'flight_delay';
 const WEEKS = 6;
+/** The test process reads the bucket directly; the hosts go through a proxy the test can make fail. */
 const S3 = s3Env(inject('s3Endpoint'));
+let proxy: FaultProxy;
+let hostS3: Record<string, string>;
 let bucket: string;
 let seed: Paths;
 let client: Client;
@@ -49,7 +52,7 @@ let specsDir: string;
 
 async function startWorker(): Promise<ChildProcess> {
   const paths = await hostPaths(specsDir);
-  const proc = spawnEntry('worker/main.ts', { ...pathsEnv(paths), ...S3, TEMPORAL_ADDRESS: inject('temporalAddress'), MLOPS_TASK_QUEUE: queue, MLOPS_SCHEDULES: 'off', LOG_LEVEL: 'WARN' });
+  const proc = spawnEntry('worker/main.ts', { ...pathsEnv(paths), ...hostS3, TEMPORAL_ADDRESS: inject('temporalAddress'), MLOPS_TASK_QUEUE: queue, MLOPS_SCHEDULES: 'off', LOG_LEVEL: 'WARN' });
   workers.push(proc);
   return proc;
 }
@@ -105,14 +108,26 @@ beforeAll(async () => {
   await ensureFlightsLake(seed, WEEKS);
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   client = new Client({ connection });
+  proxy = await startFaultProxy(inject('s3Endpoint'));
+  hostS3 = { ...s3Env(proxy.endpoint), MLOPS_S3_TIMEOUT_MS: '2000' };
   await Promise.all([startWorker(), startWorker()]);
   const apiPaths = await hostPaths(specsDir);
-  api = await startApiProcess(apiPaths, { ...S3, TEMPORAL_ADDRESS: inject('temporalAddress'), MLOPS_TASK_QUEUE: queue });
+  api = await startApiProcess(apiPaths, { ...hostS3, TEMPORAL_ADDRESS: inject('temporalAddress'), MLOPS_TASK_QUEUE: queue });
 }, 600_000);
 
 afterAll(async () => {
+  if (proxy) proxy.mode = 'pass';
   await Promise.all([...workers.map(stopProcess), ...(api ? [stopProcess(api.proc)] : [])]);
+  await proxy?.stop();
 });
+
+async function predictStatus(): Promise<number> {
+  const res = await fetch(`${api.url}/predict?model=${MODEL}&date=2001-02-05+08:30:00&distance=720&origin=ORD&destination=LGA`, {
+    headers: { authorization: `Bearer ${TEST_TOKENS.predict}` },
+  });
+  await res.body?.cancel();
+  return res.status;
+}
 
 describe('hosts sharing only Temporal and an S3-compatible store', () => {
   it('train, promote, predict, batch and monitor, with workers killed mid-training and mid-batch', async () => {
@@ -186,4 +201,36 @@ describe('hosts sharing only Temporal and an S3-compatible store', () => {
       expect(state.filter((d) => d !== 'cache'), dir).toEqual([]);
     }
   }, 900_000);
+
+  it('rides out a store that answers 500s and then nothing: the batch is delayed and retried, and loses nothing', async () => {
+    const version = (await openRegistry(seed).getAlias(MODEL, 'champion'))!.version;
+    const predictions = openPredictions(seed);
+    await predictions.store.deletePrefix(`${MODEL}/`); // the outputs are gone: the batch writes every week again
+    const weeks = (await openLake(seed).partitions('flights', 'week')).map((p) => p.value);
+    proxy.mode = 'error';
+    const batch = await call('POST', '/workflows/batch', { model: MODEL, partitions: 'new', concurrency: 1 });
+    expect(batch.status, JSON.stringify(batch.body)).toBe(202);
+    // The API serves the champion it holds: /predict never waits for the store.
+    expect(await predictStatus()).toBe(200);
+    await new Promise((r) => setTimeout(r, 6_000));
+    proxy.mode = 'hang';
+    expect(await predictStatus()).toBe(200);
+    await new Promise((r) => setTimeout(r, 5_000));
+    proxy.mode = 'pass';
+    const workflowId = String(batch.body.workflowId);
+    const result = await waitFor<BatchInferenceResult>(workflowId);
+    expect(proxy.faults).toBeGreaterThan(0);
+    expect(result.version).toBe(version);
+    expect(result.partitions.map((p) => p.partition).sort()).toEqual(weeks);
+    expect(result.rowsOut).toBe(result.rowsIn);
+    expect([...(await predictions.scoredPartitions(MODEL, 'week', version))].sort()).toEqual(weeks);
+    // The retries are in the run's history, with the store's failure that caused them.
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const retried = (history.events ?? []).flatMap((e) => {
+      const a = e.activityTaskStartedEventAttributes;
+      return a && (a.attempt ?? 1) > 1 ? [a.lastFailure?.message ?? ''] : [];
+    });
+    expect(retried.length).toBeGreaterThan(0);
+    expect(retried.join('\n')).toMatch(/HTTP 500|no answer/);
+  }, 600_000);
 });

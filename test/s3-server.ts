@@ -108,3 +108,70 @@ export async function createBucket(endpoint: string): Promise<string> {
   }
   return bucket;
 }
+
+/** How a FaultProxy answers: passing requests on, answering 500 (S3's InternalError), or not answering at all. */
+export type FaultMode = 'pass' | 'error' | 'hang';
+
+export interface FaultProxy {
+  readonly endpoint: string;
+  mode: FaultMode;
+  /** Requests answered with an error or left hanging since the proxy started. */
+  readonly faults: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * An HTTP proxy in front of the S3 server that a test can make fail: every request passes,
+ * gets a 500, or hangs (until the client gives up), as `mode` says at the time it arrives.
+ */
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const { createServer: createHttpServer, request } = await import('node:http');
+  const upstream = new URL(target);
+  const hanging = new Set<import('node:http').ServerResponse>();
+  const state = { mode: 'pass' as FaultMode, faults: 0 };
+  const server = createHttpServer((req, res) => {
+    if (state.mode === 'error') {
+      state.faults++;
+      req.resume();
+      res.writeHead(500, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected by the test</Message></Error>');
+      return;
+    }
+    if (state.mode === 'hang') {
+      state.faults++;
+      req.resume();
+      hanging.add(res);
+      res.on('close', () => hanging.delete(res));
+      return;
+    }
+    const forward = request(
+      { hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    get mode() {
+      return state.mode;
+    },
+    set mode(m: FaultMode) {
+      state.mode = m;
+      if (m !== 'hang') for (const res of hanging) res.destroy();
+    },
+    get faults() {
+      return state.faults;
+    },
+    stop: async () => {
+      for (const res of hanging) res.destroy();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}

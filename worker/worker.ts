@@ -6,10 +6,12 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities/index.js';
 import type { Paths } from '../core/config.js';
+import { siblingModule } from '../ml/threads.js';
 import { trainingTaskQueue } from '../core/types.js';
 import { classifyActivityFailures } from './failures.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** The workflows' entry: its source under tsx, its compiled .js in the image. */
+export const WORKFLOWS_PATH = fileURLToPath(siblingModule(new URL('../workflows/', import.meta.url).href, 'index'));
 
 /** Which task queues this process polls. */
 export type WorkerQueues = 'all' | 'main' | 'training';
