@@ -73,7 +73,7 @@ export class Lake {
   /** The dataset's published partitions under `partitionKey`, ordered by their values' type. */
   async partitions(dataset: string, partitionKey: string): Promise<Partition[]> {
     if (this.store instanceof FileStore && !(await this.isManifested(dataset))) {
-      return (await this.foldersWithoutManifest(dataset, partitionKey, new Map())).sort((a, b) => comparePartitionValues(a.value, b.value));
+      return (await this.foldersWithoutManifest(dataset, partitionKey)).sort((a, b) => comparePartitionValues(a.value, b.value));
     }
     const prefix = `${joinKey(dataset, MANIFESTS)}/${partitionKey}=`;
     const found = new Map<string, Partition>();
@@ -86,10 +86,10 @@ export class Lake {
   }
 
   /** Partition folders a folder store published by rename before manifests: all their Parquet files. */
-  private async foldersWithoutManifest(dataset: string, partitionKey: string, known: ReadonlyMap<string, Partition>): Promise<Partition[]> {
+  private async foldersWithoutManifest(dataset: string, partitionKey: string): Promise<Partition[]> {
     const out: Partition[] = [];
     for (const folder of await this.store.children(`${joinKey(dataset)}/`)) {
-      if (!folder.startsWith(`${partitionKey}=`) || known.has(folder)) continue;
+      if (!folder.startsWith(`${partitionKey}=`)) continue;
       const files = (await this.store.list(`${joinKey(dataset, folder)}/`)).filter((o) => o.key.endsWith('.parquet') && o.key.split('/').length === 3);
       if (files.length > 0) out.push({ value: folder.slice(partitionKey.length + 1), folder, files: files.map((f) => ({ key: f.key, bytes: f.size })) });
     }
@@ -107,12 +107,9 @@ export class Lake {
   private async ensureManifested(dataset: string): Promise<void> {
     if (await this.isManifested(dataset)) return;
     if (this.store instanceof FileStore) {
-      for (const folder of await this.store.children(`${joinKey(dataset)}/`)) {
-        const eq = folder.indexOf('=');
-        if (eq <= 0 || folder.startsWith('_')) continue;
-        for (const p of await this.foldersWithoutManifest(dataset, folder.slice(0, eq), new Map())) {
-          if (p.folder === folder) await this.writeManifest(dataset, folder, p.files);
-        }
+      const keys = new Set((await this.store.children(`${joinKey(dataset)}/`)).filter((f) => f.indexOf('=') > 0 && !f.startsWith('_')).map((f) => f.slice(0, f.indexOf('='))));
+      for (const key of keys) {
+        for (const p of await this.foldersWithoutManifest(dataset, key)) await this.writeManifest(dataset, p.folder, p.files);
       }
     }
     try {
