@@ -115,6 +115,8 @@ export type FaultMode = 'pass' | 'error' | 'hang';
 export interface FaultProxy {
   readonly endpoint: string;
   mode: FaultMode;
+  /** Added to every request passed on: a remote store's round trip (benchmarks). */
+  delayMs: number;
   /** Requests answered with an error or left hanging since the proxy started. */
   readonly faults: number;
   stop(): Promise<void>;
@@ -128,7 +130,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const { createServer: createHttpServer, request } = await import('node:http');
   const upstream = new URL(target);
   const hanging = new Set<import('node:http').ServerResponse>();
-  const state = { mode: 'pass' as FaultMode, faults: 0 };
+  const state = { mode: 'pass' as FaultMode, faults: 0, delayMs: 0 };
   const server = createHttpServer((req, res) => {
     if (state.mode === 'error') {
       state.faults++;
@@ -144,15 +146,21 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       res.on('close', () => hanging.delete(res));
       return;
     }
-    const forward = request(
-      { hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
+    const forward = () => {
+      const up = request(
+        { hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    };
+    if (state.delayMs > 0) {
+      req.pause();
+      setTimeout(forward, state.delayMs);
+    } else forward();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -167,6 +175,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     },
     get faults() {
       return state.faults;
+    },
+    get delayMs() {
+      return state.delayMs;
+    },
+    set delayMs(ms: number) {
+      state.delayMs = ms;
     },
     stop: async () => {
       for (const res of hanging) res.destroy();
