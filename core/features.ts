@@ -5,16 +5,20 @@ import type { LabeledTable } from '../ml/table.js';
 import { openDuckDB, parquetSource, quoteIdent, quoteLiteral, readColumns, type ColumnRequest } from './duckdb.js';
 import type { LoadedSpec, ModelSpec } from './spec.js';
 import { taskKind } from '../tasks/index.js';
+import { checkViewSql, joinViews, missingColumn, staleColumn, type ViewSource } from './views.js';
+import { InvalidSpecError } from './errors.js';
 
 /** Output column holding the label in training queries. */
 export const LABEL_COLUMN = '__label';
 
 /**
- * Wrap the model's feature SQL: bind `source`, then cast every declared feature to what the
+ * Wrap the model's feature SQL: bind `source`, join its views' values (from `views`: the
+ * dataset's history offline, snapshots online), then cast every declared feature to what the
  * ONNX graph takes (categorical -> VARCHAR, numeric -> FLOAT), plus the label when asked, as
- * the task's number (TaskKind.labelSql: the value, or a class's index).
+ * the task's number (TaskKind.labelSql: the value, or a class's index). With `viewFlags`, per
+ * view whether the row's entity was missing and whether its value was stale (viewFlagColumns).
  */
-export function featureQuery(loaded: LoadedSpec, sourceSql: string, withLabel: boolean): string {
+export function featureQuery(loaded: LoadedSpec, sourceSql: string, withLabel: boolean, views?: ViewSource, viewFlags = false): string {
   const { spec } = loaded;
   const projections = spec.features.columns.map((f) =>
     f.kind === 'categorical'
@@ -22,7 +26,21 @@ export function featureQuery(loaded: LoadedSpec, sourceSql: string, withLabel: b
       : `CAST(${quoteIdent(f.name)} AS FLOAT) AS ${quoteIdent(f.name)}`,
   );
   if (withLabel) projections.push(`${labelExpression(spec)} AS ${LABEL_COLUMN}`);
-  return `SELECT ${projections.join(', ')}\nFROM (\n${rawFeatureQuery(loaded, sourceSql)}\n) AS features`;
+  let rows = rawFeatureQuery(loaded, sourceSql);
+  if (spec.features.views.length > 0) {
+    if (!views) throw new Error(`${spec.name} has feature views: its feature query needs their history or snapshots`);
+    rows = joinViews(spec.features.views, loaded.viewTexts, rows, spec.features.time!, views, viewFlags);
+    if (viewFlags) projections.push(...viewFlagColumns(spec).map((c) => quoteIdent(c.name)));
+  }
+  return `SELECT ${projections.join(', ')}\nFROM (\n${rows}\n) AS features`;
+}
+
+/** The columns featureQuery adds with viewFlags, after the features (1 or 0 each). */
+export function viewFlagColumns(spec: ModelSpec): ColumnRequest[] {
+  return spec.features.views.flatMap((v) => [
+    { name: missingColumn(v), kind: 'numeric' as const },
+    { name: staleColumn(v), kind: 'numeric' as const },
+  ]);
 }
 
 /** The model's feature SQL over `source`, with its own column names and types. */
@@ -102,20 +120,21 @@ export function keyedFeatures(
   /** Each local file DuckDB reads, with the name predictions record for it (its place in the dataset). */
   files: readonly { readonly local: string; readonly name: string }[],
   withLabel: boolean,
+  views?: ViewSource,
 ): { from: string; sourceFile: string; sourceRow: string } {
   const locals = files.map((f) => f.local);
   return {
     from:
       `read_parquet([${locals.map(quoteLiteral).join(', ')}], filename = true, file_row_number = true, hive_partitioning = false) AS k\n` +
-      `POSITIONAL JOIN (${featureQuery(loaded, parquetSource(locals), withLabel)}) AS f`,
+      `POSITIONAL JOIN (${featureQuery(loaded, parquetSource(locals), withLabel, views)}) AS f`,
     sourceFile: `(CASE k.filename ${files.map((f) => `WHEN ${quoteLiteral(f.local)} THEN ${quoteLiteral(f.name)}`).join(' ')} END)`,
     sourceRow: 'k.file_row_number',
   };
 }
 
 /** Labelled rows of lake files through a model's own feature SQL; rows without a label are left out. */
-export async function readLabeledFeatures(loaded: LoadedSpec, files: readonly string[], limit?: number): Promise<LabeledTable> {
-  return readLabeledRows(loaded, `SELECT * FROM (${featureQuery(loaded, parquetSource(files), true)}) WHERE ${LABEL_COLUMN} IS NOT NULL${limit ? ` LIMIT ${limit}` : ''}`);
+export async function readLabeledFeatures(loaded: LoadedSpec, files: readonly string[], limit?: number, views?: ViewSource): Promise<LabeledTable> {
+  return readLabeledRows(loaded, `SELECT * FROM (${featureQuery(loaded, parquetSource(files), true, views)}) WHERE ${LABEL_COLUMN} IS NOT NULL${limit ? ` LIMIT ${limit}` : ''}`);
 }
 
 /** The feature columns and label of a query over a model's features (featureQuery with the label). */
@@ -126,6 +145,42 @@ export async function readLabeledRows(loaded: LoadedSpec, sql: string): Promise<
     const label = table.columns.at(-1)!;
     if (label.kind !== 'numeric') throw new Error('label column must be numeric');
     return { features: { rows: table.rows, columns: table.columns.slice(0, -1) }, labels: label.values };
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Check a spec's views before anything runs them: each view's query reads only `events` and
+ * each knownAt query only `source` (so no value can see a row known after its instant), and
+ * every entity column and the row time are outputs of the feature SQL. Errors name the field.
+ */
+export async function checkViews(loaded: LoadedSpec): Promise<void> {
+  const { spec } = loaded;
+  if (spec.features.views.length === 0) return;
+  const db = await openDuckDB({ threads: 1 });
+  try {
+    const serialize = async (sql: string) =>
+      String((await db.connection.runAndReadAll(`SELECT json_serialize_sql(${quoteLiteral(sql.trim().replace(/;\s*$/, ''))})`)).getRows()[0]![0]);
+    for (const [i, view] of spec.features.views.entries()) {
+      const texts = loaded.viewTexts.get(view.name)!;
+      checkViewSql(loaded.shownFile, `features.views[${i}].sql (${view.sql})`, await serialize(texts.sql), 'events');
+      checkViewSql(loaded.shownFile, `features.views[${i}].knownAt (${view.knownAt})`, await serialize(texts.knownAt), 'source');
+    }
+    // The feature SQL's output columns, over an empty source of the dataset's columns.
+    const empty = `SELECT ${spec.dataset.columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} LIMIT 0`;
+    const described = await db.connection.runAndReadAll(`DESCRIBE ${rawFeatureQuery(loaded, empty)}`);
+    const outputs = new Set(described.getRows().map((r) => String(r[0])));
+    const time = spec.features.time!;
+    if (!outputs.has(time)) throw new InvalidSpecError(loaded.shownFile, 'features.time', `'${time}' is not a column the feature SQL (${spec.features.sql}) outputs`);
+    for (const [i, view] of spec.features.views.entries()) {
+      for (const e of view.entity) {
+        if (!outputs.has(e)) throw new InvalidSpecError(loaded.shownFile, `features.views[${i}].entity`, `'${e}' is not a column the feature SQL (${spec.features.sql}) outputs`);
+      }
+      for (const v of view.values) {
+        if (outputs.has(v.name)) throw new InvalidSpecError(loaded.shownFile, `features.views[${i}].values.${v.name}`, `the feature SQL (${spec.features.sql}) outputs a column of that name too`);
+      }
+    }
   } finally {
     db.close();
   }

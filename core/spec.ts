@@ -10,6 +10,7 @@ import { errorMessage, InvalidSpecError, UnknownModelError } from './errors.js';
 import { parseBatch, parseMonitoring, parseSchedules, type BatchPolicy, type MonitoringPolicy, type SchedulePolicy } from './spec-operations.js';
 import { Reader } from './spec-reader.js';
 import { displayPath, isValidColumnName, loadDataset, parseDataset, type DatasetColumn, type DatasetSpec } from './dataset.js';
+import { parseViews, type FeatureView, type ViewTexts } from './views.js';
 
 export { COLUMN_TYPES, isNumericType, type ColumnType, type DataContract, type DatasetColumn, type DatasetSpec } from './dataset.js';
 
@@ -72,7 +73,14 @@ export interface ModelSpec {
   readonly task: Task;
   /** The dataset it learns from, as declared in datasets/<name>.json. */
   readonly dataset: DatasetSpec;
-  readonly features: { readonly sql: string; readonly columns: readonly FeatureColumn[] };
+  readonly features: {
+    readonly sql: string;
+    readonly columns: readonly FeatureColumn[];
+    /** The feature SQL's output column holding each row's time: views are joined as of it. Set when there are views. */
+    readonly time?: string;
+    /** Feature views joined to the feature SQL's rows by entity, as of each row's time (core/views.ts). */
+    readonly views: readonly FeatureView[];
+  };
   /**
    * For multiclass, `classes` lists the label's values; the model outputs one probability each.
    * For binary, `rate` bounds the share of positive labels a training window may have.
@@ -142,12 +150,16 @@ export interface LoadedSpec {
   readonly specHash: string;
   /** The texts the hash was taken of, so a run can keep exactly what it started with. */
   readonly texts: SpecTexts;
+  /** Each view's SQL texts, by view name. */
+  readonly viewTexts: ReadonlyMap<string, ViewTexts>;
 }
 
 export interface SpecTexts {
   readonly spec: string;
   readonly dataset: string;
   readonly featureSql: string;
+  /** The views' SQL files (queries and knownAt), by sql/ path; absent without views. */
+  readonly viewSql?: Readonly<Record<string, string>>;
 }
 
 const NAME = /^[a-z][a-z0-9_]{0,62}$/;
@@ -233,13 +245,24 @@ export async function specFromTexts(
   const spec = parseSpec(raw, shown, dataset);
   if (spec.name !== model) throw new InvalidSpecError(shown, 'name', `must equal the file name '${model}'`);
   const featureSql = await readSql(spec.features.sql, 'features.sql');
-  const texts = { spec: text, dataset: datasetText, featureSql };
-  return { spec, file, shownFile: shown, featureSql, featureSqlHash: sha256(featureSql), specHash: specHashOf(texts), texts };
+  const viewSql: Record<string, string> = {};
+  const viewTexts = new Map<string, ViewTexts>();
+  for (const [i, view] of spec.features.views.entries()) {
+    viewSql[view.sql] ??= await readSql(view.sql, `features.views[${i}].sql`);
+    viewSql[view.knownAt] ??= await readSql(view.knownAt, `features.views[${i}].knownAt`);
+    viewTexts.set(view.name, { sql: viewSql[view.sql]!, knownAt: viewSql[view.knownAt]! });
+  }
+  const texts = { spec: text, dataset: datasetText, featureSql, ...(spec.features.views.length ? { viewSql } : {}) };
+  return { spec, file, shownFile: shown, featureSql, featureSqlHash: sha256(featureSql), specHash: specHashOf(texts), texts, viewTexts };
 }
 
-/** The fingerprint of a spec, its dataset and its feature SQL together. */
+/** The fingerprint of a spec, its dataset, its feature SQL and its views' SQL together. */
 export function specHashOf(texts: SpecTexts): string {
-  return sha256(`${sha256(texts.spec)}\n${sha256(texts.dataset)}\n${sha256(texts.featureSql)}`);
+  const views = Object.entries(texts.viewSql ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([file, sql]) => `\n${file}:${sha256(sql)}`)
+    .join('');
+  return sha256(`${sha256(texts.spec)}\n${sha256(texts.dataset)}\n${sha256(texts.featureSql)}${views}`);
 }
 
 export function sha256(text: string | Uint8Array): string {
@@ -259,7 +282,13 @@ export function parseSpec(raw: unknown, file: string, dataset: DatasetSpec): Mod
   const task = r.oneOf(o.task, 'task', TASK_NAMES);
   if (r.string(o.dataset, 'dataset') !== dataset.name) r.fail('dataset', `names '${String(o.dataset)}', but the declaration read is '${dataset.name}'`);
 
-  const fe = r.strictObject(o.features, 'features', ['sql', 'columns']);
+  const fe = r.strictObject(o.features, 'features', ['sql', 'columns', 'time', 'views']);
+  const views = parseViews(r, fe.views, dataset);
+  const time = fe.time === undefined ? undefined : r.string(fe.time, 'features.time');
+  if (time !== undefined && !isValidColumnName(time)) r.fail('features.time', 'must be a lower-case identifier');
+  if (views.length && time === undefined) r.fail('features.time', "names the feature SQL's column holding each row's time, as of which its views are joined");
+  const viewValues = new Map(views.flatMap((v) => v.values.map((c) => [c.name, v.name] as const)));
+  if (viewValues.size !== views.reduce((n, v) => n + v.values.length, 0)) r.fail('features.views', 'two views output a value of the same name');
   const featureColumns = r.array(fe.columns, 'features.columns').map((c, i): FeatureColumn => {
     const co = r.strictObject(c, `features.columns[${i}]`, ['name', 'kind']);
     const colName = r.string(co.name, `features.columns[${i}].name`);
@@ -291,7 +320,7 @@ export function parseSpec(raw: unknown, file: string, dataset: DatasetSpec): Mod
     notes: typeof o.notes === 'string' ? o.notes : undefined,
     task,
     dataset,
-    features: { sql: r.string(fe.sql, 'features.sql'), columns: featureColumns },
+    features: { sql: r.string(fe.sql, 'features.sql'), columns: featureColumns, ...(time ? { time } : {}), views },
     label: { column: r.string(labelObj.column, 'label.column'), ...(classes ? { classes } : {}), ...(labelRate ? { rate: labelRate } : {}) },
     split: parseSplit(r, o.split, task, dataset),
     trainer: {

@@ -14,7 +14,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Paths } from '../core/config.js';
-import { openDuckDB, parquetRowCounts } from '../core/duckdb.js';
+import { openDuckDB, parquetRowCounts, parquetSource } from '../core/duckdb.js';
+import type { LoadedSpec } from '../core/spec.js';
+import { historyPartitionsBack, type ViewSource } from '../core/views.js';
 import { comparePartitionValues } from '../core/dataset.js';
 import { WriteConflictError } from '../core/errors.js';
 import { FileStore } from './file-store.js';
@@ -200,6 +202,24 @@ async function countRows(files: readonly string[]): Promise<Map<string, number>>
   } finally {
     db.close();
   }
+}
+
+/**
+ * Where a model's rows in partitions `values` get their views from (undefined: it has none):
+ * the dataset's rows in those partitions and the ones before them the views' windows reach
+ * (core/views.ts historyPartitionsBack), never a later one. `asOf`: every row as of that
+ * instant instead of its own grain start (scoring rows ahead, as a snapshot would).
+ */
+export async function historySource(lake: Lake, loaded: LoadedSpec, values: readonly string[], asOf?: string): Promise<ViewSource | undefined> {
+  const { dataset, features } = loaded.spec;
+  if (features.views.length === 0) return undefined;
+  const all = await lake.partitions(dataset.name, dataset.partitionKey);
+  const at = values.map((v) => all.findIndex((p) => p.value === v)).filter((i) => i >= 0);
+  if (at.length === 0) throw new Error(`partitions ${values.join(', ')} of ${lake.location(dataset.name)} are not published`);
+  const back = historyPartitionsBack(dataset, features.views);
+  const first = back === undefined ? 0 : Math.max(0, Math.min(...at) - back);
+  const files = await lake.localFiles(all.slice(first, Math.max(...at) + 1).flatMap((p) => p.files));
+  return { kind: 'history', historySql: parquetSource(files), ...(asOf !== undefined ? { asOf } : {}) };
 }
 
 /** A file's name inside its dataset (`<key>=<value>/<file>`): what predictions record as its source. */

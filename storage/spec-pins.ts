@@ -45,6 +45,11 @@ export async function runSpec(paths: Paths, model: string, specHash: string | un
     pinned.file,
     pinned.texts.spec,
     async () => pinned.texts.dataset,
-    async () => pinned.texts.featureSql,
+    async (sql, field) => {
+      if (field === 'features.sql') return pinned.texts.featureSql;
+      const text = pinned.texts.viewSql?.[sql];
+      if (text === undefined) throw new Error(`the spec pinned as ${specHash} has no ${sql} (${field})`);
+      return text;
+    },
   );
 }

@@ -1,0 +1,265 @@
+// Feature views: values a row cannot carry itself, aggregated from the history of a dataset
+// (how late flights from this airport have been over the last 3 hours, a customer's spending
+// over 30 days), declared in a model spec and written in SQL.
+//
+// A view is ONE query over `events`: the dataset's rows already known at one instant (the
+// view's `as of`), within its window before that instant, grouped by its entity. The runner,
+// never the view, decides which rows `events` holds, and the view may read nothing else
+// (checkViewSql), so no value can see a row known after its instant:
+// - offline (training sets, batch scoring, monitoring), each row is joined to the value as of
+//   the start of its grain (the hour it departs in), computed by the same query over the rows
+//   known before that instant (a LATERAL join, one instant per distinct grain start);
+// - online, a materialized snapshot holds the value as of one instant per entity, computed by
+//   the same query, and /predict joins it by entity.
+import { InvalidSpecError } from './errors.js';
+import { quoteIdent, quoteLiteral } from './duckdb.js';
+import type { Reader } from './spec-reader.js';
+import { isValidColumnName, type DatasetSpec } from './dataset.js';
+
+export const VIEW_GRAINS = ['minute', 'hour', 'day', 'week', 'month'] as const;
+export type ViewGrain = (typeof VIEW_GRAINS)[number];
+
+/** A value a view declares for an entity it has no row for. */
+export type ViewDefault = number | string | null;
+
+export interface FeatureView {
+  /** An identifier: names the view in answers, metrics and the store. */
+  readonly name: string;
+  /** sql/ path of the aggregate query over `events`, grouped by the entity. */
+  readonly sql: string;
+  /** sql/ path of the query giving every dataset row (`source`) a `known_at`: when the row became known. */
+  readonly knownAt: string;
+  /** Columns the view and the model's feature SQL both output; the join key. */
+  readonly entity: readonly string[];
+  /** How far back from its instant a value looks. */
+  readonly window: Duration;
+  /** Instants values are taken at: a row sees the value as of the start of its grain. */
+  readonly grain: ViewGrain;
+  /** Served values older than this (the row's time minus the snapshot's instant) are reported stale. */
+  readonly maxAge: Duration;
+  /** The view's value columns, each with its value for an entity it has no row for. */
+  readonly values: readonly { readonly name: string; readonly default: ViewDefault }[];
+}
+
+/** A length of time as written in a spec ("3 hours") and in milliseconds. */
+export interface Duration {
+  readonly text: string;
+  readonly ms: number;
+}
+
+const UNIT_MS: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000 };
+
+export function parseDuration(r: Reader, v: unknown, field: string): Duration {
+  const text = r.string(v, field);
+  const m = /^(\d{1,6}) (minute|hour|day|week)s?$/.exec(text.trim());
+  if (!m || Number(m[1]) === 0) r.fail(field, `must be a positive number of minutes, hours, days or weeks, like "3 hours" (got ${JSON.stringify(text)})`);
+  return { text: `${Number(m[1])} ${m[2]}${Number(m[1]) === 1 ? '' : 's'}`, ms: Number(m[1]) * UNIT_MS[m[2]!]! };
+}
+
+/** Instants a window may hold at most: every row's history is copied once per instant it counts in. */
+const MAX_INSTANTS_PER_WINDOW = 400;
+const GRAIN_MS: Record<ViewGrain, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000, month: 28 * 86_400_000 };
+
+export function parseViews(r: Reader, raw: unknown, dataset: DatasetSpec): FeatureView[] {
+  if (raw === undefined) return [];
+  const seen = new Set<string>();
+  return r.array(raw, 'features.views').map((v, i) => {
+    const field = `features.views[${i}]`;
+    const o = r.strictObject(v, field, ['name', 'sql', 'knownAt', 'entity', 'window', 'grain', 'maxAge', 'values']);
+    const name = r.string(o.name, `${field}.name`);
+    if (!isValidColumnName(name)) r.fail(`${field}.name`, 'must be a lower-case identifier');
+    if (seen.has(name)) r.fail(`${field}.name`, `'${name}' names two views`);
+    seen.add(name);
+    const entity = (typeof o.entity === 'string' ? [o.entity] : r.array(o.entity, `${field}.entity`)).map((e, k) => {
+      const col = r.string(e, `${field}.entity[${k}]`);
+      if (!isValidColumnName(col)) r.fail(`${field}.entity[${k}]`, 'must be a lower-case identifier');
+      return col;
+    });
+    if (entity.length === 0) r.fail(`${field}.entity`, 'must name at least one column');
+    const window = parseDuration(r, o.window, `${field}.window`);
+    const grain = r.oneOf(o.grain, `${field}.grain`, VIEW_GRAINS);
+    if (window.ms / GRAIN_MS[grain] > MAX_INSTANTS_PER_WINDOW) {
+      r.fail(`${field}.window`, `${window.text} holds more than ${MAX_INSTANTS_PER_WINDOW} ${grain}s: take a coarser grain`);
+    }
+    const valuesObj = r.object(o.values, `${field}.values`);
+    const values = Object.entries(valuesObj).map(([col, d]) => {
+      if (!isValidColumnName(col)) r.fail(`${field}.values.${col}`, 'must be a lower-case identifier');
+      if (entity.includes(col)) r.fail(`${field}.values.${col}`, 'is an entity column, not a value');
+      if (d !== null && typeof d !== 'number' && typeof d !== 'string') r.fail(`${field}.values.${col}`, 'is the default for a missing entity: a number, a string or null');
+      return { name: col, default: d as ViewDefault };
+    });
+    if (values.length === 0) r.fail(`${field}.values`, 'must name at least one value column with its default');
+    void dataset;
+    return {
+      name,
+      sql: r.string(o.sql, `${field}.sql`),
+      knownAt: r.string(o.knownAt, `${field}.knownAt`),
+      entity,
+      window,
+      grain,
+      maxAge: parseDuration(r, o.maxAge, `${field}.maxAge`),
+      values,
+    };
+  });
+}
+
+/** Texts of a view's SQL files, as loaded (and pinned with the spec). */
+export interface ViewTexts {
+  readonly sql: string;
+  readonly knownAt: string;
+}
+
+const strip = (sql: string) => sql.trim().replace(/;\s*$/, '');
+
+/** The relation of every history row with its `known_at`, from the view's knownAt SQL over `historySql`. */
+function knownRows(texts: ViewTexts, historySql: string): string {
+  return `WITH source AS (${historySql})\n${strip(texts.knownAt)}`;
+}
+
+/** `events` for one instant `asOf` (an SQL expression): rows known in [asOf - window, asOf). */
+function eventsAt(view: FeatureView, known: string, asOf: string): string {
+  return `SELECT * FROM ${known} WHERE known_at < ${asOf} AND known_at >= ${asOf} - INTERVAL ${quoteLiteral(view.window.text)}`;
+}
+
+/** The instant a row at `time` (an SQL expression) sees a view as of: the start of its grain. */
+export function viewInstant(view: FeatureView, time: string): string {
+  return `date_trunc(${quoteLiteral(view.grain)}, ${time})`;
+}
+
+/**
+ * The view's values at every instant in `instantsSql` (one column `__as_of`): columns
+ * `__as_of`, the entity and the values. `known` names a relation of history rows with known_at.
+ */
+export function viewAtInstants(view: FeatureView, texts: ViewTexts, known: string, instantsSql: string): string {
+  return (
+    `SELECT __b.__as_of, __v.* FROM (${instantsSql}) AS __b,\n` +
+    `LATERAL (WITH events AS (${eventsAt(view, known, '__b.__as_of')})\nSELECT * FROM (${strip(texts.sql)}) AS __q) AS __v`
+  );
+}
+
+/** The relation of history rows with known_at, for the views that share one knownAt file (see viewsFrom). */
+export function knownRelation(texts: ViewTexts, historySql: string): string {
+  return `(${knownRows(texts, historySql)})`;
+}
+
+/**
+ * The SQL of one view's values as of one instant (a TIMESTAMP literal), over `historySql`:
+ * what a snapshot holds (columns `__as_of`, entity, values).
+ */
+export function snapshotQuery(view: FeatureView, texts: ViewTexts, historySql: string, asOf: string): string {
+  return viewAtInstants(view, texts, knownRelation(texts, historySql), `SELECT TIMESTAMP ${quoteLiteral(asOf)} AS __as_of`);
+}
+
+/** Where a model's rows get their view values from. */
+export type ViewSource =
+  /** Offline: computed from the dataset's history (an SQL relation of its rows), as of each row's grain start or as of one instant for every row. */
+  | { readonly kind: 'history'; readonly historySql: string; readonly asOf?: string }
+  /** Online: one materialized snapshot table per view (by view name), each as of its instant. */
+  | { readonly kind: 'snapshots'; readonly tables: Readonly<Record<string, { readonly table: string; readonly asOf: string }>> };
+
+/** Columns the online query adds per view: whether the entity was missing (1/0) and whether the value was stale (1/0). */
+export const missingColumn = (view: FeatureView) => `__missing_${view.name}`;
+export const staleColumn = (view: FeatureView) => `__stale_${view.name}`;
+
+/**
+ * The feature SQL's rows (`featuresSql`, which outputs the entity columns and `timeColumn`)
+ * joined to each view's value, in the feature rows' order, every view value defaulted for a
+ * missing entity. With `flags`, per view a `__missing_` and a `__stale_` column (1 or 0).
+ */
+export function joinViews(
+  views: readonly FeatureView[],
+  texts: ReadonlyMap<string, ViewTexts>,
+  featuresSql: string,
+  timeColumn: string,
+  source: ViewSource,
+  flags: boolean,
+): string {
+  const ctes: string[] = [`__f AS (SELECT *, row_number() OVER () AS __row FROM (${featuresSql}) AS __fs)`];
+  const joins: string[] = [];
+  const selects: string[] = [];
+  const time = `__f.${quoteIdent(timeColumn)}`;
+  const knownNames = new Map<string, string>();
+  views.forEach((view, i) => {
+    const t = texts.get(view.name);
+    if (!t) throw new Error(`view ${view.name} has no SQL loaded`);
+    const alias = `__v${i}`;
+    let relation: string;
+    let instant: string;
+    if (source.kind === 'history') {
+      // Views sharing a knownAt file share its relation of history rows.
+      let known = knownNames.get(view.knownAt);
+      if (!known) {
+        known = `__known${knownNames.size}`;
+        knownNames.set(view.knownAt, known);
+        ctes.push(`${known} AS MATERIALIZED (${knownRows(t, source.historySql)})`);
+      }
+      instant = source.asOf !== undefined ? `TIMESTAMP ${quoteLiteral(source.asOf)}` : viewInstant(view, time);
+      const instants = source.asOf !== undefined ? `SELECT ${instant} AS __as_of` : `SELECT DISTINCT ${viewInstant(view, `${quoteIdent(timeColumn)}`)} AS __as_of FROM __f`;
+      ctes.push(`${alias}_values AS (${viewAtInstants(view, t, known, instants)})`);
+      relation = `${alias}_values`;
+    } else {
+      const snap = source.tables[view.name];
+      if (!snap) throw new Error(`view ${view.name} has no snapshot loaded`);
+      relation = `(SELECT TIMESTAMP ${quoteLiteral(snap.asOf)} AS __as_of, * FROM ${quoteIdent(snap.table)})`;
+      instant = `TIMESTAMP ${quoteLiteral(snap.asOf)}`;
+    }
+    const on = [`${alias}.__as_of = ${instant}`, ...view.entity.map((e) => `${alias}.${quoteIdent(e)} = __f.${quoteIdent(e)}`)];
+    joins.push(`LEFT JOIN ${relation} AS ${alias} ON ${on.join(' AND ')}`);
+    for (const v of view.values) {
+      const fallback = v.default === null ? 'NULL' : typeof v.default === 'number' ? String(v.default) : quoteLiteral(v.default);
+      selects.push(`coalesce(${alias}.${quoteIdent(v.name)}, ${fallback}) AS ${quoteIdent(v.name)}`);
+    }
+    if (flags) {
+      selects.push(`CAST(${alias}.__as_of IS NULL AS FLOAT) AS ${quoteIdent(missingColumn(view))}`);
+      selects.push(
+        `CAST(coalesce(${time} - ${instant} > INTERVAL ${quoteLiteral(view.maxAge.text)}, false) AS FLOAT) AS ${quoteIdent(staleColumn(view))}`,
+      );
+    }
+  });
+  return `WITH ${ctes.join(',\n')}\nSELECT __f.* EXCLUDE (__row), ${selects.join(', ')}\nFROM __f\n${joins.join('\n')}\nORDER BY __f.__row`;
+}
+
+/**
+ * Refuse view SQL that could read anything but what the runner binds (`events` for a view's
+ * query, `source` for its knownAt query): a table, a file, a table function or another
+ * schema. `serialized` is DuckDB's json_serialize_sql of the SQL.
+ */
+export function checkViewSql(file: string, field: string, serialized: string, reads: 'events' | 'source'): void {
+  const tree = JSON.parse(serialized) as { error?: boolean; error_message?: string; statements?: unknown[] };
+  if (tree.error) throw new InvalidSpecError(file, field, `this SQL does not parse: ${tree.error_message ?? 'unknown error'}`);
+  if ((tree.statements?.length ?? 0) !== 1) throw new InvalidSpecError(file, field, 'this SQL must be exactly one SELECT');
+  const ctes = new Set<string>();
+  const tables: string[] = [];
+  const walk = (n: unknown): void => {
+    if (Array.isArray(n)) return n.forEach(walk);
+    if (!n || typeof n !== 'object') return;
+    const o = n as Record<string, unknown>;
+    const map = (o.cte_map as { map?: { key: string }[] } | undefined)?.map;
+    for (const entry of map ?? []) ctes.add(entry.key);
+    if (o.type === 'TABLE_FUNCTION') throw new InvalidSpecError(file, field, `this SQL may read only \`${reads}\`, not a table function or a file`);
+    if (o.type === 'BASE_TABLE') {
+      if (o.schema_name || o.catalog_name) throw new InvalidSpecError(file, field, `this SQL may read only \`${reads}\`, not ${String(o.schema_name)}.${String(o.table_name)}`);
+      tables.push(String(o.table_name));
+    }
+    Object.values(o).forEach(walk);
+  };
+  walk(tree.statements);
+  const other = tables.filter((t) => t !== reads && !ctes.has(t));
+  if (other.length) {
+    throw new InvalidSpecError(file, field, `this SQL may read only \`${reads}\`${reads === 'events' ? ' (the rows known before its instant)' : ''}, not ${[...new Set(other)].map((t) => `\`${t}\``).join(', ')}`);
+  }
+  if (!tables.includes(reads)) throw new InvalidSpecError(file, field, `this SQL must read \`${reads}\``);
+}
+
+const PARTITION_GRAIN_MS: Record<string, number> = { day: 86_400_000, week: 7 * 86_400_000, month: 28 * 86_400_000, year: 365 * 86_400_000 };
+
+/**
+ * How many partitions before the oldest one being featurized its rows' views may need history
+ * from: for a dataset partitioned by time, enough to cover the longest window and a grain
+ * (plus one for rows known late); otherwise every older one (undefined).
+ */
+export function historyPartitionsBack(dataset: DatasetSpec, views: readonly FeatureView[]): number | undefined {
+  if (dataset.partitioning.by !== 'time') return undefined;
+  const reach = Math.max(...views.map((v) => v.window.ms + GRAIN_MS[v.grain]));
+  return Math.ceil(reach / PARTITION_GRAIN_MS[dataset.partitioning.grain]!) + 1;
+}
