@@ -7,9 +7,9 @@ import path from 'node:path';
 import type { Paths } from '../core/config.js';
 import { openDuckDB, parquetRowCounts, parquetSource, quoteIdent, quoteLiteral, queryRows } from '../core/duckdb.js';
 import { DataContractViolation, namingSqlFile } from '../core/errors.js';
-import { featureQuery, LABEL_COLUMN, rawFeatureQuery } from '../core/features.js';
+import { checkViews, featureQuery, LABEL_COLUMN, labelQuery, rawFeatureQuery } from '../core/features.js';
 import { sha256, type DatasetColumn, type SplitSpec } from '../core/spec.js';
-import { openLake } from '../storage/lake.js';
+import { historySource, openLake } from '../storage/lake.js';
 import { runFiles } from '../storage/work.js';
 import { pinSpec, runSpec } from '../storage/spec-pins.js';
 import { sideRows, splitQuery } from '../core/split.js';
@@ -43,7 +43,9 @@ export function createDataActivities({ paths }: DataDeps) {
 
   /** The files the run will use: the newest train + validation + holdout partitions, with row counts and hashes. */
   async function snapshotDataset(input: { model: string }): Promise<DatasetSnapshot> {
-    const { spec, specHash } = await pinSpec(paths, input.model);
+    const loaded = await pinSpec(paths, input.model);
+    const { spec, specHash } = loaded;
+    await checkViews(loaded);
     const all = await lake.partitions(spec.dataset.name, spec.dataset.partitionKey);
     const datasetDir = lake.location(spec.dataset.name);
     const { least, need, why } = partitionsNeeded(spec.split, all.length);
@@ -153,7 +155,7 @@ export function createDataActivities({ paths }: DataDeps) {
         if (expectedRate) {
           const [row] = await queryRows(
             db.connection,
-            `SELECT avg(${LABEL_COLUMN}) AS rate, count(${LABEL_COLUMN})::BIGINT AS labelled FROM (${featureQuery(loaded, parquetSource(files), true)})`,
+            `SELECT avg(${LABEL_COLUMN}) AS rate, count(${LABEL_COLUMN})::BIGINT AS labelled FROM (${labelQuery(loaded, parquetSource(files))})`,
           );
           labelRate = Number(row?.rate);
           if (!(labelRate >= expectedRate.min && labelRate <= expectedRate.max)) {
@@ -215,8 +217,10 @@ export function createDataActivities({ paths }: DataDeps) {
           const [row] = await queryRows(db.connection, `SELECT count(*)::BIGINT AS n FROM read_parquet(${quoteLiteral(local)})`);
           return { key: await run.putFile(name, local), rows: Number(row?.n) };
         };
-        const labelled = (partitions: readonly PartitionSnapshot[]) =>
-          `SELECT * FROM (${featureQuery(loaded, parquetSource(filesOf(partitions)), true)}) WHERE ${LABEL_COLUMN} IS NOT NULL`;
+        // Views are computed from the lake's history up to each side's newest partition, never later.
+        const history = (partitions: readonly PartitionSnapshot[]) => historySource(lake, loaded, partitions.map((p) => p.value));
+        const labelled = async (partitions: readonly PartitionSnapshot[]) =>
+          `SELECT * FROM (${featureQuery(loaded, parquetSource(filesOf(partitions)), true, await history(partitions))}) WHERE ${LABEL_COLUMN} IS NOT NULL`;
         let sides: { train: readonly PartitionSnapshot[]; validation: readonly PartitionSnapshot[]; holdout: readonly PartitionSnapshot[] };
         let t, v, h;
         if (split.by === 'partition') {
@@ -226,13 +230,13 @@ export function createDataActivities({ paths }: DataDeps) {
             validation: parts.slice(n - split.holdoutPartitions - split.validationPartitions, n - split.holdoutPartitions),
             train: parts.slice(0, n - split.holdoutPartitions - split.validationPartitions),
           };
-          t = await write('train.parquet', labelled(sides.train));
-          v = sides.validation.length > 0 ? await write('validation.parquet', labelled(sides.validation)) : null;
-          h = await write('holdout.parquet', labelled(sides.holdout));
+          t = await write('train.parquet', await labelled(sides.train));
+          v = sides.validation.length > 0 ? await write('validation.parquet', await labelled(sides.validation)) : null;
+          h = await write('holdout.parquet', await labelled(sides.holdout));
         } else {
           // Every side comes from every partition: the split table is built once, then cut.
           sides = { train: parts, validation: split.validation > 0 ? parts : [], holdout: parts };
-          await db.connection.run(`CREATE TEMP TABLE split_rows AS ${await splitQuery(paths.sqlDir, loaded, filesOf(parts), split)}`);
+          await db.connection.run(`CREATE TEMP TABLE split_rows AS ${await splitQuery(paths.sqlDir, loaded, filesOf(parts), split, await history(parts))}`);
           t = await write('train.parquet', sideRows('split_rows', 'train'));
           v = split.validation > 0 ? await write('validation.parquet', sideRows('split_rows', 'validation')) : null;
           h = await write('holdout.parquet', sideRows('split_rows', 'holdout'));

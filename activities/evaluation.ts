@@ -10,7 +10,7 @@ import { sameSides, sideRows, splitQuery } from '../core/split.js';
 import { calibrationBins, evaluateGate } from '../core/gate.js';
 import { gatherRows, pairedBootstrap, type PairedInterval } from '../ml/bootstrap.js';
 import { loadSession, runModel, scoreInBatches, type InferenceSession } from '../core/inference.js';
-import { openLake } from '../storage/lake.js';
+import { historySource, openLake } from '../storage/lake.js';
 import type { EvaluationResult, LatencyReport } from '../core/promotion.js';
 import { CHAMPION, type ModelCard, openRegistry } from '../storage/registry.js';
 import { runSpec } from '../storage/spec-pins.js';
@@ -63,8 +63,12 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
       // A random split cuts the holdout out of the same partitions again, the way this version's card says.
       const split = card.lineage.dataset.split;
       const holdout = await namingSqlFile(spec.features.sql, async () =>
-        split?.by === 'random' ? readLabeledRows(loaded, sideRows(`(${await splitQuery(paths.sqlDir, loaded, files, split)})`, 'holdout')) : readLabeledFeatures(loaded, files),
-      );
+      {
+        const history = await historySource(lake, loaded, partitions);
+        return split?.by === 'random'
+          ? readLabeledRows(loaded, sideRows(`(${await splitQuery(paths.sqlDir, loaded, files, split, history)})`, 'holdout'))
+          : readLabeledFeatures(loaded, files, undefined, history);
+      });
       ctx.heartbeat({ stage: 'read holdout', rows: holdout.features.rows });
       if (holdout.features.rows === 0) {
         throw new DataContractViolation('empty', `holdout partitions ${partitions.join(', ')} have no labelled rows`, spec.features.sql);

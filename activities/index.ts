@@ -2,6 +2,7 @@
 import type { Paths } from '../core/config.js';
 import { createDataActivities } from './data.js';
 import { createEvaluationActivities } from './evaluation.js';
+import { createFeatureActivities } from './features.js';
 import { createIngestionActivities } from './ingestion.js';
 import { createMonitoringActivities } from './monitoring.js';
 import { createRegistryActivities } from './registry.js';
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createEvaluationActivities(deps),
     ...createScoringActivities(deps),
     ...createMonitoringActivities(deps),
+    ...createFeatureActivities(deps),
   };
 }
 

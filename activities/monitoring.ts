@@ -212,7 +212,7 @@ async function performanceAndLabels(
   const outputs = await Promise.all(span.map((p) => openPredictions(paths).localFile(plan.model, plan.partitionKey, p.value, plan.version)));
   // One SELECT per partition: its predictions joined to its labels by row key.
   const parts = span.map((p, i) => {
-    const keyed = keyedFeatures(loaded, p.files.map((f, j) => ({ local: locals[i]![j]!, name: nameInDataset(f) })), true);
+    const keyed = keyedFeatures(loaded, p.files.map((f, j) => ({ local: locals[i]![j]!, name: nameInDataset(f) })), 'only');
     return (
       `SELECT ${quoteLiteral(p.value)} AS grp, l.y, ${task.labelledOutputs('p').join(', ')}\n` +
       `FROM read_parquet(${quoteLiteral(outputs[i]!)}, hive_partitioning = false) AS p\n` +

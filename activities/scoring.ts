@@ -9,7 +9,7 @@ import { parquetSource, quoteIdent } from '../core/duckdb.js';
 import { FeatureRowCountError, InvalidSpecError, namingSqlFile, NoChampionError, UnknownPartitionError } from '../core/errors.js';
 import { featureColumns, featureQuery, keyedFeatures } from '../core/features.js';
 import { ROWS_PER_RUN } from '../core/inference.js';
-import { nameInDataset, openLake } from '../storage/lake.js';
+import { historySource, nameInDataset, openLake } from '../storage/lake.js';
 import { FEATURES_COLUMN, MODEL_VERSION_COLUMN, openPredictions, SOURCE_FILE, SOURCE_ROW } from '../storage/predictions.js';
 import { withScratch } from '../storage/work.js';
 import { CHAMPION, openRegistry } from '../storage/registry.js';
@@ -95,7 +95,9 @@ export function createScoringActivities({ paths }: ScoringDeps) {
       const task = modelTask(card);
       const raw = requestColumns(spec).map((c) => `k.${quoteIdent(c.name)}`);
       const locals = await lakeStore.localFiles(partition.files);
-      const keyed = keyedFeatures(loaded, partition.files.map((f, i) => ({ local: locals[i]!, name: nameInDataset(f) })), false);
+      // Each row's views as of its own time, from the lake's history up to this partition.
+      const history = await historySource(lakeStore, loaded, [partition.value]);
+      const keyed = keyedFeatures(loaded, partition.files.map((f, i) => ({ local: locals[i]!, name: nameInDataset(f) })), false, history);
       // The model's inputs are stored with each prediction (as a struct), so monitoring reads the
       // exact features the model saw instead of computing them again.
       const featureStruct = `struct_pack(${spec.features.columns.map((f) => `${quoteIdent(f.name)} := f.${quoteIdent(f.name)}`).join(', ')})`;
@@ -105,7 +107,7 @@ export function createScoringActivities({ paths }: ScoringDeps) {
         output: card.output,
         width: task.width,
         threads: input.threads,
-        featuresSql: featureQuery(loaded, parquetSource(locals), false),
+        featuresSql: featureQuery(loaded, parquetSource(locals), false, history),
         features: featureColumns(spec),
         outputSql:
           `SELECT ${keyed.sourceFile} AS ${SOURCE_FILE}, ${keyed.sourceRow} AS ${SOURCE_ROW}, ${raw.join(', ')}, ${featureStruct} AS ${FEATURES_COLUMN}, ` +

@@ -8,7 +8,7 @@ import { loadAllSpecs, type ModelSpec } from '../core/spec.js';
 import { createApp } from './app.js';
 import { apiConfigFromEnv } from './config.js';
 import { createLogger } from './log.js';
-import { ApiMetrics } from './metrics.js';
+import { ApiMetrics, predictorMetrics } from './metrics.js';
 import { Predictor } from './predictor.js';
 import { startApiServer } from './server.js';
 
@@ -20,15 +20,16 @@ async function main(): Promise<void> {
   ensureStateDir(paths);
   const temporal = temporalSettings();
   const metrics = new ApiMetrics();
+  const { follow, ...measured } = predictorMetrics(metrics);
   const predictor = await Predictor.create(
     paths,
     {
-      log: (event, fields) => (event === 'model_load_failed' ? log.error(event, fields) : log.info(event, fields)),
-      batch: (model, rows) => metrics.batchSize.observe({ model }, rows),
-      loaded: (model, version, outcome) => metrics.modelLoads.inc({ model, version: String(version), outcome }),
+      log: (event, fields) => (event === 'model_load_failed' || event === 'feature_snapshot_load_failed' ? log.error(event, fields) : log.info(event, fields)),
+      ...measured,
     },
     config.batching,
   );
+  follow(predictor);
   // The specs known at start-up are documented; a spec added later is served all the same.
   const specs: ModelSpec[] = [];
   for (const { name, spec, error } of await loadAllSpecs(paths)) {

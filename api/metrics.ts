@@ -3,7 +3,8 @@
 // process's own (event loop lag, memory, GC).
 import type { Context, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Predictor, PredictorEvents, ViewReadiness } from './predictor.js';
 
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -40,8 +41,41 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  readonly viewRows = new Counter({
+    name: 'mlops_feature_view_rows_total',
+    help: 'Rows predicted whose feature view value was missing (the view’s default was used) or stale (older than its maxAge), by model, view and outcome',
+    labelNames: ['model', 'view', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  private served: () => readonly (ViewReadiness & { model: string })[] = () => [];
+  readonly snapshotAge = new Gauge({
+    name: 'mlops_feature_snapshot_age_seconds',
+    help: 'Seconds since the served snapshot of each feature view was materialized (-1: none yet), by model and view',
+    labelNames: ['model', 'view'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.snapshotAge.reset();
+      for (const v of this.served()) this.snapshotAge.set({ model: v.model, view: v.view }, v.ageSeconds ?? -1);
+    },
+  });
+  readonly snapshotStale = new Gauge({
+    name: 'mlops_feature_snapshot_stale',
+    help: '1 when the served snapshot of a feature view is older than the view’s maxAge or missing, by model and view',
+    labelNames: ['model', 'view'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.snapshotStale.reset();
+      for (const v of this.served()) this.snapshotStale.set({ model: v.model, view: v.view }, v.stale ? 1 : 0);
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'mlops_api_' });
+  }
+
+  /** Where the snapshot gauges read the feature view snapshots served, at each scrape. */
+  followSnapshots(served: () => readonly (ViewReadiness & { model: string })[]): void {
+    this.served = served;
   }
 
   /** Count and time one answered request, by its route pattern (never the raw path: bounded labels). */
@@ -61,6 +95,19 @@ export class ApiMetrics {
       }
     };
   }
+}
+
+/** The predictor's events that feed the metrics (batch sizes, model loads, feature view rows), and its snapshots for the gauges. */
+export function predictorMetrics(metrics: ApiMetrics): Omit<PredictorEvents, 'log'> & { follow(predictor: Predictor): void } {
+  return {
+    batch: (model, rows) => metrics.batchSize.observe({ model }, rows),
+    loaded: (model, version, outcome) => metrics.modelLoads.inc({ model, version: String(version), outcome }),
+    views: (model, view, missing, stale) => {
+      if (missing) metrics.viewRows.inc({ model, view, outcome: 'missing' }, missing);
+      if (stale) metrics.viewRows.inc({ model, view, outcome: 'stale' }, stale);
+    },
+    follow: (predictor) => metrics.followSnapshots(() => predictor.servedViews()),
+  };
 }
 
 /** The matched route's pattern ('/models/:name'), or 'unmatched': never the raw path, so labels stay bounded. */

@@ -3,11 +3,12 @@
 // event loop, which keeps parsing requests and writing responses on the other core while a big
 // batch is scored; the API keeps one more in its own thread for batches of a few rows.
 //
-// Messages in: load / unload a model version's session, prepare a model's feature query,
-// predict a batch. Every message with an id gets exactly one answer with that id.
+// Messages in: load / unload a model version's session, load a feature view's snapshot as a
+// table, prepare a model's feature query (over those tables), predict a batch, drop what an
+// older query and its tables held. Every message with an id gets exactly one answer with that id.
 import type { DuckDBPreparedStatement } from '@duckdb/node-api';
 import { parentPort } from 'node:worker_threads';
-import { openDuckDB, readColumns, type ColumnRequest } from '../core/duckdb.js';
+import { openDuckDB, quoteIdent, quoteLiteral, readColumns, type ColumnRequest } from '../core/duckdb.js';
 import { loadSession, runModel, type InferenceSession } from '../core/inference.js';
 import type { Column } from '../ml/table.js';
 import { errorMessage } from '../core/errors.js';
@@ -17,6 +18,8 @@ export type PredictorRequest =
       readonly id: number;
       readonly type: 'prepare';
       readonly model: string;
+      /** The statement's name (default: the model): a model with views has one per set of snapshots. */
+      readonly query?: string;
       readonly sql: string;
       readonly features: readonly ColumnRequest[];
       /** One per batch that may be in flight at once: a statement is bound and run by one batch at a time. */
@@ -24,10 +27,16 @@ export type PredictorRequest =
     }
   | { readonly id: number; readonly type: 'load'; readonly model: string; readonly version: number; readonly file: string; readonly threads: number }
   | { readonly id: number; readonly type: 'unload'; readonly model: string; readonly version: number }
+  /** A feature view snapshot (Parquet) as a table the feature query joins. */
+  | { readonly id: number; readonly type: 'table'; readonly table: string; readonly file: string }
+  /** Forget queries and tables no batch uses any more (an older set of snapshots). */
+  | { readonly id: number; readonly type: 'drop'; readonly queries: readonly string[]; readonly tables: readonly string[] }
   | {
       readonly id: number;
       readonly type: 'predict';
       readonly model: string;
+      /** The prepared statement to run (default: the model's). */
+      readonly query?: string;
       readonly version: number;
       readonly output: string;
       /** The feature query's parameters: one text per request column (core/features.ts requestParameters). */
@@ -59,12 +68,23 @@ export async function createScorer(): Promise<Scorer> {
     switch (m.type) {
       case 'prepare': {
         // Again after a scoring thread died: the API's own scorer keeps the same query prepared.
-        if (statements.get(m.model)?.sql === m.sql) return { id: m.id, ok: true };
+        const name = m.query ?? m.model;
+        if (statements.get(name)?.sql === m.sql) return { id: m.id, ok: true };
         const free: DuckDBPreparedStatement[] = [];
         for (let i = 0; i < m.statements; i++) free.push(await (await db.instance.connect()).prepare(m.sql));
-        statements.set(m.model, { sql: m.sql, free, features: m.features });
+        statements.set(name, { sql: m.sql, free, features: m.features });
         return { id: m.id, ok: true };
       }
+      case 'table':
+        await db.connection.run(`CREATE OR REPLACE TABLE ${quoteIdent(m.table)} AS SELECT * FROM read_parquet(${quoteLiteral(m.file)})`);
+        return { id: m.id, ok: true };
+      case 'drop':
+        for (const name of m.queries) {
+          for (const statement of statements.get(name)?.free ?? []) statement.destroySync();
+          statements.delete(name);
+        }
+        for (const table of m.tables) await db.connection.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`);
+        return { id: m.id, ok: true };
       case 'load':
         if (!sessions.has(key(m.model, m.version))) sessions.set(key(m.model, m.version), await loadSession(m.file, m.threads));
         return { id: m.id, ok: true };
@@ -75,7 +95,7 @@ export async function createScorer(): Promise<Scorer> {
         return { id: m.id, ok: true };
       }
       case 'predict': {
-        const prepared = statements.get(m.model);
+        const prepared = statements.get(m.query ?? m.model);
         const session = sessions.get(key(m.model, m.version));
         const statement = prepared?.free.pop();
         if (!prepared || !session || !statement) throw new Error(`${m.model} v${m.version} is not loaded in the scoring thread`);

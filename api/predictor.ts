@@ -18,13 +18,15 @@
 import type { Worker } from 'node:worker_threads';
 import type { Paths } from '../core/config.js';
 import { errorMessage, InvalidSpecError, ModelUnavailableError, NoChampionError } from '../core/errors.js';
-import { featureColumns, featureQuery, requestParameters, requestSource, type RequestValue } from '../core/features.js';
+import { checkViews, featureColumns, featureQuery, requestParameters, requestSource, viewFlagColumns, type RequestValue } from '../core/features.js';
+import { openFeatureStore } from '../storage/feature-store.js';
+import { ModelViews, snapshotSource, viewAnswers, type ServedQuery, type ViewAnswer, type ViewChange } from './served-views.js';
 import { ROWS_PER_RUN } from '../core/inference.js';
 import { CHAMPION, Registry, type ModelCard, openRegistry } from '../storage/registry.js';
 import { loadSpec, requestColumns, type LoadedSpec } from '../core/spec.js';
 import { siblingModule, startThread } from '../ml/threads.js';
 import { modelTask, type ModelTask, type PredictionValue } from '../tasks/index.js';
-import type { ColumnTable } from '../ml/table.js';
+import type { Column, ColumnTable } from '../ml/table.js';
 import { createScorer, type PredictorReply, type PredictorRequest, type Scorer, type WithoutId } from './predictor-thread.js';
 
 const threadFile = siblingModule(import.meta.url, 'predictor-thread');
@@ -61,6 +63,8 @@ type Lane = number | 'inline';
 export interface PredictorEvents {
   log(event: string, fields: Record<string, unknown>): void;
   batch?(model: string, rows: number): void;
+  /** Rows of a batch whose entity a view had no value for (given the default), and whose value was stale. */
+  views?(model: string, view: string, missing: number, stale: number): void;
   loaded?(model: string, version: number, outcome: 'loaded' | 'failed'): void;
 }
 
@@ -84,13 +88,17 @@ interface Chunk {
 interface PendingRequest {
   readonly results: PredictedRow[];
   remaining: number;
-  resolve(value: { version: LoadedVersion; rows: PredictedRow[] }): void;
+  /** The feature view snapshots the request's batches joined (the last batch's). */
+  views?: ViewAnswer[];
+  resolve(value: { version: LoadedVersion; rows: PredictedRow[]; views?: ViewAnswer[] }): void;
   reject(err: unknown): void;
   versionHolder?: LoadedVersion;
 }
 
 interface ModelState {
   readonly loaded: LoadedSpec;
+  /** The feature view snapshots served (a model with views only). */
+  readonly views?: ModelViews;
   current?: LoadedVersion;
   loading?: Promise<void>;
   lastAliasCheck: number;
@@ -110,10 +118,26 @@ export interface ModelReadiness {
   /** The version this process answers with (null: none loaded). */
   readonly serving: number | null;
   readonly loadError?: string;
+  /** Each feature view's snapshot served: as of when, materialized when, and whether it is older than the view's maxAge. */
+  readonly views?: ViewReadiness[];
 }
 
-/** One row's answer: the prediction and the features the model saw. */
-export type PredictedRow = PredictionValue & { readonly features: Readonly<Record<string, string | number | null>> };
+export interface ViewReadiness {
+  readonly view: string;
+  readonly asOf: string | null;
+  readonly materializedAt: string | null;
+  /** Seconds since it was materialized (null: never). */
+  readonly ageSeconds: number | null;
+  readonly maxAgeSeconds: number;
+  /** Never materialized, or materialized longer ago than the view's maxAge. */
+  readonly stale: boolean;
+}
+
+/** Per feature view: the row's entity had no value (it got the view's default), or its value was older than the view's maxAge. */
+export type RowViews = Readonly<Record<string, { readonly missing: boolean; readonly stale: boolean }>>;
+
+/** One row's answer: the prediction and the features the model saw (and, with views, how each was served). */
+export type PredictedRow = PredictionValue & { readonly features: Readonly<Record<string, string | number | null>>; readonly views?: RowViews };
 
 export interface PredictionBatch {
   readonly model: string;
@@ -121,6 +145,17 @@ export interface PredictionBatch {
   readonly task: ModelCard['task'];
   readonly labelColumn: string;
   readonly rows: readonly PredictedRow[];
+  /** The feature view snapshots joined, when the model has views. */
+  readonly views?: readonly ViewAnswer[];
+}
+
+/** Each served view's snapshot, its age since materialized and whether that passes the view's maxAge. */
+function viewReadiness(views: ModelViews): ViewReadiness[] {
+  return views.current.views.map((v) => {
+    const ageSeconds = v.record ? Math.max(0, (Date.now() - Date.parse(v.record.materializedAt)) / 1000) : null;
+    const maxAgeSeconds = v.view.maxAge.ms / 1000;
+    return { view: v.view.name, asOf: v.record?.asOf ?? null, materializedAt: v.record?.materializedAt ?? null, ageSeconds, maxAgeSeconds, stale: ageSeconds === null || ageSeconds > maxAgeSeconds };
+  });
 }
 
 function featuresOf(table: ColumnTable, r: number): Record<string, string | number | null> {
@@ -131,7 +166,10 @@ function featuresOf(table: ColumnTable, r: number): Record<string, string | numb
 
 export class Predictor {
   private readonly registry: Registry;
+  private readonly featureStore;
   private readonly models = new Map<string, Promise<ModelState>>();
+  /** The states of `models` that are ready, for what must be read without waiting (metrics). */
+  private readonly settled = new Map<string, ModelState>();
   private readonly threads: Worker[] = [];
   /** The scorer in this thread, for small batches (all of them without scoring threads). */
   private readonly inline: Promise<Scorer> | undefined;
@@ -146,6 +184,7 @@ export class Predictor {
     readonly batching: BatchingOptions,
   ) {
     this.registry = openRegistry(paths);
+    this.featureStore = openFeatureStore(paths);
     for (let i = 0; i < batching.scoringThreads; i++) this.threads.push(this.startScoringThread(i));
     this.inline = batching.scoringThreads === 0 || batching.inlineMaxRows > 0 ? createScorer() : undefined;
     this.inline?.catch(() => undefined); // a failure surfaces on the first batch that needs it
@@ -173,6 +212,7 @@ export class Predictor {
         call.reject(new Error(`a scoring thread stopped (exit code ${code})`));
       }
       this.models.clear();
+      this.settled.clear();
       this.threads[index] = this.startScoringThread(index);
     });
     return thread;
@@ -215,24 +255,67 @@ export class Predictor {
     if (!state) {
       state = (async () => {
         const loaded = await loadSpec(this.paths, model);
-        await this.tellAll({
-          type: 'prepare',
-          model,
-          sql: featureQuery(loaded, requestSource(loaded.spec), false),
-          features: featureColumns(loaded.spec),
-          statements: this.batching.maxInFlight,
-        }).catch((err: unknown) => {
-          // DuckDB names the column but not the spec: a feature the SQL does not produce, or SQL that does not bind.
-          const reason = errorMessage(err);
-          if (!/\b(Binder|Parser|Catalog) Error\b/.test(reason)) throw err;
-          throw new InvalidSpecError(loaded.shownFile, 'features', `the feature SQL (${loaded.spec.features.sql}) does not prepare over the request columns: ${reason}`);
-        });
-        return { loaded, lastAliasCheck: 0, waiting: [], waitingRows: 0, running: 0 };
+        if (loaded.spec.features.views.length === 0) {
+          await this.prepare(loaded, undefined);
+          return { loaded, lastAliasCheck: 0, waiting: [], waitingRows: 0, running: 0 };
+        }
+        await checkViews(loaded);
+        const views = new ModelViews(loaded, this.featureStore);
+        views.due();
+        const change = await views.changes();
+        if (change) await this.serveViews(loaded, views, change);
+        else await this.prepare(loaded, views.current);
+        return { loaded, views, lastAliasCheck: 0, waiting: [], waitingRows: 0, running: 0 };
       })();
       this.models.set(model, state);
-      state.catch(() => this.models.delete(model));
+      const pending = state;
+      state.then(
+        (s) => this.models.get(model) === pending && this.settled.set(model, s),
+        () => this.models.delete(model),
+      );
     }
     return state;
+  }
+
+  /** Prepare the model's feature query in every lane (over the snapshots of `query`, for a model with views). */
+  private async prepare(loaded: LoadedSpec, query: ServedQuery | undefined): Promise<void> {
+    const { spec } = loaded;
+    await this.tellAll({
+      type: 'prepare',
+      model: spec.name,
+      ...(query ? { query: query.name } : {}),
+      sql: featureQuery(loaded, requestSource(spec), false, query ? snapshotSource(query) : undefined, query !== undefined),
+      features: query ? [...featureColumns(spec), ...viewFlagColumns(spec)] : featureColumns(spec),
+      statements: this.batching.maxInFlight,
+    }).catch((err: unknown) => {
+      // DuckDB names the column but not the spec: a feature the SQL does not produce, or SQL that does not bind.
+      const reason = errorMessage(err);
+      if (!/\b(Binder|Parser|Catalog) Error\b/.test(reason)) throw err;
+      throw new InvalidSpecError(loaded.shownFile, 'features', `the feature SQL (${spec.features.sql}) does not prepare over the request columns: ${reason}`);
+    });
+  }
+
+  /** Load newer snapshots as tables in every lane, prepare the query over them, then serve it. */
+  private async serveViews(loaded: LoadedSpec, views: ModelViews, change: ViewChange): Promise<void> {
+    for (const { table, record } of change.load) {
+      await this.tellAll({ type: 'table', table, file: await this.featureStore.localFile(record) });
+    }
+    await this.prepare(loaded, change.next);
+    const drop = views.swap(change.next);
+    for (const { table, record } of change.load) this.events.log('feature_snapshot_loaded', { model: loaded.spec.name, view: record.view, asOf: record.asOf, snapshot: record.key, table });
+    if (drop.queries.length || drop.tables.length) this.tellAll({ type: 'drop', ...drop }).catch(() => undefined);
+  }
+
+  /** Look for newer snapshots in the background, at most every VIEW_CHECK_MS; requests never wait for it. */
+  private followViews(state: ModelState): void {
+    const views = state.views;
+    if (!views || views.refreshing || !views.due()) return;
+    views.refreshing = (async () => {
+      const change = await views.changes();
+      if (change) await this.serveViews(state.loaded, views, change);
+    })()
+      .catch((err: unknown) => this.events.log('feature_snapshot_load_failed', { model: state.loaded.spec.name, error: errorMessage(err) }))
+      .finally(() => (views.refreshing = undefined));
   }
 
   /**
@@ -303,6 +386,13 @@ export class Predictor {
     this.tellAll({ type: 'unload', model: v.card.model, version: v.version }).catch(() => undefined);
   }
 
+  /** The feature view snapshots served now, per model with views that has answered or been checked. */
+  servedViews(): (ViewReadiness & { model: string })[] {
+    const out: (ViewReadiness & { model: string })[] = [];
+    for (const [model, state] of this.settled) if (state.views) out.push(...viewReadiness(state.views).map((v) => ({ model, ...v })));
+    return out;
+  }
+
   /**
    * For each model: the version its champion alias names, the version this process serves,
    * and why they differ when a load failed. Loads champions not loaded yet.
@@ -319,7 +409,9 @@ export class Predictor {
       if (state && champion !== null) await this.champion(model, state).catch((err: unknown) => (problem = errorMessage(err)));
       const serving = state?.current?.version ?? null;
       const loadError = state?.loadError ? `v${state.loadError.version}: ${state.loadError.message}` : problem;
-      out.push({ model, champion, serving, ...(loadError ? { loadError } : {}) });
+      if (state) this.followViews(state);
+      const views = state?.views ? viewReadiness(state.views) : undefined;
+      out.push({ model, champion, serving, ...(loadError ? { loadError } : {}), ...(views ? { views } : {}) });
     }
     return out;
   }
@@ -333,7 +425,7 @@ export class Predictor {
     const expected = requestColumns(state.loaded.spec).length;
     if (rows.some((r) => r.length !== expected)) throw new Error(`expected ${expected} request values per row`);
     await this.champion(model, state); // 503 now, not after the wait, when there is nothing to serve
-    const { version, rows: predicted } = await new Promise<{ version: LoadedVersion; rows: PredictedRow[] }>((resolve, reject) => {
+    const { version, rows: predicted, views } = await new Promise<{ version: LoadedVersion; rows: PredictedRow[]; views?: ViewAnswer[] }>((resolve, reject) => {
       const request: PendingRequest = { results: new Array<PredictedRow>(rows.length), remaining: 0, resolve, reject };
       for (let offset = 0; offset < rows.length; offset += this.batching.maxBatchRows) {
         request.remaining++;
@@ -342,7 +434,7 @@ export class Predictor {
       state.waitingRows += rows.length;
       this.schedule(model, state);
     });
-    return { model, version: version.version, task: version.card.task, labelColumn: version.card.labelColumn, rows: predicted };
+    return { model, version: version.version, task: version.card.task, labelColumn: version.card.labelColumn, rows: predicted, ...(views ? { views } : {}) };
   }
 
   /**
@@ -381,19 +473,32 @@ export class Predictor {
     try {
       version = await this.champion(model, state);
       version.inFlight++;
+      this.followViews(state);
+      const query = state.views?.current;
       const parameters = requestParameters(
         chunks.flatMap((c) => c.rows),
         requestColumns(state.loaded.spec).length,
       );
-      const scored = await this.ask(this.laneFor(rows), { type: 'predict', model, version: version.version, output: version.card.output, parameters });
-      const features: ColumnTable = { rows: scored.rows!, columns: scored.features! };
+      const scored = await this.ask(this.laneFor(rows), {
+        type: 'predict',
+        model,
+        ...(query ? { query: query.name } : {}),
+        version: version.version,
+        output: version.card.output,
+        parameters,
+      });
+      const featureCount = state.loaded.spec.features.columns.length;
+      const features: ColumnTable = { rows: scored.rows!, columns: scored.features!.slice(0, featureCount) };
+      const rowViews = query ? this.rowViews(model, query, scored.features!.slice(featureCount), scored.rows!) : undefined;
+      const answers = query ? viewAnswers(query) : undefined;
       const output = scored.output!;
       this.events.batch?.(model, rows);
       let r = 0;
       for (const chunk of chunks) {
         for (let i = 0; i < chunk.rows.length; i++, r++) {
-          chunk.request.results[chunk.offset + i] = { ...version.task.answer(output, r), features: featuresOf(features, r) };
+          chunk.request.results[chunk.offset + i] = { ...version.task.answer(output, r), features: featuresOf(features, r), ...(rowViews ? { views: rowViews[r]! } : {}) };
         }
+        if (answers) chunk.request.views = answers;
         this.finishChunk(chunk, version);
       }
     } catch (err) {
@@ -409,6 +514,27 @@ export class Predictor {
     }
   }
 
+  /** Per row, how each view was served (from the query's flag columns: missing, stale per view), counted for the metrics. */
+  private rowViews(model: string, query: ServedQuery, flags: readonly Column[], rows: number): RowViews[] {
+    const out: Record<string, { missing: boolean; stale: boolean }>[] = Array.from({ length: rows }, () => ({}));
+    query.views.forEach((v, k) => {
+      const missing = flags[2 * k]!;
+      const stale = flags[2 * k + 1]!;
+      if (missing.kind !== 'numeric' || stale.kind !== 'numeric') throw new Error('view flag columns must be numeric');
+      let missed = 0;
+      let old = 0;
+      for (let r = 0; r < rows; r++) {
+        const m = missing.values[r] === 1;
+        const s = stale.values[r] === 1;
+        missed += m ? 1 : 0;
+        old += s ? 1 : 0;
+        out[r]![v.view.name] = { missing: m, stale: s };
+      }
+      this.events.views?.(model, v.view.name, missed, old);
+    });
+    return out;
+  }
+
   /** A request answered by more than one batch answers with one version: a swap in between retries it whole. */
   private finishChunk(chunk: Chunk, version: LoadedVersion): void {
     const request = chunk.request;
@@ -417,7 +543,7 @@ export class Predictor {
       request.reject(new ModelUnavailableError(version.card.model, version.version, 'the champion changed while this request was being answered; send it again'));
       return;
     }
-    if (--request.remaining === 0) request.resolve({ version, rows: request.results });
+    if (--request.remaining === 0) request.resolve({ version, rows: request.results, ...(request.views ? { views: request.views } : {}) });
   }
 
   close(): void {

@@ -49,6 +49,11 @@ export function rawFeatureQuery(loaded: LoadedSpec, sourceSql: string): string {
   return `WITH source AS (${sourceSql})\n${body}`;
 }
 
+/** The label of each row of the feature SQL over `source` (LABEL_COLUMN): what label checks read, without the views. */
+export function labelQuery(loaded: LoadedSpec, sourceSql: string): string {
+  return `SELECT ${labelExpression(loaded.spec)} AS ${LABEL_COLUMN} FROM (${rawFeatureQuery(loaded, sourceSql)}) AS features`;
+}
+
 function labelExpression(spec: ModelSpec): string {
   return taskKind(spec.task).labelSql(spec.label.column, spec.label.classes);
 }
@@ -114,19 +119,20 @@ export function requestSource(spec: ModelSpec): string {
  * `file_row_number`) to the model's features over the same files (`f`), plus the expressions
  * of each row's key: the file's name in its dataset and the row number in it. Relies on the
  * feature SQL giving one row per input row in input order (batch scoring checks it).
+ * `withLabel: 'only'`: `f` holds the label alone (no views computed).
  */
 export function keyedFeatures(
   loaded: LoadedSpec,
   /** Each local file DuckDB reads, with the name predictions record for it (its place in the dataset). */
   files: readonly { readonly local: string; readonly name: string }[],
-  withLabel: boolean,
+  withLabel: boolean | 'only',
   views?: ViewSource,
 ): { from: string; sourceFile: string; sourceRow: string } {
   const locals = files.map((f) => f.local);
   return {
     from:
       `read_parquet([${locals.map(quoteLiteral).join(', ')}], filename = true, file_row_number = true, hive_partitioning = false) AS k\n` +
-      `POSITIONAL JOIN (${featureQuery(loaded, parquetSource(locals), withLabel, views)}) AS f`,
+      `POSITIONAL JOIN (${withLabel === 'only' ? labelQuery(loaded, parquetSource(locals)) : featureQuery(loaded, parquetSource(locals), withLabel, views)}) AS f`,
     sourceFile: `(CASE k.filename ${files.map((f) => `WHEN ${quoteLiteral(f.local)} THEN ${quoteLiteral(f.name)}`).join(' ')} END)`,
     sourceRow: 'k.file_row_number',
   };

@@ -59,14 +59,19 @@ export interface SchedulePolicy {
   readonly train: string | null;
   readonly batch: string | null;
   readonly monitor: string | null;
+  /** Refreshing the online store of the model's feature views (a model without views has no such schedule). */
+  readonly materialize: string | null;
   readonly timezone: string;
 }
 
-export const SCHEDULE_KINDS = ['train', 'batch', 'monitor'] as const;
+export const SCHEDULE_KINDS = ['train', 'batch', 'monitor', 'materialize'] as const;
 export type ScheduleKind = (typeof SCHEDULE_KINDS)[number];
 
-/** Monday morning, UTC: retrain on last week's data, then score it, then look at it. */
-const DEFAULT_SCHEDULES: SchedulePolicy = { train: '0 2 * * MON', batch: '0 4 * * MON', monitor: '0 5 * * MON', timezone: 'UTC' };
+/**
+ * Monday morning, UTC: retrain on last week's data, then score it, then look at it. Feature
+ * views are refreshed every hour (a view's grain is at most what its schedule keeps fresh).
+ */
+const DEFAULT_SCHEDULES: SchedulePolicy = { train: '0 2 * * MON', batch: '0 4 * * MON', monitor: '0 5 * * MON', materialize: '5 * * * *', timezone: 'UTC' };
 
 export function parseBatch(r: Reader, raw: unknown): BatchPolicy {
   if (raw === undefined) return { concurrency: 2, threads: 1 };
@@ -193,6 +198,7 @@ export function parseSchedules(r: Reader, raw: unknown): SchedulePolicy {
     train: cron('train'),
     batch: cron('batch'),
     monitor: cron('monitor'),
+    materialize: cron('materialize'),
     timezone: s.timezone === undefined ? DEFAULT_SCHEDULES.timezone : timezone(r.string(s.timezone, 'schedules.timezone')),
   };
 }

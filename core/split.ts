@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { quoteIdent, quoteLiteral } from './duckdb.js';
 import { featureQuery, LABEL_COLUMN } from './features.js';
+import type { ViewSource } from './views.js';
 import type { LoadedSpec, SplitSpec } from './spec.js';
 import { readSql } from './sql.js';
 
@@ -29,13 +30,13 @@ export function sameSides(a: SplitSpec | undefined, b: SplitSpec | undefined): b
  * The model's labelled feature rows of `files` with their side (SIDE_COLUMN), in file order.
  * Identifiers are quoted; the fractions and seed are numbers the spec parser checked.
  */
-export async function splitQuery(sqlDir: string, loaded: LoadedSpec, files: readonly string[], split: RandomSplit): Promise<string> {
+export async function splitQuery(sqlDir: string, loaded: LoadedSpec, files: readonly string[], split: RandomSplit, views?: ViewSource): Promise<string> {
   const { spec } = loaded;
   const hashColumns = split.key ?? spec.dataset.columns.map((c) => c.name);
   const parts = [`'${split.seed}'`, ...hashColumns.map((c) => `coalesce(CAST(k.${quoteIdent(c)} AS VARCHAR), chr(0))`)];
   const keyed =
     `read_parquet([${files.map(quoteLiteral).join(', ')}], filename = true, file_row_number = true, hive_partitioning = false) AS k\n` +
-    `POSITIONAL JOIN (${featureQuery(loaded, `SELECT * FROM read_parquet([${files.map(quoteLiteral).join(', ')}], hive_partitioning = true)`, true)}) AS f`;
+    `POSITIONAL JOIN (${featureQuery(loaded, `SELECT * FROM read_parquet([${files.map(quoteLiteral).join(', ')}], hive_partitioning = true)`, true, views)}) AS f`;
   return (await readSql(sqlDir, path.join('data', 'random_split.sql')))
     .replaceAll('{{keyed}}', keyed)
     .replaceAll('{{hash}}', `concat_ws(chr(31), ${parts.join(', ')})`)

@@ -247,3 +247,28 @@ export interface IngestResult extends StagedIngest {
   /** Partition folders whose manifests this run added the batch's files to. */
   readonly published: readonly string[];
 }
+
+export interface MaterializeInput {
+  readonly model: string;
+  /**
+   * The instant to compute the views as of (`YYYY-MM-DD HH:MM:SS`, taken to the start of each
+   * view's grain): a replay, made current even when older than the current snapshot. Left
+   * out: as of the newest row known.
+   */
+  readonly asOf?: string;
+  /** Why this run started (schedule, ingest, api), shown in the UI. */
+  readonly reason?: string;
+  /** The run materializing, recorded in each snapshot (set by the workflow). */
+  readonly workflowId?: string;
+}
+
+/** One view's snapshot after a materialization: current now, whether this run moved it or not. */
+export interface MaterializedView {
+  readonly view: string;
+  readonly definition: string;
+  readonly asOf: string;
+  readonly entities: number;
+  readonly key: string;
+  /** False when it was current already (a retry, or nothing new) or a later one is current. */
+  readonly moved: boolean;
+}

@@ -154,8 +154,8 @@ export function snapshotQuery(view: FeatureView, texts: ViewTexts, historySql: s
 export type ViewSource =
   /** Offline: computed from the dataset's history (an SQL relation of its rows), as of each row's grain start or as of one instant for every row. */
   | { readonly kind: 'history'; readonly historySql: string; readonly asOf?: string }
-  /** Online: one materialized snapshot table per view (by view name), each as of its instant. */
-  | { readonly kind: 'snapshots'; readonly tables: Readonly<Record<string, { readonly table: string; readonly asOf: string }>> };
+  /** Online: one materialized snapshot table per view (by view name), each as of its instant; null before the first (every entity missing). */
+  | { readonly kind: 'snapshots'; readonly tables: Readonly<Record<string, { readonly table: string; readonly asOf: string } | null>> };
 
 /** Columns the online query adds per view: whether the entity was missing (1/0) and whether the value was stale (1/0). */
 export const missingColumn = (view: FeatureView) => `__missing_${view.name}`;
@@ -199,9 +199,15 @@ export function joinViews(
       relation = `${alias}_values`;
     } else {
       const snap = source.tables[view.name];
-      if (!snap) throw new Error(`view ${view.name} has no snapshot loaded`);
-      relation = `(SELECT TIMESTAMP ${quoteLiteral(snap.asOf)} AS __as_of, * FROM ${quoteIdent(snap.table)})`;
-      instant = `TIMESTAMP ${quoteLiteral(snap.asOf)}`;
+      if (snap === undefined) throw new Error(`view ${view.name} has no snapshot source`);
+      if (snap === null) {
+        const columns = [...view.entity, ...view.values.map((v) => v.name)].map((c) => `NULL AS ${quoteIdent(c)}`);
+        relation = `(SELECT NULL::TIMESTAMP AS __as_of, ${columns.join(', ')} WHERE false)`;
+        instant = 'NULL::TIMESTAMP';
+      } else {
+        relation = `(SELECT TIMESTAMP ${quoteLiteral(snap.asOf)} AS __as_of, * FROM ${quoteIdent(snap.table)})`;
+        instant = `TIMESTAMP ${quoteLiteral(snap.asOf)}`;
+      }
     }
     const on = [`${alias}.__as_of = ${instant}`, ...view.entity.map((e) => `${alias}.${quoteIdent(e)} = __f.${quoteIdent(e)}`)];
     joins.push(`LEFT JOIN ${relation} AS ${alias} ON ${on.join(' AND ')}`);

@@ -16,13 +16,13 @@ import { temporalUiLink, type TemporalSettings } from '../core/config.js';
 import { ScheduleBusyError, UnknownScheduleError } from '../core/errors.js';
 import { SCHEDULE_KINDS, type ScheduleKind } from '../core/spec-operations.js';
 import type { ModelSpec } from '../core/spec.js';
-import { batchRun, monitorRun, scheduledWorkflowId, startOptions, trainRun, type StartRequest } from '../workflows/starts.js';
+import { batchRun, materializeRun, monitorRun, scheduledWorkflowId, startOptions, trainRun, type StartRequest } from '../workflows/starts.js';
 
 /** Marks the schedules this module owns, so reconciling never touches anyone else's. */
 const MANAGED_BY = 'tabular-mlops';
 
 export function scheduleId(kind: ScheduleKind, model: string): string {
-  return `${kind}-weekly-${model}`;
+  return kind === 'materialize' ? `materialize-${model}` : `${kind}-weekly-${model}`;
 }
 
 /** What a schedule of `kind` starts for `model` (workflows/starts.ts: function, id, arguments, search attributes). */
@@ -35,6 +35,8 @@ function scheduledRun(kind: ScheduleKind, model: string): StartRequest<Workflow>
       return batchRun({ model, partitions: 'new', reason: 'schedule' }, workflowId);
     case 'monitor':
       return monitorRun({ model, reason: 'schedule' }, workflowId);
+    case 'materialize':
+      return materializeRun({ model, reason: 'schedule' }, workflowId);
   }
 }
 
@@ -80,7 +82,7 @@ export async function ensureSchedules(client: Client, specs: readonly ModelSpec[
   for (const spec of specs) {
     for (const kind of SCHEDULE_KINDS) {
       const cron = spec.schedules[kind];
-      if (cron === null) continue;
+      if (cron === null || (kind === 'materialize' && spec.features.views.length === 0)) continue;
       const options = scheduleOptions(spec, kind, cron, taskQueue);
       wanted.add(options.scheduleId);
       try {

@@ -6,11 +6,12 @@ import type { Client, WorkflowHandleWithFirstExecutionRunId, WorkflowStartOption
 import { randomUUID } from 'node:crypto';
 import type { MonitorModelInput } from '../core/monitoring.js';
 import type { EvaluateAndPromoteInput, RollbackInput } from '../core/promotion.js';
-import type { BatchInferenceInput, IngestInput, TrainModelInput } from '../core/types.js';
+import type { BatchInferenceInput, IngestInput, MaterializeInput, TrainModelInput } from '../core/types.js';
 import {
   batchRun,
   evaluateRun,
   ingestRun,
+  materializeRun,
   monitorRun,
   rollbackRun,
   runWorkflowId,
@@ -53,6 +54,11 @@ export class WorkflowStarter {
 
   monitor(input: MonitorModelInput, workflowId = freshId('monitor', input.model)) {
     return this.start(monitorRun(input, workflowId));
+  }
+
+  /** MaterializeFeaturesWorkflow under a fresh id. */
+  materialize(input: MaterializeInput, workflowId = freshId('materialize', input.model)) {
+    return this.start(materializeRun(input, workflowId));
   }
 
   /** IngestDatasetWorkflow under a fresh id. */

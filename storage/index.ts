@@ -8,7 +8,7 @@ import { FileStore } from './file-store.js';
 import type { ObjectStore } from './object-store.js';
 import { S3Store, s3Client } from './s3-store.js';
 
-export type Area = 'lake' | 'arrivals' | 'registry' | 'work' | 'predictions' | 'reports' | 'specs';
+export type Area = 'lake' | 'arrivals' | 'registry' | 'work' | 'predictions' | 'reports' | 'specs' | 'features';
 
 export type Storage = { readonly [A in Area]: ObjectStore } & {
   /** Where the state is, for logs: the state folder or the bucket URL. */
@@ -37,6 +37,7 @@ function folderStorage(paths: Paths): Storage {
     predictions: new FileStore(paths.predictionsDir),
     reports: new FileStore(paths.reportsDir),
     specs: new FileStore(path.join(paths.stateDir, 'specs')),
+    features: new FileStore(path.join(paths.stateDir, 'features')),
   };
 }
 
@@ -51,5 +52,6 @@ function bucketStorage(paths: Paths, env: NodeJS.ProcessEnv): Storage {
     predictions: root.scoped('predictions'),
     reports: root.scoped('reports'),
     specs: root.scoped('specs'),
+    features: root.scoped('features'),
   };
 }

@@ -14,11 +14,11 @@ import { createApp, type Api, type AppDeps } from '../api/app.js';
 import { apiToken, type AuthConfig } from '../api/auth.js';
 import { API_NODE_FLAGS, type ApiLimits } from '../api/config.js';
 import { silentLogger, type Logger } from '../api/log.js';
-import { ApiMetrics } from '../api/metrics.js';
+import { ApiMetrics, predictorMetrics } from '../api/metrics.js';
 import { Predictor, type BatchingOptions } from '../api/predictor.js';
 import { PROJECT_ROOT, resolvePaths, storeUrl, type Paths, type TemporalSettings } from '../core/config.js';
 import { readLabeledFeatures } from '../core/features.js';
-import { openLake } from '../storage/lake.js';
+import { historySource, openLake } from '../storage/lake.js';
 import { type CardDraft, openRegistry } from '../storage/registry.js';
 import { gbdtParams, listModels, loadSpec, specShape } from '../core/spec.js';
 import { predict } from '../ml/gbdt/model.js';
@@ -215,10 +215,12 @@ export async function startWorkerHarness(name: string, given?: Paths): Promise<W
 export async function trainOnFirstWeek(paths: Paths, model: string, params: Readonly<Record<string, number>>) {
   const loaded = await loadSpec(paths, model);
   const [week, next] = await listPartitions(paths, loaded.spec.dataset.name, loaded.spec.dataset.partitionKey);
-  const train = await readLabeledFeatures(loaded, week!.files);
+  // A model with feature views reads them from the lake's history up to each week.
+  const lake = openLake(paths);
+  const train = await readLabeledFeatures(loaded, week!.files, undefined, await historySource(lake, loaded, [week!.value]));
   const gbdt = gbdtParams(loaded.spec, params);
   const trained = await trainGbdt(train, gbdt);
-  const holdout = await readLabeledFeatures(loaded, next!.files);
+  const holdout = await readLabeledFeatures(loaded, next!.files, undefined, await historySource(lake, loaded, [next!.value]));
   const task = modelTask(specShape(loaded.spec));
   const baseline = task.kind.baseline(train.labels, gbdt.numClass);
   return {
@@ -294,7 +296,9 @@ export async function testApi(
   options: { auth?: AuthConfig; batching?: BatchingOptions; limits?: Partial<ApiLimits>; log?: Logger } = {},
 ): Promise<TestApi> {
   const metrics = new ApiMetrics();
-  const predictor = await Predictor.create(paths, { log() {}, batch: (model, rows) => metrics.batchSize.observe({ model }, rows) }, options.batching);
+  const { follow, ...measured } = predictorMetrics(metrics);
+  const predictor = await Predictor.create(paths, { log() {}, ...measured }, options.batching);
+  follow(predictor);
   const specs = await Promise.all((await listModels(paths.modelsDir)).map(async (m) => (await loadSpec(paths, m)).spec));
   const deps: AppDeps = {
     paths,

@@ -4,3 +4,4 @@ export { EvaluateAndPromoteWorkflow, RollbackChampionWorkflow } from './promote.
 export { BatchInferenceWorkflow } from './batch.js';
 export { MonitorModelWorkflow } from './monitor.js';
 export { IngestDatasetWorkflow } from './ingest.js';
+export { MaterializeFeaturesWorkflow } from './materialize.js';

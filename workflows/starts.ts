@@ -5,9 +5,10 @@
 import type { SearchAttributePair, Workflow } from '@temporalio/common';
 import type { MonitorModelInput } from '../core/monitoring.js';
 import { promotionWorkflowId, type EvaluateAndPromoteInput, type RollbackInput } from '../core/promotion.js';
-import { MODEL_NAME, MODEL_VERSION, TRAIN_REASON, type BatchInferenceInput, type IngestInput, type TrainModelInput } from '../core/types.js';
+import { MODEL_NAME, MODEL_VERSION, TRAIN_REASON, type BatchInferenceInput, type IngestInput, type MaterializeInput, type TrainModelInput } from '../core/types.js';
 import { BatchInferenceWorkflow } from './batch.js';
 import { IngestDatasetWorkflow } from './ingest.js';
+import { MaterializeFeaturesWorkflow } from './materialize.js';
 import { MonitorModelWorkflow } from './monitor.js';
 import { EvaluateAndPromoteWorkflow, RollbackChampionWorkflow } from './promote.js';
 import { TrainModelWorkflow } from './train.js';
@@ -26,7 +27,7 @@ export function startOptions<W extends Workflow>(request: StartRequest<W>): Pick
 }
 
 /** The kinds of run a person or a schedule starts with a fresh id. */
-export type RunKind = 'train' | 'batch' | 'monitor';
+export type RunKind = 'train' | 'batch' | 'monitor' | 'materialize';
 
 /**
  * A fresh id for a run started on request: `<kind>-<model>-<time>-<suffix>`. `at` and `suffix`
@@ -78,6 +79,15 @@ export function batchRun(input: BatchInferenceInput, workflowId: string): StartR
 
 export function monitorRun(input: MonitorModelInput, workflowId: string): StartRequest<typeof MonitorModelWorkflow> {
   return { workflow: MonitorModelWorkflow, workflowId, args: [input], typedSearchAttributes: [modelAttribute(input.model)] };
+}
+
+export function materializeRun(input: MaterializeInput, workflowId: string): StartRequest<typeof MaterializeFeaturesWorkflow> {
+  return { workflow: MaterializeFeaturesWorkflow, workflowId, args: [input], typedSearchAttributes: [modelAttribute(input.model)] };
+}
+
+/** The materialization an ingest starts for a model over the dataset it added partitions to. */
+export function ingestMaterializeWorkflowId(ingestWorkflowId: string, model: string): string {
+  return `${ingestWorkflowId}-materialize-${model}`;
 }
 
 /** Promotions and rollbacks of a model share its promotion id, so moves of one model never overlap. */

@@ -19,6 +19,19 @@ const Readiness = z
         champion: z.number().nullable().openapi({ description: 'the version the champion alias names' }),
         serving: z.number().nullable().openapi({ description: 'the version this process answers with' }),
         loadError: z.string().optional(),
+        views: z
+          .array(
+            z.object({
+              view: z.string(),
+              asOf: z.string().nullable().openapi({ description: 'the instant the served snapshot’s values are as of' }),
+              materializedAt: z.string().nullable(),
+              ageSeconds: z.number().nullable(),
+              maxAgeSeconds: z.number(),
+              stale: z.boolean().openapi({ description: 'never materialized, or materialized longer ago than the view’s maxAge: answers still come, with the view’s values as they are (or its defaults)' }),
+            }),
+          )
+          .optional()
+          .openapi({ description: 'models with feature views: the snapshot served of each' }),
       }),
     ),
   })

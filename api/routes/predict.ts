@@ -19,6 +19,17 @@ const PredictionFields = {
   version: z.number().int().openapi({ description: 'the champion version that answered (also in the x-model-version header)' }),
   task: z.enum(TASK_NAMES as [Task, ...Task[]]),
   labelColumn: z.string(),
+  snapshots: z
+    .array(
+      z.object({
+        view: z.string(),
+        asOf: z.string().nullable().openapi({ description: 'the instant the view’s values are as of; null before its first materialization' }),
+        snapshot: z.string().nullable(),
+        materializedAt: z.string().nullable(),
+      }),
+    )
+    .optional()
+    .openapi({ description: 'models with feature views: the snapshot of each view the features were joined from' }),
 };
 const RowAnswer = z
   .object({
@@ -28,6 +39,10 @@ const RowAnswer = z
     probabilities: z.record(z.string(), z.number()).optional().openapi({ description: 'multiclass: probability per class' }),
     prediction: z.number().optional().openapi({ description: 'regression: the predicted value' }),
     features: z.record(z.string(), z.union([z.string(), z.number(), z.null()])).openapi({ description: 'the features the model saw, from the model’s feature SQL' }),
+    views: z
+      .record(z.string(), z.object({ missing: z.boolean(), stale: z.boolean() }))
+      .optional()
+      .openapi({ description: 'models with feature views, per view: the entity had no value (the view’s default was used), or the value is older than the view’s maxAge at the row’s time' }),
   })
   .openapi('PredictedRow');
 const Prediction = z.object({ ...PredictionFields }).extend(RowAnswer.shape).openapi('Prediction');
@@ -102,7 +117,10 @@ export function predictQueryHandler(deps: PredictDeps, schemasOf = schemaCache(d
     const values = parseOrThrow(schemasOf(loaded).query, query, `for model '${loaded.spec.name}'`);
     const batch = await deps.predictor.predict(loaded.spec.name, [rowValues(loaded.spec, values)]);
     countPredictions(deps, batch);
-    return { version: batch.version, body: { model: batch.model, version: batch.version, task: batch.task, labelColumn: batch.labelColumn, ...batch.rows[0]! } };
+    return {
+      version: batch.version,
+      body: { model: batch.model, version: batch.version, task: batch.task, labelColumn: batch.labelColumn, ...(batch.views ? { snapshots: batch.views } : {}), ...batch.rows[0]! },
+    };
   };
 }
 
@@ -165,6 +183,6 @@ export function registerPredictRoutes(app: Api, deps: AppDeps, guard: Guard): vo
     const batch = await deps.predictor.predict(loaded.spec.name, rows.map((r) => rowValues(loaded.spec, r)));
     countPredictions(deps, batch);
     c.header('x-model-version', String(batch.version));
-    return c.json({ model: batch.model, version: batch.version, task: batch.task, labelColumn: batch.labelColumn, predictions: batch.rows });
+    return c.json({ model: batch.model, version: batch.version, task: batch.task, labelColumn: batch.labelColumn, ...(batch.views ? { snapshots: batch.views } : {}), predictions: batch.rows });
   });
 }

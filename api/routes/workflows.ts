@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporalUiLink } from '../../core/config.js';
-import { rootCause, UnknownPartitionError, UnknownWorkflowError } from '../../core/errors.js';
+import { InvalidSpecError, rootCause, UnknownPartitionError, UnknownWorkflowError } from '../../core/errors.js';
 import { loadDataset } from '../../core/dataset.js';
 import { openLake } from '../../storage/lake.js';
 import { RAW_FORMATS } from '../../core/raw-files.js';
@@ -60,6 +60,19 @@ const MonitorRequest = z
   .strict()
   .openapi('MonitorRequest', { example: { model: 'flight_delay', window: { last: 1 } } });
 
+const MaterializeRequest = z
+  .object({
+    model: modelName,
+    asOf: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?$/, 'must be an instant like 2001-03-05 00:00:00')
+      .optional()
+      .openapi({ description: 'compute the views as of this instant (a replay, made current even when older); as of the newest row known when left out' }),
+    reason: why.optional(),
+  })
+  .strict()
+  .openapi('MaterializeRequest', { example: { model: 'flight_delay' } });
+
 const IngestRequest = z
   .object({
     sources: z
@@ -93,7 +106,7 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
     temporalUi: temporalUiLink(deps.temporal, workflowId, runId),
   });
   const starter = async () => new WorkflowStarter(await deps.client(), deps.temporal.taskQueue);
-  const startRoute = <S extends z.ZodType>(path: string, summary: string, schema: S, extra: (400 | 404 | 409 | 503)[] = []) =>
+  const startRoute = <S extends z.ZodType>(path: string, summary: string, schema: S, extra: (400 | 404 | 409 | 422 | 503)[] = []) =>
     createRoute({
       method: 'post',
       path,
@@ -150,6 +163,17 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
     const handle = await (await starter()).batch(input);
     return c.json(started(handle.workflowId, handle.firstExecutionRunId), 202);
   });
+
+  app.openapi(
+    startRoute('/workflows/materialize', 'Start MaterializeFeaturesWorkflow: compute the model’s feature views and make each the current snapshot of the online store', MaterializeRequest, [422]),
+    async (c) => {
+      const body = c.req.valid('json');
+      const loaded = await spec(body.model);
+      if (loaded.spec.features.views.length === 0) throw new InvalidSpecError(loaded.shownFile, 'features.views', `${body.model} declares no feature views: there is nothing to materialize`);
+      const handle = await (await starter()).materialize({ ...body, reason: body.reason ?? 'api' });
+      return c.json(started(handle.workflowId, handle.firstExecutionRunId), 202);
+    },
+  );
 
   app.openapi(startRoute('/workflows/monitor', 'Start MonitorModelWorkflow: drift and performance of a window against the champion’s training reference', MonitorRequest), async (c) => {
     const body = c.req.valid('json');

@@ -8,6 +8,7 @@ SELECT
   hour(date)                          AS hour,         -- departure hour, 0-23
   isodow(date)                        AS day_of_week,  -- 1 = Monday ... 7 = Sunday
   month(date)                         AS month,        -- kept for monitoring; not trained on (see flight_delay's notes)
+  date                                AS departure,    -- the row's time: feature views are joined as of it (features.time)
   distance                            AS distance,
   origin                              AS origin,
   destination                         AS destination,
