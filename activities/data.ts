@@ -45,7 +45,7 @@ export function createDataActivities({ paths }: DataDeps) {
   async function snapshotDataset(input: { model: string }): Promise<DatasetSnapshot> {
     const loaded = await pinSpec(paths, input.model);
     const { spec, specHash } = loaded;
-    await checkViews(loaded);
+    await namingSqlFile(spec.features.sql, () => checkViews(loaded));
     const all = await lake.partitions(spec.dataset.name, spec.dataset.partitionKey);
     const datasetDir = lake.location(spec.dataset.name);
     const { least, need, why } = partitionsNeeded(spec.split, all.length);

@@ -9,7 +9,7 @@ import { openDuckDB, quoteLiteral, readColumns } from '../core/duckdb.js';
 import { LABEL_COLUMN } from '../core/features.js';
 import type { TrainedModel } from '../core/types.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../ml/gbdt/checkpoint.js';
-import { predict } from '../ml/gbdt/model.js';
+import { encodeModel, predict } from '../ml/gbdt/model.js';
 import type { GbdtParams } from '../ml/gbdt/params.js';
 import { trainGbdt, type GbdtCheckpoint, type IterationInfo } from '../ml/gbdt/train.js';
 import { exportGbdt } from '../ml/onnx/tree-ensemble.js';
@@ -99,7 +99,7 @@ async function run(job: TrainingJob, post: (m: TrainingMessage) => void): Promis
     validationMetric = { metric: task.kind.loss, value: metricValue(metrics, task.kind.loss) };
   }
   const onnx = exportGbdt(model, { producerName: 'tabular-mlops', producerVersion: job.producerVersion, metadata: job.onnxMetadata });
-  await replaceDurably(job.modelFile, JSON.stringify(model));
+  await replaceDurably(job.modelFile, encodeModel(model));
   await replaceDurably(job.onnxFile, onnx);
   post({
     type: 'done',

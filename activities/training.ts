@@ -12,7 +12,7 @@ import { runFilesAt, withScratch } from '../storage/work.js';
 import { planTrials } from '../core/tuning.js';
 import type { CrossValidation, ParityReport, TrainedModel, TrainingSet, TuningTrial } from '../core/types.js';
 import { assignFolds, spread, takeRows } from '../ml/folds.js';
-import { predict, type GbdtModel } from '../ml/gbdt/model.js';
+import { decodeModel, predict } from '../ml/gbdt/model.js';
 import { trainGbdt } from '../ml/gbdt/train.js';
 import { metricValue } from '../ml/metrics.js';
 import { outputName } from '../ml/onnx/tree-ensemble.js';
@@ -179,7 +179,7 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
   async function verifyOnnx(input: { model: string; trained: TrainedModel; trainingSet: TrainingSet }): Promise<ParityReport> {
     const { spec } = await runSpec(paths, input.model, input.trainingSet.specHash);
     const run = runFilesAt(paths, input.trainingSet.workPrefix);
-    const model = JSON.parse(new TextDecoder().decode(await run.bytes(input.trained.modelKey))) as GbdtModel;
+    const model = decodeModel(new TextDecoder().decode(await run.bytes(input.trained.modelKey)));
     const holdout = await readLabeled(await run.required(input.trainingSet.holdoutKey), spec.features.columns);
     const session = await loadSession(await run.bytes(input.trained.onnxKey));
     const K = model.outputs;

@@ -18,7 +18,7 @@ import { resolvePaths } from '../core/config.js';
 import { openDuckDB, parquetRowCounts, parquetSource } from '../core/duckdb.js';
 import { featureColumns, featureQuery } from '../core/features.js';
 import { ROWS_PER_RUN } from '../core/inference.js';
-import { openLake } from '../storage/lake.js';
+import { historySource, openLake } from '../storage/lake.js';
 import { CHAMPION, openRegistry } from '../storage/registry.js';
 import { loadSpec } from '../core/spec.js';
 import type { ScoredPartition } from '../core/types.js';
@@ -105,7 +105,10 @@ async function run(): Promise<void> {
     }
     const version = (await registry.getAlias(MODEL, CHAMPION))!.version;
     const loaded = await loadSpec(paths, MODEL);
-    const queries = partitions.map((p) => ({ sql: featureQuery(loaded, parquetSource(p.files), false), rows: 0 }));
+    // Feature views from the lake's history up to each partition, as batch scoring reads them.
+    const queries = await Promise.all(
+      partitions.map(async (p) => ({ sql: featureQuery(loaded, parquetSource(p.files), false, await historySource(openLake(paths), loaded, [p.value])), rows: 0 })),
+    );
     const db = await openDuckDB();
     const counts = await parquetRowCounts(db.connection, partitions.flatMap((p) => p.files));
     db.close();

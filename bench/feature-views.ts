@@ -1,4 +1,4 @@
-// `npm run bench:views`: which history features would help flight_delay, measured before they
+// `npm run bench:views:candidates`: which history features would help flight_delay, measured before they
 // are built into the product (issue 23: "chosen by measurement").
 //
 // Train on January-May 2001, test on June, this project's GBDT with the same parameters for

@@ -46,7 +46,9 @@ async function prepare(loaded: LoadedSpec): Promise<{ train: string; test: strin
   try {
     for (const [name, where] of [['train', 'month(date) <= 5'], ['test', 'month(date) = 6']] as const) {
       const source = `SELECT * FROM read_parquet(${quoteLiteral(FLIGHTS_SOURCE)}) WHERE ${where}`;
-      const query = `SELECT * FROM (${featureQuery(loaded, source, true)}) WHERE ${LABEL_COLUMN} IS NOT NULL`;
+      // Feature views read every flight known before each row's instant, whatever its month.
+      const history = `SELECT * FROM read_parquet(${quoteLiteral(FLIGHTS_SOURCE)})`;
+      const query = `SELECT * FROM (${featureQuery(loaded, source, true, { kind: 'history', historySql: history })}) WHERE ${LABEL_COLUMN} IS NOT NULL`;
       await db.connection.run(`COPY (${query}) TO ${quoteLiteral(files[name])} (FORMAT parquet)`);
     }
   } finally {

@@ -21,6 +21,8 @@
 // The load generator does share it with the server: on 2 cores that is part of the result.
 //
 // Options: --seconds 20  --concurrency 64  --rate 1000  --uvicorn-workers 1,2  --warmup 3
+//          --servers ours,bare,lean,ceiling,fastapi (the FastAPI reference computes the flights
+//          features without feature views: it refuses a champion that has them)
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -55,6 +57,8 @@ const warmup = Number(option('warmup', '3'));
 const concurrency = Number(option('concurrency', '64'));
 const rate = Number(option('rate', '1000'));
 const uvicornWorkers = option('uvicorn-workers', '1,2').split(',').map(Number);
+/** Which servers to run (ours, bare, lean, ceiling, fastapi): all by default. */
+const servers = option('servers', 'ours,bare,lean,ceiling,fastapi').split(',');
 const SAMPLE_ROWS = 2_000;
 const PARITY_ROWS = 50;
 const READY_TIMEOUT_MS = 60_000;
@@ -277,7 +281,7 @@ function plans(paths: Paths, champion: Champion, py: PythonEnv): Plan[] {
       parity: true,
     }),
   );
-  return [ours, bare, lean, ceiling, ...fastapi];
+  return [ours, bare, lean, ceiling, ...fastapi].filter((p) => servers.includes(p.key.replace(/-w\d+$/, '')));
 }
 
 function fmt(n: number | undefined, digits = 1): string {

@@ -16,7 +16,7 @@ import { openLake } from '../storage/lake.js';
 import type { DriftReport, MonitorModelResult } from '../core/monitoring.js';
 import { describeSchedule, scheduleId, triggerSchedule } from '../runs/schedules.js';
 import { loadSpec } from '../core/spec.js';
-import type { BatchInferenceResult } from '../core/types.js';
+import type { BatchInferenceResult, MaterializedView } from '../core/types.js';
 import { FLIGHTS_DATASET, FLIGHTS_PARTITION_KEY, lakeStatus, releaseWeeks } from '../data/flights.js';
 import { describeMetrics } from '../tasks/index.js';
 import { isTemporalUp } from '../worker/dev-server.js';
@@ -82,6 +82,12 @@ async function main(): Promise<void> {
       const flights = [...(await lake.rowCounts(released.files)).values()].reduce((a, b) => a + b, 0);
       say('');
       say(`week ${week}: ${flights.toLocaleString('en-US')} flights arrived in the lake`);
+      if (spec.features.views.length > 0) {
+        // The lake gained a week: the online store catches up, as an ingest makes it do.
+        const views = await triggerSchedule(client, scheduleId('materialize', model));
+        const done = await follow<MaterializedView[]>(client, views.workflowId, say, { runId: views.runId });
+        say(`  feature views now as of ${[...new Set(done.map((v) => v.asOf))].join(', ')}`);
+      }
 
       const batchRun = await triggerSchedule(client, scheduleId('batch', model));
       say(`batch scoring (${batchRun.workflowId}):`);

@@ -215,12 +215,30 @@ async function main(): Promise<void> {
         say(`${model}: training failed: ${rootCause(err).message}`);
       }
     }
+    await materializeIfNeeded(model);
     const params = await exampleFlight(model);
     if (params) {
       const url = `${apiUrl}/predict?${params}`;
       const response = await fetch(url);
       say(`GET ${url}`);
       say(`  -> ${response.status} ${await response.text()}`);
+    }
+  };
+  // A model with feature views serves them from the online store: materialize them once now
+  // (the hourly schedule and every ingest keep them fresh), and wait until the API serves them.
+  const materializeIfNeeded = async (model: string): Promise<void> => {
+    const { spec } = await loadSpec(paths, model);
+    if (spec.features.views.length === 0) return;
+    const handle = await starter.materialize({ model, reason: 'first-start' });
+    try {
+      const views = await handle.result();
+      say(`${model}: feature views materialized: ${views.map((v) => `${v.view} as of ${v.asOf} (${v.entities} entities)`).join(', ')}`);
+      await waitFor(`${model}'s feature views in the API`, async () => {
+        const ready = (await (await fetch(`${apiUrl}/readyz`)).json()) as { models: { model: string; views?: { asOf: string | null }[] }[] };
+        return ready.models.find((m) => m.model === model)?.views?.every((v) => v.asOf !== null) ?? false;
+      }, 30_000);
+    } catch (err) {
+      say(`${model}: materializing its feature views failed: ${rootCause(err).message} (its answers use the views' defaults until they are)`);
     }
   };
   const [first, ...others] = await listModels(paths.modelsDir);

@@ -295,6 +295,9 @@ export function parseSpec(raw: unknown, file: string, dataset: DatasetSpec): Mod
     if (!isValidColumnName(colName)) r.fail(`features.columns[${i}].name`, 'must be a lower-case identifier');
     return { name: colName, kind: r.oneOf(co.kind, `features.columns[${i}].kind`, ['numeric', 'categorical'] as const) };
   });
+  featureColumns.forEach((c, i) => {
+    if (featureColumns.findIndex((d) => d.name === c.name) !== i) r.fail(`features.columns[${i}].name`, `'${c.name}' is declared twice`);
+  });
   const labelObj = r.strictObject(o.label, 'label', ['column', 'classes', 'rate']);
   const trainer = r.strictObject(o.trainer, 'trainer', ['type', 'params', 'checkpointEvery', 'tuning']);
   const p = r.object(trainer.params, 'trainer.params');

@@ -1,14 +1,16 @@
 // The feature SQL on a real slice of the lake, and the promise that /predict's request path
-// yields exactly the features training saw for the same raw flight.
+// yields exactly the features training saw for the same raw flight (for the views joined to
+// them, test/views.test.ts and test/feature-views.test.ts).
 import { describe, expect, it } from 'vitest';
 import { openDuckDB, parquetSource, queryRows, readColumns } from '../core/duckdb.js';
 import { featureColumns, featureQuery, LABEL_COLUMN, requestParameters, requestSource } from '../core/features.js';
 import { loadSpec } from '../core/spec.js';
 import { testPaths, listPartitions } from './helpers.js';
 
-describe('flight_delay feature SQL', async () => {
+describe('the flights feature SQL', async () => {
   const paths = await testPaths();
-  const loaded = await loadSpec(paths, 'flight_delay');
+  // The same feature SQL as flight_delay, without its views.
+  const loaded = await loadSpec(paths, 'flight_delay_class');
   const [first] = await listPartitions(paths, 'flights', 'week');
 
   it('computes hour, weekday, route and the label from real lake rows', async () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadSession, runModel } from '../core/inference.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../ml/gbdt/checkpoint.js';
 import { fastExp } from '../ml/gbdt/fast-exp.js';
-import { predict } from '../ml/gbdt/model.js';
+import { decodeModel, encodeModel, predict } from '../ml/gbdt/model.js';
 import type { GbdtParams } from '../ml/gbdt/params.js';
 import { trainGbdt, type GbdtCheckpoint } from '../ml/gbdt/train.js';
 import { auc, binaryCalibrationError, binaryMetrics, logLoss, multiclassMetrics, regressionMetrics, topLabelCalibrationError } from '../ml/metrics.js';
@@ -264,5 +264,24 @@ describe('ONNX export of categorical splits', () => {
     for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
     expect(maxDiff).toBeLessThan(1e-5);
     await session.release();
+  });
+});
+
+describe('stored models', () => {
+  it('keep a split of missing values against all others (an infinite threshold) through their JSON', async () => {
+    // A numeric feature whose missing values tell the label: the first split sends every value one way, NaN the other.
+    const n = 4000;
+    const rand = mulberry32(3);
+    const values = new Float32Array(n);
+    const labels = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      values[i] = rand() < 0.3 ? NaN : Math.floor(rand() * 3);
+      labels[i] = (Number.isNaN(values[i]!) ? rand() < 0.9 : rand() < 0.2) ? 1 : 0;
+    }
+    const data: LabeledTable = { features: { rows: n, columns: [{ name: 'a', kind: 'numeric', values }] }, labels };
+    const model = await trainGbdt(data, { objective: 'binary', numIterations: 3, numLeaves: 4, minDataInLeaf: 5 });
+    expect(model.trees.some((t) => t.threshold.some((x) => !Number.isFinite(x)))).toBe(true); // one numeric feature: every node is a numeric split
+    const stored = decodeModel(encodeModel(model));
+    expect(Array.from(predict(stored, data.features))).toEqual(Array.from(predict(model, data.features)));
   });
 });

@@ -11,6 +11,7 @@ import { trainGbdt } from '../ml/gbdt/train.js';
 import { exportGbdt, outputName } from '../ml/onnx/tree-ensemble.js';
 import { testPaths, listPartitions } from './helpers.js';
 import { readLabeledFeatures } from '../core/features.js';
+import { historySource, openLake } from '../storage/lake.js';
 
 const ROWS = 100_000;
 let paths: Paths;
@@ -24,8 +25,9 @@ describe('ONNX parity on real rows', () => {
     it(`${model}: onnxruntime equals the trainer on ${ROWS.toLocaleString('en-US')} flights`, async () => {
       const loaded = await loadSpec(paths, model);
       const weeks = await listPartitions(paths, 'flights', 'week');
-      const train = await readLabeledFeatures(loaded, weeks.slice(0, 2).flatMap((w) => w.files));
-      const test = await readLabeledFeatures(loaded, weeks.at(-1)!.files, ROWS);
+      const lake = openLake(paths);
+      const train = await readLabeledFeatures(loaded, weeks.slice(0, 2).flatMap((w) => w.files), undefined, await historySource(lake, loaded, weeks.slice(0, 2).map((w) => w.value)));
+      const test = await readLabeledFeatures(loaded, weeks.at(-1)!.files, ROWS, await historySource(lake, loaded, [weeks.at(-1)!.value]));
       expect(test.features.rows).toBe(ROWS);
       const trained = await trainGbdt(train, gbdtParams(loaded.spec, { numIterations: 40, earlyStoppingRounds: 0 }));
       const session = await loadSession(exportGbdt(trained, { producerName: 'test', producerVersion: '0' }));

@@ -38,7 +38,8 @@ describe('spec files', () => {
 
   it('take cron expressions the server takes and refuse the others, naming the schedule and the field', () => {
     const spec = withSchedules({ train: '*/15 2-4 1,15 JAN-MAR MON-FRI', batch: '0 4 * * 0', monitor: false, timezone: 'America/Chicago' })();
-    expect(spec.schedules).toEqual({ train: '*/15 2-4 1,15 JAN-MAR MON-FRI', batch: '0 4 * * 0', monitor: null, timezone: 'America/Chicago' });
+    // materialize: the hourly default (a model without feature views gets no such schedule).
+    expect(spec.schedules).toEqual({ train: '*/15 2-4 1,15 JAN-MAR MON-FRI', batch: '0 4 * * 0', monitor: null, materialize: '5 * * * *', timezone: 'America/Chicago' });
     const cases: [Json, RegExp][] = [
       [{ train: '99 4 * * MON' }, /schedules\.train: .*the minute field '99'/],
       [{ batch: '0 24 * * MON' }, /schedules\.batch: .*the hour field '24'/],

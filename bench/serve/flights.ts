@@ -7,6 +7,9 @@ import { openDuckDB, queryRows, quoteLiteral, readColumns } from '../../core/duc
 import { featureColumns, featureQuery } from '../../core/features.js';
 import { loadSession, runModel } from '../../core/inference.js';
 import { loadSpec } from '../../core/spec.js';
+import type { ViewSource } from '../../core/views.js';
+import { ModelViews } from '../../api/served-views.js';
+import { openFeatureStore } from '../../storage/feature-store.js';
 
 export const MODEL = 'flight_delay';
 
@@ -44,8 +47,18 @@ export async function sampleFlights(paths: Paths, modelFile: string, rows: numbe
         `&origin=${encodeURIComponent(String(r.origin))}&destination=${encodeURIComponent(String(r.destination))}&model=${MODEL}`,
     );
     const loaded = await loadSpec(paths, MODEL);
+    // Feature views as the API serves them: as of the current snapshots' instant, from the lake's history.
+    let views: ViewSource | undefined;
+    if (loaded.spec.features.views.length) {
+      const current = await new ModelViews(loaded, openFeatureStore(paths)).changes();
+      const asOf = current?.next.views[0]?.record?.asOf;
+      if (!current || !asOf || current.next.views.some((v) => v.record?.asOf !== asOf)) {
+        throw new Error(`${MODEL}'s feature views have no snapshots as of one instant: materialize them first (npm start does)`);
+      }
+      views = { kind: 'history', historySql: `SELECT * FROM read_parquet(${quoteLiteral(glob)}, hive_partitioning = false)`, asOf };
+    }
     const features = await readColumns(
-      await db.connection.stream(featureQuery(loaded, `SELECT * FROM sample WHERE id <= ${referenceRows} ORDER BY id`, false)),
+      await db.connection.stream(featureQuery(loaded, `SELECT * FROM sample WHERE id <= ${referenceRows} ORDER BY id`, false, views)),
       featureColumns(loaded.spec),
     );
     const session = await loadSession(modelFile);

@@ -17,6 +17,8 @@ import { errorMessage } from '../../core/errors.js';
 import { featureColumns, featureQuery, requestParameters, requestSource } from '../../core/features.js';
 import { CHAMPION, openRegistry } from '../../storage/registry.js';
 import { loadSpec, requestColumns } from '../../core/spec.js';
+import { ModelViews, snapshotSource } from '../../api/served-views.js';
+import { openFeatureStore } from '../../storage/feature-store.js';
 
 /** The project's defaults (api/predictor.ts DEFAULT_BATCHING): 48 rows, 1 ms, 2 batches in flight. */
 const MAX_BATCH_ROWS = 48;
@@ -47,7 +49,12 @@ async function main(): Promise<void> {
     if (!reply.ok) throw new Error(reply.error);
     return reply;
   };
-  const sql = featureQuery(loaded, requestSource(loaded.spec), false);
+  // A model with feature views joins their current snapshots, loaded as tables, as the API does.
+  const store = openFeatureStore(paths);
+  const views = loaded.spec.features.views.length ? await new ModelViews(loaded, store).changes() : undefined;
+  if (loaded.spec.features.views.length && !views) throw new Error(`${model}'s feature views have no snapshot: materialize them first (npm start does)`);
+  for (const { table, record } of views?.load ?? []) await ask({ type: 'table', table, file: await store.localFile(record) });
+  const sql = featureQuery(loaded, requestSource(loaded.spec), false, views ? snapshotSource(views.next) : undefined);
   await ask({ type: 'prepare', model, sql, features: featureColumns(loaded.spec), statements: MAX_IN_FLIGHT });
   await ask({ type: 'load', model, version: card.version, file: await registry.modelFile(model, card.version), threads: 1 });
 

@@ -159,3 +159,24 @@ function flatten(trees: readonly Tree[]) {
   });
   return f;
 }
+
+/**
+ * A model as JSON text. JSON has no Infinity or NaN (JSON.stringify writes null), yet a split
+ * that sends every value one way and the missing ones the other has an infinite threshold, and
+ * a null read back as `x <= null` compares with 0: such numbers are written as
+ * `{"nonFinite": "Infinity"}` and read back by decodeModel.
+ */
+export function encodeModel(model: GbdtModel): string {
+  return JSON.stringify(model, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? { nonFinite: String(value) } : value));
+}
+
+export function decodeModel(text: string): GbdtModel {
+  return JSON.parse(text, (_key, value: unknown) => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const keys = Object.keys(value);
+      const tag = (value as { nonFinite?: unknown }).nonFinite;
+      if (keys.length === 1 && (tag === 'Infinity' || tag === '-Infinity' || tag === 'NaN')) return Number(tag);
+    }
+    return value;
+  }) as GbdtModel;
+}
