@@ -9,13 +9,12 @@
 // departs in), computed from flights known before that instant. That is exactly what a store
 // materialized at each boundary would serve, so the measured lift is one serving can deliver.
 // Options: --rounds N (default 300) --threads N (default 2)
-import { execFileSync } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { FLIGHTS_SOURCE, PROJECT_ROOT, resolvePaths } from '../core/config.js';
+import { FLIGHTS_SOURCE, resolvePaths } from '../core/config.js';
+import { scorePredictions, trainInOwnProcess } from './train-process.js';
 import { openDuckDB, quoteLiteral } from '../core/duckdb.js';
 import { gbdtParams, loadSpec, specShape, type FeatureColumn } from '../core/spec.js';
-import { readLabeled } from '../activities/training-thread.js';
 import { metricValue } from '../ml/metrics.js';
 import { modelTask } from '../tasks/index.js';
 
@@ -118,19 +117,9 @@ async function main(): Promise<void> {
     const built = (performance.now() - started) / 1000;
     const features: FeatureColumn[] = [...base, ...views.map((v) => ({ name: v.name, kind: 'numeric' as const }))];
     const predictions = path.join(dir, `${name.replace(/\W+/g, '_')}.f64`);
-    const run = JSON.parse(
-      execFileSync(process.execPath, ['--import', 'tsx', 'bench/gbdt-train.ts', JSON.stringify({ train: files.train, test: files.test, predictions, features, params })], {
-        cwd: PROJECT_ROOT,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      })
-        .trim()
-        .split('\n')
-        .at(-1)!,
-    ) as { seconds: number };
-    const train = await readLabeled(files.train, features);
-    const test = await readLabeled(files.test, features);
-    const metrics = task.evaluate(test.labels, new Float64Array((await readFile(predictions)).buffer.slice(0)), task.kind.baseline(train.labels, params.numClass));
+    const job = { train: files.train, test: files.test, predictions, features, params };
+    const run = trainInOwnProcess(job);
+    const { metrics } = await scorePredictions(job, task);
     const line = `| ${name} | ${metricValue(metrics, 'auc').toFixed(4)} | ${metricValue(metrics, 'logLoss').toFixed(4)} | ${built.toFixed(1)} s | ${run.seconds.toFixed(1)} s |`;
     console.log(line);
     rows.push(line);

@@ -16,6 +16,7 @@ import { readLabeled } from '../activities/training-thread.js';
 import { metricValue, type Metrics } from '../ml/metrics.js';
 import { modelTask, taskKind } from '../tasks/index.js';
 import type { GbdtParams } from '../ml/gbdt/params.js';
+import { trainInOwnProcess } from './train-process.js';
 
 const LIGHTGBM_VERSION = '4.6.0';
 
@@ -109,7 +110,7 @@ async function main(): Promise<void> {
     const ours = path.join(benchDir, model, 'ours.f64');
     const theirs = path.join(benchDir, model, 'lightgbm.f64');
     console.log(`\n${model} (${loaded.spec.task}): training this project's GBDT ...`);
-    const a = runJson(process.execPath, ['--import', 'tsx', 'bench/gbdt-train.ts', JSON.stringify({ train: files.train, test: files.test, predictions: ours, features, params })]);
+    const a = trainInOwnProcess({ train: files.train, test: files.test, predictions: ours, features, params });
     console.log(`${model}: training LightGBM ...`);
     const b = runJson('python3', [
       'bench/lightgbm_train.py',

@@ -12,10 +12,10 @@
 // While flight_delay's spec declares no views, "with views" is the spec plus PROPOSED_VIEWS
 // (what bench:views:candidates measured best), so the adoption is judged before it is made.
 // Options: --rounds N (default 500) --threads N (default 2)
-import { execFileSync } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FLIGHTS_SOURCE, PROJECT_ROOT, resolvePaths } from '../core/config.js';
+import { FLIGHTS_SOURCE, resolvePaths } from '../core/config.js';
+import { scorePredictions, trainInOwnProcess } from './train-process.js';
 import { openDuckDB, queryRows, quoteLiteral } from '../core/duckdb.js';
 import { featureQuery, LABEL_COLUMN } from '../core/features.js';
 import { gbdtParams, loadSpec, specFromTexts, specShape, type LoadedSpec } from '../core/spec.js';
@@ -89,21 +89,10 @@ async function juneAuc(loaded: LoadedSpec, label: string): Promise<string> {
   const built = (await build(loaded, 'month(date) <= 5', files.train)) + (await build(loaded, 'month(date) = 6', files.test));
   const params = gbdtParams(loaded.spec, { numIterations: rounds, numLeaves: 63, learningRate: 0.1, maxBin: 255, numThreads: threads, minDataInLeaf: 20, lambdaL2: 0, earlyStoppingRounds: 0 });
   const features = loaded.spec.features.columns;
-  const run = JSON.parse(
-    execFileSync(process.execPath, ['--import', 'tsx', 'bench/gbdt-train.ts', JSON.stringify({ train: files.train, test: files.test, predictions: files.predictions, features, params })], {
-      cwd: PROJECT_ROOT,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-      .trim()
-      .split('\n')
-      .at(-1)!,
-  ) as { seconds: number };
-  const train = await readLabeled(files.train, features);
-  const test = await readLabeled(files.test, features);
-  const task = modelTask(specShape(loaded.spec));
-  const metrics = task.evaluate(test.labels, new Float64Array((await readFile(files.predictions)).buffer.slice(0)), task.kind.baseline(train.labels, params.numClass));
-  return `| ${label} | ${train.features.rows} / ${test.features.rows} | ${metricValue(metrics, 'auc').toFixed(4)} | ${metricValue(metrics, 'logLoss').toFixed(4)} | ${built.toFixed(1)} s | ${run.seconds.toFixed(1)} s |`;
+  const job = { train: files.train, test: files.test, predictions: files.predictions, features, params };
+  const run = trainInOwnProcess(job);
+  const { metrics, trainRows, testRows } = await scorePredictions(job, modelTask(specShape(loaded.spec)));
+  return `| ${label} | ${trainRows} / ${testRows} | ${metricValue(metrics, 'auc').toFixed(4)} | ${metricValue(metrics, 'logLoss').toFixed(4)} | ${built.toFixed(1)} s | ${run.seconds.toFixed(1)} s |`;
 }
 
 /** The demo's first champion and its AUC week by week after it. */
