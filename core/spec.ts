@@ -283,7 +283,7 @@ export function parseSpec(raw: unknown, file: string, dataset: DatasetSpec): Mod
   if (r.string(o.dataset, 'dataset') !== dataset.name) r.fail('dataset', `names '${String(o.dataset)}', but the declaration read is '${dataset.name}'`);
 
   const fe = r.strictObject(o.features, 'features', ['sql', 'columns', 'time', 'views']);
-  const views = parseViews(r, fe.views, dataset);
+  const views = parseViews(r, fe.views);
   const time = fe.time === undefined ? undefined : r.string(fe.time, 'features.time');
   if (time !== undefined && !isValidColumnName(time)) r.fail('features.time', 'must be a lower-case identifier');
   if (views.length && time === undefined) r.fail('features.time', "names the feature SQL's column holding each row's time, as of which its views are joined");

@@ -60,7 +60,7 @@ export function parseDuration(r: Reader, v: unknown, field: string): Duration {
 const MAX_INSTANTS_PER_WINDOW = 400;
 const GRAIN_MS: Record<ViewGrain, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000, month: 28 * 86_400_000 };
 
-export function parseViews(r: Reader, raw: unknown, dataset: DatasetSpec): FeatureView[] {
+export function parseViews(r: Reader, raw: unknown): FeatureView[] {
   if (raw === undefined) return [];
   const seen = new Set<string>();
   return r.array(raw, 'features.views').map((v, i) => {
@@ -89,7 +89,6 @@ export function parseViews(r: Reader, raw: unknown, dataset: DatasetSpec): Featu
       return { name: col, default: d as ViewDefault };
     });
     if (values.length === 0) r.fail(`${field}.values`, 'must name at least one value column with its default');
-    void dataset;
     return {
       name,
       sql: r.string(o.sql, `${field}.sql`),
@@ -137,7 +136,7 @@ export function viewAtInstants(view: FeatureView, texts: ViewTexts, known: strin
   );
 }
 
-/** The relation of history rows with known_at, for the views that share one knownAt file (see viewsFrom). */
+/** The relation of history rows with known_at, for a snapshot (joinViews shares one per knownAt file). */
 export function knownRelation(texts: ViewTexts, historySql: string): string {
   return `(${knownRows(texts, historySql)})`;
 }
