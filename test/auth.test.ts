@@ -12,6 +12,7 @@ const ADMIN = new Set([
   'POST /workflows/evaluate',
   'POST /workflows/batch',
   'POST /workflows/monitor',
+  'POST /workflows/materialize',
   'POST /models/{name}/versions/{version}/approve',
   'POST /models/{name}/versions/{version}/reject',
   'POST /models/{name}/rollback',
@@ -29,6 +30,7 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   '/workflows/evaluate': { model: 'flight_delay', version: 1 },
   '/workflows/batch': { model: 'flight_delay', partitions: 'new' },
   '/workflows/monitor': { model: 'flight_delay' },
+  '/workflows/materialize': { model: 'flight_delay' },
   '/datasets/{name}/ingest': { sources: ['/no/such/file.csv'] },
 };
 

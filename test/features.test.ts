@@ -9,8 +9,7 @@ import { testPaths, listPartitions } from './helpers.js';
 
 describe('the flights feature SQL', async () => {
   const paths = await testPaths();
-  // The same feature SQL as flight_delay, without its views.
-  const loaded = await loadSpec(paths, 'flight_delay_class');
+  const loaded = await loadSpec(paths, 'flight_delay');
   const [first] = await listPartitions(paths, 'flights', 'week');
 
   it('computes hour, weekday, route and the label from real lake rows', async () => {
