@@ -8,7 +8,8 @@
 // (checkViewSql), so no value can see a row known after its instant:
 // - offline (training sets, batch scoring, monitoring), each row is joined to the value as of
 //   the start of its grain (the hour it departs in), computed by the same query over the rows
-//   known before that instant (a LATERAL join, one instant per distinct grain start);
+//   known before that instant (a LATERAL join, one instant per distinct grain start, over the
+//   history rows copied once per grain start they count at, so the join is on equal instants);
 // - online, a materialized snapshot holds the value as of one instant per entity, computed by
 //   the same query, and /predict joins it by entity.
 import { InvalidSpecError } from './errors.js';
@@ -125,14 +126,34 @@ export function viewInstant(view: FeatureView, time: string): string {
   return `date_trunc(${quoteLiteral(view.grain)}, ${time})`;
 }
 
+/** The view's values as of one instant (an SQL expression): columns `__as_of`, the entity and the values. */
+function viewAtInstant(view: FeatureView, texts: ViewTexts, known: string, asOf: string): string {
+  return `SELECT ${asOf} AS __as_of, __v.* FROM (WITH events AS (${eventsAt(view, known, asOf)})\nSELECT * FROM (${strip(texts.sql)}) AS __q) AS __v`;
+}
+
 /**
- * The view's values at every instant in `instantsSql` (one column `__as_of`): columns
- * `__as_of`, the entity and the values. `known` names a relation of history rows with known_at.
+ * Every history row once per grain start it counts at, as `__at`: the instants t with
+ * t - window <= known_at < t. A row counts at most ceil(window / grain) instants (parseViews
+ * bounds that), so the copies stay few, and the view's values at many instants become a join
+ * on equal instants: an inequality join of every instant against every row is what this saves.
  */
-export function viewAtInstants(view: FeatureView, texts: ViewTexts, known: string, instantsSql: string): string {
+function rowsByInstant(view: FeatureView, known: string): string {
+  const steps = Math.ceil(view.window.ms / GRAIN_MS[view.grain]);
+  const at = `${viewInstant(view, '__k.known_at')} + INTERVAL 1 ${view.grain.toUpperCase()} * __s.__step`;
+  return (
+    `SELECT __k.*, ${at} AS __at FROM ${known} AS __k, range(1, ${steps + 1}) AS __s(__step)\n` +
+    `WHERE __k.known_at >= ${at} - INTERVAL ${quoteLiteral(view.window.text)}`
+  );
+}
+
+/**
+ * The view's values at every grain start in `instantsSql` (one column `__as_of`): columns
+ * `__as_of`, the entity and the values. `copies` is the relation rowsByInstant makes.
+ */
+function viewAtGrainInstants(view: FeatureView, texts: ViewTexts, copies: string, instantsSql: string): string {
   return (
     `SELECT __b.__as_of, __v.* FROM (${instantsSql}) AS __b,\n` +
-    `LATERAL (WITH events AS (${eventsAt(view, known, '__b.__as_of')})\nSELECT * FROM (${strip(texts.sql)}) AS __q) AS __v`
+    `LATERAL (WITH events AS (SELECT * EXCLUDE (__at) FROM ${copies} WHERE __at = __b.__as_of)\nSELECT * FROM (${strip(texts.sql)}) AS __q) AS __v`
   );
 }
 
@@ -146,7 +167,7 @@ export function knownRelation(texts: ViewTexts, historySql: string): string {
  * what a snapshot holds (columns `__as_of`, entity, values).
  */
 export function snapshotQuery(view: FeatureView, texts: ViewTexts, historySql: string, asOf: string): string {
-  return viewAtInstants(view, texts, knownRelation(texts, historySql), `SELECT TIMESTAMP ${quoteLiteral(asOf)} AS __as_of`);
+  return viewAtInstant(view, texts, knownRelation(texts, historySql), `TIMESTAMP ${quoteLiteral(asOf)}`);
 }
 
 /** Where a model's rows get their view values from. */
@@ -192,9 +213,15 @@ export function joinViews(
         knownNames.set(view.knownAt, known);
         ctes.push(`${known} AS MATERIALIZED (${knownRows(t, source.historySql)})`);
       }
-      instant = source.asOf !== undefined ? `TIMESTAMP ${quoteLiteral(source.asOf)}` : viewInstant(view, time);
-      const instants = source.asOf !== undefined ? `SELECT ${instant} AS __as_of` : `SELECT DISTINCT ${viewInstant(view, `${quoteIdent(timeColumn)}`)} AS __as_of FROM __f`;
-      ctes.push(`${alias}_values AS (${viewAtInstants(view, t, known, instants)})`);
+      if (source.asOf !== undefined) {
+        instant = `TIMESTAMP ${quoteLiteral(source.asOf)}`;
+        ctes.push(`${alias}_values AS (${viewAtInstant(view, t, known, instant)})`);
+      } else {
+        instant = viewInstant(view, time);
+        const instants = `SELECT DISTINCT ${viewInstant(view, quoteIdent(timeColumn))} AS __as_of FROM __f`;
+        ctes.push(`${alias}_rows AS MATERIALIZED (${rowsByInstant(view, known)})`);
+        ctes.push(`${alias}_values AS (${viewAtGrainInstants(view, t, `${alias}_rows`, instants)})`);
+      }
       relation = `${alias}_values`;
     } else {
       const snap = source.tables[view.name];

@@ -77,6 +77,17 @@ interface Shipment {
 }
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** The start of the grain `at` falls in, as DuckDB's date_trunc gives it (weeks start on Monday). */
+function grainStart(at: number, grain: string): number {
+  const step: Record<string, number> = { minute: 60_000, hour: HOUR, day: DAY };
+  if (step[grain]) return Math.floor(at / step[grain]!) * step[grain]!;
+  const d = new Date(at);
+  if (grain === 'month') return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  const day = Math.floor(at / DAY) * DAY;
+  return day - ((d.getUTCDay() + 6) % 7) * DAY; // week: back to Monday
+}
 const START = Date.UTC(2024, 2, 4);
 /** Two days of shipments: each depot ships at uneven minutes, late by a fixed pattern. */
 const SHIPMENTS: Shipment[] = [];
@@ -138,6 +149,36 @@ describe('feature views offline', () => {
       if (want.count > 0) withHistory++;
     });
     expect(withHistory).toBeGreaterThan(SHIPMENTS.length * 0.9);
+  });
+
+  it('gives the brute-force value at every grain, for windows shorter, longer and not a multiple of the grain', async () => {
+    // 120 days of shipments every 7 h 13 min, so instants fall at every offset within a grain.
+    const long: Shipment[] = [];
+    for (let at = START, k = 0; at < START + 120 * DAY; at += 433 * 60_000, k++) long.push({ at, depot: k % 3 === 0 ? 'south' : 'north', late: k % 4 === 1 || k % 7 === 0 });
+    const longFile = path.join(dir, 'long.parquet');
+    await writeShipments(longFile, long);
+    const cases: { grain: string; window: string; windowMs: number }[] = [
+      { grain: 'minute', window: '400 minutes', windowMs: 400 * 60_000 },
+      { grain: 'hour', window: '590 minutes', windowMs: 590 * 60_000 },
+      { grain: 'day', window: '36 hours', windowMs: 36 * HOUR },
+      { grain: 'week', window: '10 days', windowMs: 10 * DAY },
+      { grain: 'month', window: '40 days', windowMs: 40 * DAY },
+    ];
+    for (const c of cases) {
+      const loaded = await load(modelSpec({ grain: c.grain, window: c.window }));
+      const rows = await offline(loaded, longFile, longFile);
+      let withHistory = 0;
+      rows.forEach((row, i) => {
+        const s = long[i]!;
+        const instant = grainStart(s.at, c.grain);
+        const seen = long.filter((h) => h.depot === s.depot && h.at + 90 * 60_000 < instant && h.at + 90 * 60_000 >= instant - c.windowMs);
+        expect(row.depot_shipments, `${c.grain} / ${c.window}, row ${i}`).toBe(seen.length);
+        if (seen.length) expect(row.depot_late_rate as number).toBeCloseTo(seen.filter((h) => h.late).length / seen.length, 6);
+        else expect(row.depot_late_rate).toBeNull();
+        if (seen.length) withHistory++;
+      });
+      expect(withHistory, `${c.grain} / ${c.window}`).toBeGreaterThan(rows.length * 0.2);
+    }
   });
 
   it('never lets a later row in: rewriting everything known after an instant leaves the values before it as they were', async () => {
