@@ -209,6 +209,7 @@ function describeCalendar(c: CalendarSpecDescription): string {
       .map((r) => (r.end === undefined || r.end === r.start ? String(r.start) : `${r.start}-${r.end}${r.step && r.step !== 1 ? `/${r.step}` : ''}`))
       .join(',');
   const pad = (v: string) => (/^\d$/.test(v) ? `0${v}` : v);
-  const days = c.dayOfWeek.length ? one(c.dayOfWeek) : 'every day';
-  return `${days} at ${pad(one(c.hour))}:${pad(one(c.minute))}`;
+  const days = c.dayOfWeek.length && one(c.dayOfWeek) !== 'SUNDAY-SATURDAY' ? one(c.dayOfWeek) : 'every day';
+  const hours = one(c.hour);
+  return hours === '0-23' ? `${days}, every hour at :${pad(one(c.minute))}` : `${days} at ${pad(hours)}:${pad(one(c.minute))}`;
 }

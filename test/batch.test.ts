@@ -13,7 +13,7 @@ import { openDuckDB, queryRows, quoteLiteral } from '../core/duckdb.js';
 import { rootCause } from '../core/errors.js';
 import { getJson } from '../storage/object-store.js';
 import { openPredictions } from '../storage/predictions.js';
-import type { BatchInferenceInput, BatchInferenceResult } from '../core/types.js';
+import type { BatchInferenceInput, BatchInferenceResult, MaterializedView, MaterializeInput } from '../core/types.js';
 import { declareVariant, pathsEnv, registerChampion, spawnEntry, stopProcess, testPaths, listPartitions } from './helpers.js';
 
 const MODEL = 'flight_delay';
@@ -131,20 +131,37 @@ describe('BatchInferenceWorkflow', () => {
   it('stores the same predictions the API serves for the same rows', async () => {
     const [, week] = await listPartitions(paths, 'flights', 'week');
     const version = 1;
-    const predictor = await Predictor.create(paths);
+    // flight_delay's views are taken as of each flight's departure hour: with the store
+    // materialized as of one hour, the API serves what batch scoring stored for that hour's flights.
+    const stored = await openPredictions(paths).localFile(MODEL, 'week', week!.value, version);
     const db = await openDuckDB();
+    const [{ hour }] = (await queryRows(
+      db.connection,
+      `SELECT strftime(date_trunc('hour', date), '%Y-%m-%d %H:%M:%S') AS hour FROM read_parquet(${quoteLiteral(stored)}) WHERE hour(date) BETWEEN 12 AND 20 GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1`,
+    )) as [{ hour: string }]; // the week's busiest afternoon hour: the hours before it saw many landings
+    const materialized = await client.workflow.execute<(i: MaterializeInput) => Promise<MaterializedView[]>>('MaterializeFeaturesWorkflow', {
+      taskQueue,
+      workflowId: `batch-materialize-${process.pid}`,
+      args: [{ model: MODEL, asOf: hour }],
+    });
+    expect(materialized.map((v) => v.asOf)).toEqual([hour, hour]);
+    const predictor = await Predictor.create(paths);
     try {
       const rows = await queryRows(
         db.connection,
         `SELECT strftime(date, '%Y-%m-%d %H:%M:%S') AS date, distance::VARCHAR AS distance, origin, destination, probability, label
-         FROM read_parquet(${quoteLiteral(await openPredictions(paths).localFile(MODEL, 'week', week!.value, version))}) USING SAMPLE 200 ROWS (reservoir, 7)`,
+         FROM (SELECT * FROM read_parquet(${quoteLiteral(stored)}) WHERE date_trunc('hour', date) = TIMESTAMP ${quoteLiteral(hour)}) USING SAMPLE 200 ROWS (reservoir, 7)`,
       );
       expect(rows).toHaveLength(200);
+      let withViews = 0;
       for (const r of rows) {
         const served = await predictor.predict(MODEL, [[String(r.date), String(r.distance), String(r.origin), String(r.destination)]]);
         expect(served.version).toBe(version);
+        expect(served.views?.map((v) => v.asOf)).toEqual([hour, hour]);
         expect(served.rows[0]).toMatchObject({ probability: r.probability, label: r.label });
+        if (served.rows[0]?.views && Object.values(served.rows[0].views).every((v) => !v.missing)) withViews++;
       }
+      expect(withViews).toBeGreaterThan(100); // most flights' airports had landings in the 3 hours before
     } finally {
       db.close();
       predictor.close();
