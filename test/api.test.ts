@@ -170,7 +170,8 @@ describe('API', () => {
     // POST /predict: many rows in one request, the same answers, in order.
     const rows = await post('/predict', JSON.stringify({ model: 'flight_delay', rows: flights.map((f) => ({ ...f, distance: Number(f.distance) })) }), TEST_TOKENS.predict);
     expect(rows.status).toBe(200);
-    expect(rows.body.predictions).toEqual(alone.map(({ model: _m, version: _v, task: _t, labelColumn: _l, ...row }) => row));
+    expect(rows.body.predictions).toEqual(alone.map(({ model: _m, version: _v, task: _t, labelColumn: _l, snapshots: _s, ...row }) => row));
+    expect(rows.body.snapshots).toEqual(alone[0]!.snapshots);
     const tooMany = await post('/predict', JSON.stringify({ model: 'flight_delay', rows: new Array(1001).fill(flight) }), TEST_TOKENS.predict);
     expect(tooMany.body.error?.fields).toEqual([{ field: 'rows', problem: 'must hold at most 1000 rows' }]);
     const stray = await post('/predict', JSON.stringify({ model: 'flight_delay', rows: [flight, { ...flight, colour: 'red' }] }), TEST_TOKENS.predict);

@@ -30,7 +30,7 @@ let weeks: { value: string; files: string[] }[];
 const startWorker = (): ChildProcess =>
   spawnEntry('worker/main.ts', { ...pathsEnv(paths), TEMPORAL_ADDRESS: inject('temporalAddress'), MLOPS_TASK_QUEUE: taskQueue, MLOPS_SCHEDULES: 'off', LOG_LEVEL: 'WARN' });
 
-/** flight_delay with two views at a week's grain: a store materialized at a week's start serves every flight of that week. */
+/** flight_delay with its two views at a week's grain (whatever flight_delay declares): a store materialized at a week's start serves every flight of that week. */
 function weeklyViews(spec: Record<string, unknown>): void {
   const features = spec.features as Record<string, unknown>;
   const view = (name: string, entity: string, sql: string) => ({
@@ -45,7 +45,8 @@ function weeklyViews(spec: Record<string, unknown>): void {
   });
   features.time = 'departure';
   features.views = [view('origin_week', 'origin', 'views/delay_rate_by_origin.sql'), view('destination_week', 'destination', 'views/delay_rate_by_destination.sql')];
-  (features.columns as unknown[]).push({ name: 'origin_delay_rate', kind: 'numeric' }, { name: 'destination_delay_rate', kind: 'numeric' });
+  const fed = ['origin_delay_rate', 'destination_delay_rate'];
+  features.columns = [...(features.columns as { name: string }[]).filter((c) => !fed.includes(c.name)), ...fed.map((name) => ({ name, kind: 'numeric' }))];
 }
 
 async function run<I, O>(workflow: string, input: I, workflowId: string): Promise<O> {

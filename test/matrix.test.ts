@@ -160,12 +160,15 @@ describe('every workflow for every task', () => {
           expect(one.headers.get('x-model-version')).toBe('1');
           const single = (await one.json()) as Record<string, unknown>;
           const shapeKeys = Object.keys(shape.answer(new Float32Array(shape.width).fill(0.5), 0)).sort();
-          expect(Object.keys(single).filter((k) => !['model', 'version', 'task', 'labelColumn', 'features'].includes(k)).sort()).toEqual(shapeKeys);
+          // A model with feature views also says which snapshot each view came from and how each row's value was served.
+          const viewKeys = spec.features.views.length ? ['snapshots', 'views'] : [];
+          expect(Object.keys(single).filter((k) => !['model', 'version', 'task', 'labelColumn', 'features', ...viewKeys].includes(k)).sort()).toEqual(shapeKeys);
+          if (viewKeys.length) expect((single.snapshots as unknown[]).length).toBe(spec.features.views.length);
           expect(single).toMatchObject({ model: s.model, version: 1, task });
           const many = await post<{ predictions: Record<string, unknown>[] }>(s, '/predict', { model: s.model, rows });
           expect(many.status).toBe(200);
           expect(many.body.predictions).toHaveLength(2);
-          const { model: _m, version: _v, task: _t, labelColumn: _l, ...answer } = single;
+          const { model: _m, version: _v, task: _t, labelColumn: _l, snapshots: _s, ...answer } = single;
           expect(many.body.predictions[0]).toEqual(answer);
 
           // 4. Batch "new": every lake partition, every row once.

@@ -117,7 +117,7 @@ describe('TrainModelWorkflow', () => {
     expect(card.onnx.parity.maxAbsDiff).toBeLessThan(1e-5);
     expect(card.onnx.parity.labelMismatches).toBe(0);
     expect(card.trainer.type).toBe('gbdt');
-    expect(card.trainer.featureImportance?.map((f) => f.feature)).toEqual(['hour', 'day_of_week', 'distance', 'origin', 'destination', 'route']);
+    expect(card.trainer.featureImportance?.map((f) => f.feature)).toEqual(card.inputs.map((c) => c.name)); // the request's features and the views'
     expect((await registry.getAlias('flight_delay', 'champion'))?.version).toBe(1);
 
     const { status: code, body } = await predict('flight_delay', flight);
