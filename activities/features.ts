@@ -10,6 +10,7 @@ import { openDuckDB, parquetSource, queryRows, quoteIdent, quoteLiteral } from '
 import { DataContractViolation, InvalidSpecError } from '../core/errors.js';
 import { checkViews } from '../core/features.js';
 import { listModels, loadSpec } from '../core/spec.js';
+import type { DatasetSpec } from '../core/dataset.js';
 import { historyPartitionsBack, knownRelation, snapshotQuery, type FeatureView } from '../core/views.js';
 import { openFeatureStore, viewDefinition } from '../storage/feature-store.js';
 import { hashFile, openLake, type Partition } from '../storage/lake.js';
@@ -38,7 +39,7 @@ export function createFeatureActivities({ paths }: FeatureDeps) {
   }
 
   /** Partitions whose rows a view at `asOf` (undefined: the newest) may read. */
-  function historyOf(all: readonly Partition[], view: FeatureView, loadedDataset: Parameters<typeof historyPartitionsBack>[0], asOf: string | undefined): Partition[] {
+  function historyOf(all: readonly Partition[], view: FeatureView, loadedDataset: DatasetSpec, asOf: string | undefined): Partition[] {
     // A time partition's value is when it starts: one starting after the instant holds nothing known before it.
     const upTo = asOf === undefined || loadedDataset.partitioning.by !== 'time' ? all : all.filter((p) => p.value.slice(0, 19) <= asOf.replace('T', ' '));
     const back = historyPartitionsBack(loadedDataset, [view]);
@@ -46,8 +47,20 @@ export function createFeatureActivities({ paths }: FeatureDeps) {
   }
 
   /**
+   * The newest instant the lake's history is complete up to (an SQL scalar): for a dataset
+   * partitioned by time, its newest row's time (a row after it is not in the lake yet, so a
+   * later instant would count a partial window: the few flights that land hours after the last
+   * departure); otherwise the newest row known.
+   */
+  function newestInstant(dataset: DatasetSpec, history: string, known: string): string {
+    return dataset.partitioning.by === 'time'
+      ? `SELECT max(CAST(${quoteIdent(dataset.partitioning.column)} AS TIMESTAMP)) FROM (${history})`
+      : `SELECT max(known_at) FROM ${known}`;
+  }
+
+  /**
    * Compute each view of the model as of `asOf` (default: the start of the grain holding the
-   * newest row known) and make it current in the online store. A snapshot as of an earlier
+   * newest instant the lake is complete up to, newestInstant) and make it current in the online store. A snapshot as of an earlier
    * instant than the current one is made current only when `asOf` was asked for (a replay).
    */
   async function materializeFeatures(input: MaterializeInput): Promise<MaterializedView[]> {
@@ -75,7 +88,7 @@ export function createFeatureActivities({ paths }: FeatureDeps) {
           const instantSql =
             input.asOf !== undefined
               ? `date_trunc(${quoteLiteral(view.grain)}, TIMESTAMP ${quoteLiteral(input.asOf.replace('T', ' ').replace('Z', ''))})`
-              : `(SELECT date_trunc(${quoteLiteral(view.grain)}, least(max(known_at), now()::TIMESTAMP)) FROM ${known})`;
+              : `date_trunc(${quoteLiteral(view.grain)}, least((${newestInstant(spec.dataset, history, known)}), now()::TIMESTAMP))`;
           const [at] = await queryRows(db.connection, `SELECT strftime(${instantSql}, '%Y-%m-%d %H:%M:%S') AS instant`);
           const asOf = at?.instant == null ? undefined : String(at.instant);
           if (asOf === undefined) throw new DataContractViolation('empty', `no row of the dataset is known (its knownAt query ${view.knownAt} gives none)`, lake.location(spec.dataset.name));

@@ -191,6 +191,24 @@ describe('feature views online and offline', () => {
     expect(metrics).toMatch(new RegExp(`mlops_feature_snapshot_age_seconds\\{model="${MODEL}",view="origin_week"\\} \\d`));
     expect(metrics).toMatch(new RegExp(`mlops_feature_view_rows_total\\{model="${MODEL}",view="origin_week",outcome="missing"\\} \\d`));
   });
+
+  it('materializes, by default, as of the newest instant the lake is complete up to, not a late landing after it', async () => {
+    // The lake's last week ends on a Sunday night; a few of its flights land on Monday. The default
+    // instant is the start of the grain holding the newest departure, where every view counts a
+    // whole window: not Monday's, which would see only those late landings.
+    const db = await openDuckDB();
+    let newest: string;
+    try {
+      const [row] = await queryRows(db.connection, `SELECT strftime(date_trunc('week', max(date)), '%Y-%m-%d %H:%M:%S') AS t FROM read_parquet([${weeks.flatMap((w) => w.files).map(quoteLiteral).join(', ')}])`);
+      newest = String(row!.t);
+    } finally {
+      db.close();
+    }
+    const views = await run<MaterializeInput, MaterializedView[]>('MaterializeFeaturesWorkflow', { model: MODEL }, `views-default-${Date.now()}`);
+    expect(views.map((v) => v.asOf)).toEqual([newest, newest]);
+    for (const v of views) expect(v.entities, v.view).toBeGreaterThan(100); // the week's airports, not a handful
+    await servedAsOf(newest);
+  });
 });
 
 /** A snapshot object exists and holds as many entities as its record says. */
