@@ -27,8 +27,11 @@ export type PredictorRequest =
     }
   | { readonly id: number; readonly type: 'load'; readonly model: string; readonly version: number; readonly file: string; readonly threads: number }
   | { readonly id: number; readonly type: 'unload'; readonly model: string; readonly version: number }
-  /** A feature view snapshot (Parquet) as a table the feature query joins. */
-  | { readonly id: number; readonly type: 'table'; readonly table: string; readonly file: string }
+  /**
+   * A feature view snapshot (Parquet) as a table the feature query joins; with `lookupSql`
+   * (core/views.ts snapshotLookupQuery over that table), the reply carries its `lookup`.
+   */
+  | { readonly id: number; readonly type: 'table'; readonly table: string; readonly file: string; readonly lookupSql?: string }
   /** Forget queries and tables no batch uses any more (an older set of snapshots). */
   | { readonly id: number; readonly type: 'drop'; readonly queries: readonly string[]; readonly tables: readonly string[] }
   | {
@@ -47,7 +50,15 @@ export type PredictorRequest =
 export type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 export type PredictorReply =
-  | { readonly id: number; readonly ok: true; readonly output?: Float32Array; readonly features?: readonly Column[]; readonly rows?: number }
+  | {
+      readonly id: number;
+      readonly ok: true;
+      readonly output?: Float32Array;
+      readonly features?: readonly Column[];
+      readonly rows?: number;
+      /** A snapshot table's MAP constant, or null when it has too many entities (or none) to be looked up that way. */
+      readonly lookup?: string | null;
+    }
   | { readonly id: number; readonly ok: false; readonly error: string };
 
 const key = (model: string, version: number) => `${model}@${version}`;
@@ -75,9 +86,12 @@ export async function createScorer(): Promise<Scorer> {
         statements.set(name, { sql: m.sql, free, features: m.features });
         return { id: m.id, ok: true };
       }
-      case 'table':
+      case 'table': {
         await db.connection.run(`CREATE OR REPLACE TABLE ${quoteIdent(m.table)} AS SELECT * FROM read_parquet(${quoteLiteral(m.file)})`);
-        return { id: m.id, ok: true };
+        if (m.lookupSql === undefined) return { id: m.id, ok: true };
+        const lookup = (await db.connection.runAndReadAll(m.lookupSql)).getRows()[0]?.[0];
+        return { id: m.id, ok: true, lookup: typeof lookup === 'string' ? lookup : null };
+      }
       case 'drop':
         for (const name of m.queries) {
           for (const statement of statements.get(name)?.free ?? []) statement.destroySync();

@@ -18,9 +18,10 @@
 import type { Worker } from 'node:worker_threads';
 import type { Paths } from '../core/config.js';
 import { errorMessage, InvalidSpecError, ModelUnavailableError, NoChampionError } from '../core/errors.js';
+import { snapshotLookupQuery } from '../core/views.js';
 import { checkViews, featureColumns, featureQuery, requestParameters, requestSource, viewFlagColumns, type RequestValue } from '../core/features.js';
 import { openFeatureStore } from '../storage/feature-store.js';
-import { ModelViews, snapshotSource, viewAnswers, type ServedQuery, type ViewAnswer, type ViewChange } from './served-views.js';
+import { ModelViews, snapshotSource, viewAnswers, withLookups, type ServedQuery, type ViewAnswer, type ViewChange } from './served-views.js';
 import { ROWS_PER_RUN } from '../core/inference.js';
 import { CHAMPION, Registry, type ModelCard, openRegistry } from '../storage/registry.js';
 import { loadSpec, requestColumns, type LoadedSpec } from '../core/spec.js';
@@ -233,9 +234,9 @@ export class Predictor {
   }
 
   /** The same request to every lane (prepare, load, unload): each scores batches. */
-  private async tellAll(request: WithoutId<PredictorRequest>): Promise<void> {
+  private async tellAll(request: WithoutId<PredictorRequest>): Promise<Extract<PredictorReply, { ok: true }>[]> {
     const lanes: Lane[] = [...this.threads.keys(), ...(this.inline ? ['inline' as const] : [])];
-    await Promise.all(lanes.map((lane) => this.ask(lane, request)));
+    return Promise.all(lanes.map((lane) => this.ask(lane, request)));
   }
 
   /** Small batches (and all, without scoring threads) here; the others take turns between the threads. */
@@ -297,11 +298,15 @@ export class Predictor {
 
   /** Load newer snapshots as tables in every lane, prepare the query over them, then serve it. */
   private async serveViews(loaded: LoadedSpec, views: ModelViews, change: ViewChange): Promise<void> {
-    for (const { table, record } of change.load) {
-      await this.tellAll({ type: 'table', table, file: await this.featureStore.localFile(record) });
+    const lookups = new Map<string, string>();
+    for (const { table, record, view } of change.load) {
+      const replies = await this.tellAll({ type: 'table', table, file: await this.featureStore.localFile(record), lookupSql: snapshotLookupQuery(view, table, record.asOf) });
+      const lookup = replies[0]?.lookup;
+      if (typeof lookup === 'string') lookups.set(table, lookup);
     }
-    await this.prepare(loaded, change.next);
-    const drop = views.swap(change.next);
+    const next = withLookups(change.next, lookups);
+    await this.prepare(loaded, next);
+    const drop = views.swap(next);
     for (const { table, record } of change.load) this.events.log('feature_snapshot_loaded', { model: loaded.spec.name, view: record.view, asOf: record.asOf, snapshot: record.key, table });
     if (drop.queries.length || drop.tables.length) this.tellAll({ type: 'drop', ...drop }).catch(() => undefined);
   }

@@ -18,6 +18,8 @@ export interface ServedView {
   readonly etag: string | undefined;
   /** The table the snapshot is loaded as in every lane. */
   readonly table: string | undefined;
+  /** The snapshot as a MAP constant the query looks entities up in, when it is small enough (core/views.ts SnapshotTable). */
+  readonly lookup?: string;
 }
 
 /** A set of snapshots with the query prepared over them: what one batch runs. */
@@ -44,15 +46,22 @@ export function viewAnswers(query: ServedQuery): ViewAnswer[] {
 export function snapshotSource(query: ServedQuery): ViewSource {
   return {
     kind: 'snapshots',
-    tables: Object.fromEntries(query.views.map((v) => [v.view.name, v.record && v.table ? { table: v.table, asOf: v.record.asOf } : null])),
+    tables: Object.fromEntries(
+      query.views.map((v) => [v.view.name, v.record && v.table ? { table: v.table, asOf: v.record.asOf, ...(v.lookup !== undefined ? { lookup: v.lookup } : {}) } : null]),
+    ),
   };
 }
 
 /** What the lanes must do to serve a newer set of snapshots. */
 export interface ViewChange {
   readonly next: ServedQuery;
-  /** Tables to load: name and the snapshot's local file. */
-  readonly load: readonly { readonly table: string; readonly record: SnapshotRecord }[];
+  /** Tables to load: name, the snapshot and its view. */
+  readonly load: readonly { readonly table: string; readonly record: SnapshotRecord; readonly view: FeatureView }[];
+}
+
+/** `query` with the MAP constant of each view whose table the lanes rendered one for (by table). */
+export function withLookups(query: ServedQuery, lookups: ReadonlyMap<string, string>): ServedQuery {
+  return { ...query, views: query.views.map((v) => (v.table !== undefined && lookups.has(v.table) ? { ...v, lookup: lookups.get(v.table)! } : v)) };
 }
 
 export class ModelViews {
@@ -83,7 +92,7 @@ export class ModelViews {
   /** The set of snapshots to serve next, when any view's current record moved; undefined when none did. */
   async changes(): Promise<ViewChange | undefined> {
     const views: ServedView[] = [];
-    const load: { table: string; record: SnapshotRecord }[] = [];
+    const load: { table: string; record: SnapshotRecord; view: FeatureView }[] = [];
     const generation = this.generation + 1;
     let moved = false;
     for (const served of this.current.views) {
@@ -98,8 +107,8 @@ export class ModelViews {
         continue;
       }
       const table = `view_${served.view.name}_${generation}`;
-      load.push({ table, record: found.record });
-      views.push({ ...served, record: found.record, etag: found.etag, table });
+      load.push({ table, record: found.record, view: served.view });
+      views.push({ view: served.view, definition: served.definition, record: found.record, etag: found.etag, table });
       moved = true;
     }
     if (!moved) {

@@ -175,7 +175,59 @@ export type ViewSource =
   /** Offline: computed from the dataset's history (an SQL relation of its rows), as of each row's grain start or as of one instant for every row. */
   | { readonly kind: 'history'; readonly historySql: string; readonly asOf?: string }
   /** Online: one materialized snapshot table per view (by view name), each as of its instant; null before the first (every entity missing). */
-  | { readonly kind: 'snapshots'; readonly tables: Readonly<Record<string, { readonly table: string; readonly asOf: string } | null>> };
+  | { readonly kind: 'snapshots'; readonly tables: Readonly<Record<string, SnapshotTable | null>> };
+
+/** A view's snapshot as the online query reads it. */
+export interface SnapshotTable {
+  readonly table: string;
+  readonly asOf: string;
+  /**
+   * The snapshot as one MAP constant (snapshotLookupQuery's text), when it has at most
+   * SNAPSHOT_LOOKUP_MAX_ENTITIES entities: looked up per row instead of joined.
+   */
+  readonly lookup?: string;
+}
+
+/**
+ * Entities up to which /predict looks a snapshot up in a MAP constant rather than joining its
+ * table. A hash join costs about 0.6 ms a batch whatever its size (DuckDB builds the table each
+ * run), 12 times the rest of a one-row feature query; a MAP lookup scans the keys, so its cost
+ * grows with the entities: at 1,024 a 16-row batch costs 0.43 ms against 0.83 for the join
+ * (see BENCHMARKS.md, "Feature views ... served").
+ */
+export const SNAPSHOT_LOOKUP_MAX_ENTITIES = 1024;
+
+/** A SQL literal of `value`'s text cast back to its type: what the snapshot held, exactly (DuckDB prints doubles round-trip). */
+function literalOf(value: string): string {
+  return `CASE WHEN ${value} IS NULL THEN 'NULL::' || typeof(${value}) ELSE 'CAST(''' || replace(CAST(${value} AS VARCHAR), '''', '''''') || ''' AS ' || typeof(${value}) || ')' END`;
+}
+
+/** The lookup key of a view's entity: its one column, or a struct of them (null when any is null: never found, as in a join). */
+function lookupKey(view: FeatureView, column: (name: string) => string): string {
+  const key = view.entity.length === 1 ? column(view.entity[0]!) : `{${view.entity.map((e) => `${quoteLiteral(e)}: ${column(e)}`).join(', ')}}`;
+  return `CASE WHEN ${view.entity.map((e) => `${column(e)} IS NOT NULL`).join(' AND ')} THEN ${key} END`;
+}
+
+/**
+ * One row: the SQL text of a MAP from each entity key of the snapshot table (those with no
+ * null entity column) to a struct of `__as_of` and the view's values, which joinViews looks
+ * rows up in; null when there are none or more than SNAPSHOT_LOOKUP_MAX_ENTITIES.
+ */
+export function snapshotLookupQuery(view: FeatureView, table: string, asOf: string): string {
+  const col = (c: string) => `__s.${quoteIdent(c)}`;
+  const keyText =
+    view.entity.length === 1
+      ? literalOf(col(view.entity[0]!))
+      : `'{' || ${view.entity.map((e) => `${quoteLiteral(quoteLiteral(e) + ': ')} || ${literalOf(col(e))}`).join(` || ', ' || `)} || '}'`;
+  const valueText = `${quoteLiteral(`{'__as_of': TIMESTAMP ${quoteLiteral(asOf)}`)} || ${view.values.map((v) => `${quoteLiteral(`, ${quoteLiteral(v.name)}: `)} || ${literalOf(col(v.name))}`).join(' || ')} || '}'`;
+  const rows = `FROM ${quoteIdent(table)} AS __s WHERE ${view.entity.map((e) => `${col(e)} IS NOT NULL`).join(' AND ')}`;
+  // The entities are counted first: a snapshot too big for a MAP is never rendered.
+  return (
+    `WITH __n AS (SELECT count(*) AS entities ${rows}) ` +
+    `SELECT 'MAP {' || string_agg(${keyText} || ': ' || ${valueText}, ', ') || '}' AS lookup ` +
+    `${rows.replace(' WHERE ', ', __n WHERE ')} AND __n.entities <= ${SNAPSHOT_LOOKUP_MAX_ENTITIES}`
+  );
+}
 
 /** Columns the online query adds per view: whether the entity was missing (1/0) and whether the value was stale (1/0). */
 export const missingColumn = (view: FeatureView) => `__missing_${view.name}`;
@@ -194,16 +246,18 @@ export function joinViews(
   source: ViewSource,
   flags: boolean,
 ): string {
-  const ctes: string[] = [`__f AS (SELECT *, row_number() OVER () AS __row FROM (${featuresSql}) AS __fs)`];
+  const ctes: string[] = [];
   const joins: string[] = [];
   const selects: string[] = [];
+  /** Snapshots looked up in a MAP constant: a struct column of __f per view (its alias), no join. */
+  const lookups: { expression: string; alias: string }[] = [];
   const time = `__f.${quoteIdent(timeColumn)}`;
   const knownNames = new Map<string, string>();
   views.forEach((view, i) => {
     const t = texts.get(view.name);
     if (!t) throw new Error(`view ${view.name} has no SQL loaded`);
-    const alias = `__v${i}`;
-    let relation: string;
+    let alias = `__v${i}`;
+    let relation: string | undefined;
     let instant: string;
     if (source.kind === 'history') {
       // Views sharing a knownAt file share its relation of history rows.
@@ -230,13 +284,19 @@ export function joinViews(
         const columns = [...view.entity, ...view.values.map((v) => v.name)].map((c) => `NULL AS ${quoteIdent(c)}`);
         relation = `(SELECT NULL::TIMESTAMP AS __as_of, ${columns.join(', ')} WHERE false)`;
         instant = 'NULL::TIMESTAMP';
+      } else if (snap.lookup !== undefined) {
+        lookups.push({ expression: `(${snap.lookup})[${lookupKey(view, (c) => `__fs.${quoteIdent(c)}`)}]`, alias });
+        alias = `__f.${alias}`;
+        instant = `TIMESTAMP ${quoteLiteral(snap.asOf)}`;
       } else {
         relation = `(SELECT TIMESTAMP ${quoteLiteral(snap.asOf)} AS __as_of, * FROM ${quoteIdent(snap.table)})`;
         instant = `TIMESTAMP ${quoteLiteral(snap.asOf)}`;
       }
     }
-    const on = [`${alias}.__as_of = ${instant}`, ...view.entity.map((e) => `${alias}.${quoteIdent(e)} = __f.${quoteIdent(e)}`)];
-    joins.push(`LEFT JOIN ${relation} AS ${alias} ON ${on.join(' AND ')}`);
+    if (relation !== undefined) {
+      const on = [`${alias}.__as_of = ${instant}`, ...view.entity.map((e) => `${alias}.${quoteIdent(e)} = __f.${quoteIdent(e)}`)];
+      joins.push(`LEFT JOIN ${relation} AS ${alias} ON ${on.join(' AND ')}`);
+    }
     for (const v of view.values) {
       const fallback = v.default === null ? 'NULL' : typeof v.default === 'number' ? String(v.default) : quoteLiteral(v.default);
       selects.push(`coalesce(${alias}.${quoteIdent(v.name)}, ${fallback}) AS ${quoteIdent(v.name)}`);
@@ -248,7 +308,13 @@ export function joinViews(
       );
     }
   });
-  return `WITH ${ctes.join(',\n')}\nSELECT __f.* EXCLUDE (__row), ${selects.join(', ')}\nFROM __f\n${joins.join('\n')}\nORDER BY __f.__row`;
+  // A join may reorder rows: number them and sort back. Lookups alone keep the rows' order.
+  const ordered = joins.length > 0;
+  const added = [...(ordered ? ['row_number() OVER () AS __row'] : []), ...lookups.map((l) => `${l.expression} AS ${l.alias}`)];
+  const excluded = [...(ordered ? ['__row'] : []), ...lookups.map((l) => l.alias)];
+  ctes.unshift(`__f AS (SELECT __fs.*${added.map((a) => `, ${a}`).join('')} FROM (${featuresSql}) AS __fs)`);
+  const all = excluded.length ? `__f.* EXCLUDE (${excluded.join(', ')})` : '__f.*';
+  return `WITH ${ctes.join(',\n')}\nSELECT ${all}, ${selects.join(', ')}\nFROM __f\n${joins.join('\n')}${ordered ? '\nORDER BY __f.__row' : ''}`;
 }
 
 /**

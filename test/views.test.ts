@@ -9,7 +9,7 @@ import { openDuckDB, parquetSource, queryRows, quoteLiteral } from '../core/duck
 import { InvalidSpecError } from '../core/errors.js';
 import { checkViews, featureQuery } from '../core/features.js';
 import { specFromTexts, type LoadedSpec } from '../core/spec.js';
-import { snapshotQuery } from '../core/views.js';
+import { SNAPSHOT_LOOKUP_MAX_ENTITIES, snapshotLookupQuery, snapshotQuery, type SnapshotTable } from '../core/views.js';
 
 const DATASET = {
   name: 'shipments',
@@ -242,5 +242,65 @@ describe('feature views offline', () => {
       expect(row.depot_late_rate as number).toBeCloseTo(snap.depot_late_rate as number, 6);
       expect(row.depot_shipments).toBe(Number(snap.depot_shipments));
     }
+  });
+});
+
+describe('feature views online', () => {
+  // /predict looks a small snapshot up in a MAP constant instead of joining its table: the rows
+  // must be the same either way, whatever the snapshot holds.
+  const ROWS = `SELECT * FROM (VALUES
+    (TIMESTAMP '2024-03-05 08:10:00', 'north', 1.5, NULL::BOOLEAN),
+    (TIMESTAMP '2024-03-05 09:10:00', 'o''hare', 2.25, NULL),
+    (TIMESTAMP '2024-03-05 13:10:00', 'south', 1.5, NULL),
+    (TIMESTAMP '2024-03-05 08:10:00', 'nowhere', 1.5, NULL),
+    (TIMESTAMP '2024-03-05 08:10:00', NULL, 1.5, NULL),
+    (TIMESTAMP '2024-03-05 08:10:00', 'north', NULL, NULL),
+    (TIMESTAMP '2024-03-05 08:10:00', 'south', 2.25, NULL)
+  ) AS t(shipped_at, depot, weight, late)`;
+  const SNAPSHOT = `SELECT * FROM (VALUES
+    ('north', 1.5, 0.1 * 3, 7::BIGINT), ('o''hare', 2.25, 1 / 3, 2), ('south', 1.5, NULL, 0),
+    ('south', 2.25, 'inf'::DOUBLE, 9), (NULL, 1.5, 0.5, 1)
+  ) AS s(depot, weight, depot_late_rate, depot_shipments)`;
+  const BY_DEPOT_AND_WEIGHT = 'SELECT depot, weight, avg(CAST(late AS DOUBLE)) AS depot_late_rate, count(*) AS depot_shipments FROM events GROUP BY depot, weight';
+  const asOf = '2024-03-05 07:00:00';
+
+  async function both(entity: string[], snapshotSql: string): Promise<{ joined: Record<string, unknown>[]; looked: Record<string, unknown>[]; lookup: string | null }> {
+    const loaded = await load(modelSpec({ entity, ...(entity.length > 1 ? { sql: 'views/by_weight.sql' } : {}) }), { 'views/by_weight.sql': BY_DEPOT_AND_WEIGHT });
+    const view = loaded.spec.features.views[0]!;
+    const db = await openDuckDB({ threads: 1 });
+    try {
+      await db.connection.run(`CREATE TABLE snap AS SELECT ${[...entity, 'depot_late_rate', 'depot_shipments'].join(', ')} FROM (${snapshotSql})`);
+      const lookup = (await queryRows(db.connection, snapshotLookupQuery(view, 'snap', asOf)))[0]!.lookup as string | null;
+      const query = (table: SnapshotTable) => featureQuery(loaded, ROWS, false, { kind: 'snapshots', tables: { [view.name]: table } }, true);
+      const joined = await queryRows(db.connection, query({ table: 'snap', asOf }));
+      const looked = lookup === null ? [] : await queryRows(db.connection, query({ table: 'snap', asOf, lookup }));
+      return { joined, looked, lookup };
+    } finally {
+      db.close();
+    }
+  }
+
+  it('a snapshot looked up in a MAP constant gives the rows its table joined gives, missing and null entities included', async () => {
+    for (const entity of [['depot'], ['depot', 'weight']]) {
+      const snapshot = entity.length === 1 ? SNAPSHOT.replace("('south', 2.25, 'inf'::DOUBLE, 9), ", '') : SNAPSHOT;
+      const { joined, looked, lookup } = await both(entity, snapshot);
+      expect(lookup, entity.join(' x ')).toMatch(/^MAP \{/);
+      expect(looked, entity.join(' x ')).toEqual(joined);
+      expect(joined.map((r) => r.__missing_depot_recent)).toEqual(entity.length === 1 ? [0, 0, 0, 1, 1, 0, 0] : [0, 0, 0, 1, 1, 1, 0]);
+    }
+    const { looked } = await both(['depot'], SNAPSHOT.replace("('south', 2.25, 'inf'::DOUBLE, 9), ", ''));
+    expect(looked[0]!.depot_late_rate).toBe(Math.fround(0.1 * 3)); // the double as stored, then cast to the feature's FLOAT
+    expect(looked[1]!.depot).toBe("o'hare");
+    expect(looked[2]!.depot_late_rate).toBeNull(); // a null value gets the view's default (null)
+    expect(looked[3]!.depot_shipments).toBe(0); // a missing entity gets the view's default (0)
+    expect(looked.map((r) => r.__stale_depot_recent)).toEqual([0, 1, 1, 0, 0, 0, 0]); // over 2 hours after the snapshot (07:00): 09:10 and 13:10
+  });
+
+  it('joins the table instead when the snapshot has no entity or more than the lookup takes', async () => {
+    expect((await both(['depot'], `${SNAPSHOT} WHERE false`)).lookup).toBeNull();
+    const many = `SELECT 'depot ' || i AS depot, 1.5 AS weight, 0.5 AS depot_late_rate, 1 AS depot_shipments FROM range(${SNAPSHOT_LOOKUP_MAX_ENTITIES + 1}) r(i)`;
+    expect((await both(['depot'], many)).lookup).toBeNull();
+    const just = `SELECT 'depot ' || i AS depot, 1.5 AS weight, 0.5 AS depot_late_rate, 1 AS depot_shipments FROM range(${SNAPSHOT_LOOKUP_MAX_ENTITIES}) r(i)`;
+    expect((await both(['depot'], just)).lookup).toMatch(/^MAP \{/);
   });
 });
