@@ -18,10 +18,9 @@
 import type { Worker } from 'node:worker_threads';
 import type { Paths } from '../core/config.js';
 import { errorMessage, InvalidSpecError, ModelUnavailableError, NoChampionError } from '../core/errors.js';
-import { snapshotLookupQuery } from '../core/views.js';
 import { checkViews, featureColumns, featureQuery, requestParameters, requestSource, viewFlagColumns, type RequestValue } from '../core/features.js';
 import { openFeatureStore } from '../storage/feature-store.js';
-import { ModelViews, snapshotSource, viewAnswers, withLookups, type ServedQuery, type ViewAnswer, type ViewChange } from './served-views.js';
+import { ModelViews, snapshotSource, viewAnswers, type ServedQuery, type ViewAnswer, type ViewChange } from './served-views.js';
 import { ROWS_PER_RUN } from '../core/inference.js';
 import { CHAMPION, Registry, type ModelCard, openRegistry } from '../storage/registry.js';
 import { loadSpec, requestColumns, type LoadedSpec } from '../core/spec.js';
@@ -298,13 +297,7 @@ export class Predictor {
 
   /** Load newer snapshots as tables in every lane, prepare the query over them, then serve it. */
   private async serveViews(loaded: LoadedSpec, views: ModelViews, change: ViewChange): Promise<void> {
-    const lookups = new Map<string, string>();
-    for (const { table, record, view } of change.load) {
-      const replies = await this.tellAll({ type: 'table', table, file: await this.featureStore.localFile(record), lookupSql: snapshotLookupQuery(view, table, record.asOf) });
-      const lookup = replies[0]?.lookup;
-      if (typeof lookup === 'string') lookups.set(table, lookup);
-    }
-    const next = withLookups(change.next, lookups);
+    const next = await views.loadTables(change, async (request) => (await this.tellAll(request))[0] ?? {});
     await this.prepare(loaded, next);
     const drop = views.swap(next);
     for (const { table, record } of change.load) this.events.log('feature_snapshot_loaded', { model: loaded.spec.name, view: record.view, asOf: record.asOf, snapshot: record.key, table });

@@ -5,7 +5,7 @@
 // lane and a new query prepared over it while the old one keeps answering, then swapped in
 // one assignment. Each answer names the snapshots its query joined.
 import type { LoadedSpec } from '../core/spec.js';
-import type { FeatureView, ViewSource } from '../core/views.js';
+import { snapshotLookupQuery, type FeatureView, type ViewSource } from '../core/views.js';
 import { viewDefinition, type FeatureStore, type SnapshotRecord } from '../storage/feature-store.js';
 
 export const VIEW_CHECK_MS = 1_000;
@@ -59,10 +59,8 @@ export interface ViewChange {
   readonly load: readonly { readonly table: string; readonly record: SnapshotRecord; readonly view: FeatureView }[];
 }
 
-/** `query` with the MAP constant of each view whose table the lanes rendered one for (by table). */
-export function withLookups(query: ServedQuery, lookups: ReadonlyMap<string, string>): ServedQuery {
-  return { ...query, views: query.views.map((v) => (v.table !== undefined && lookups.has(v.table) ? { ...v, lookup: lookups.get(v.table)! } : v)) };
-}
+/** What loads a snapshot as a table in every scoring lane (predictor-thread's 'table' message); answers with a lane's reply. */
+export type LoadTable = (request: { type: 'table'; table: string; file: string; lookupSql: string }) => Promise<{ readonly lookup?: string | null }>;
 
 export class ModelViews {
   current: ServedQuery;
@@ -116,6 +114,19 @@ export class ModelViews {
       return undefined;
     }
     return { next: { name: `${this.loaded.spec.name}#${generation}`, views }, load };
+  }
+
+  /**
+   * Load the snapshots `change` brings as tables through `loadTable`, each with its MAP constant
+   * when it is small enough (core/views.ts snapshotLookupQuery): the query to prepare and serve.
+   */
+  async loadTables(change: ViewChange, loadTable: LoadTable): Promise<ServedQuery> {
+    const lookups = new Map<string, string>();
+    for (const { table, record, view } of change.load) {
+      const reply = await loadTable({ type: 'table', table, file: await this.store.localFile(record), lookupSql: snapshotLookupQuery(view, table, record.asOf) });
+      if (typeof reply.lookup === 'string') lookups.set(table, reply.lookup);
+    }
+    return { ...change.next, views: change.next.views.map((v) => (v.table !== undefined && lookups.has(v.table) ? { ...v, lookup: lookups.get(v.table)! } : v)) };
   }
 
   /** Serve `next` (its tables loaded and its query prepared in every lane); returns what the lanes may drop now. */

@@ -51,10 +51,11 @@ async function main(): Promise<void> {
   };
   // A model with feature views joins their current snapshots, loaded as tables, as the API does.
   const store = openFeatureStore(paths);
-  const views = loaded.spec.features.views.length ? await new ModelViews(loaded, store).changes() : undefined;
-  if (loaded.spec.features.views.length && !views) throw new Error(`${model}'s feature views have no snapshot: materialize them first (npm start does)`);
-  for (const { table, record } of views?.load ?? []) await ask({ type: 'table', table, file: await store.localFile(record) });
-  const sql = featureQuery(loaded, requestSource(loaded.spec), false, views ? snapshotSource(views.next) : undefined);
+  const modelViews = loaded.spec.features.views.length ? new ModelViews(loaded, store) : undefined;
+  const change = await modelViews?.changes();
+  if (modelViews && !change) throw new Error(`${model}'s feature views have no snapshot: materialize them first (npm start does)`);
+  const served = modelViews && change ? await modelViews.loadTables(change, ask) : undefined;
+  const sql = featureQuery(loaded, requestSource(loaded.spec), false, served ? snapshotSource(served) : undefined);
   await ask({ type: 'prepare', model, sql, features: featureColumns(loaded.spec), statements: MAX_IN_FLIGHT });
   await ask({ type: 'load', model, version: card.version, file: await registry.modelFile(model, card.version), threads: 1 });
 
