@@ -29,11 +29,7 @@ import { ensureTemporalCli } from '../worker/temporal-cli.js';
 import { createWorker } from '../worker/worker.js';
 import { WorkflowStarter } from '../runs/starter.js';
 import type { OrtOwnJob, OrtOwnMessage } from './ort-own-thread.js';
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+import { option } from './options.js';
 
 const MODEL = 'flight_delay';
 const concurrency = Number(option('concurrency', '2'));

@@ -17,11 +17,7 @@ import { openDuckDB, quoteLiteral } from '../core/duckdb.js';
 import { gbdtParams, loadSpec, specShape, type FeatureColumn } from '../core/spec.js';
 import { metricValue } from '../ml/metrics.js';
 import { modelTask } from '../tasks/index.js';
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+import { option } from './options.js';
 
 const rounds = Number(option('rounds', '300'));
 const threads = Number(option('threads', '2'));

@@ -17,13 +17,9 @@ import { metricValue, type Metrics } from '../ml/metrics.js';
 import { modelTask, taskKind } from '../tasks/index.js';
 import type { GbdtParams } from '../ml/gbdt/params.js';
 import { trainInOwnProcess } from './train-process.js';
+import { option } from './options.js';
 
 const LIGHTGBM_VERSION = '4.6.0';
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
 
 const models = option('models', 'flight_delay,flight_delay_class,flight_delay_minutes').split(',');
 const rounds = Number(option('rounds', '500'));

@@ -46,11 +46,7 @@ import {
   type Server,
 } from './serve/servers.js';
 import { ensureLoadgen, ensurePythonEnv, goVersion, type PythonEnv } from './serve/setup.js';
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+import { option } from './options.js';
 
 const seconds = Number(option('seconds', '20'));
 const warmup = Number(option('warmup', '3'));

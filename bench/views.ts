@@ -24,11 +24,7 @@ import { metricValue } from '../ml/metrics.js';
 import { predict } from '../ml/gbdt/model.js';
 import { trainGbdt } from '../ml/gbdt/train.js';
 import { modelTask } from '../tasks/index.js';
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
+import { option } from './options.js';
 
 const rounds = Number(option('rounds', '500'));
 const threads = Number(option('threads', '2'));

@@ -190,10 +190,11 @@ export interface SnapshotTable {
 
 /**
  * Entities up to which /predict looks a snapshot up in a MAP constant rather than joining its
- * table. A hash join costs about 0.6 ms a batch whatever its size (DuckDB builds the table each
- * run), 12 times the rest of a one-row feature query; a MAP lookup scans the keys, so its cost
- * grows with the entities: at 1,024 a 16-row batch costs 0.43 ms against 0.83 for the join
- * (see BENCHMARKS.md, "Feature views ... served").
+ * table. A join costs milliseconds a batch whatever its size (DuckDB builds its hash table on
+ * every run), several times the rest of a one-row feature query; a MAP constant costs in
+ * proportion to its entities (copied and scanned on every run). `npm run bench:views:query`,
+ * flight_delay's two views, a 16-row batch: 0.8 ms against 4.3 joined at 1,024 entities,
+ * 3.6 against 5.0 at 4,096, 11.9 against 5.0 at 20,000 (BENCHMARKS.md, Feature views).
  */
 export const SNAPSHOT_LOOKUP_MAX_ENTITIES = 1024;
 
@@ -211,9 +212,9 @@ function lookupKey(view: FeatureView, column: (name: string) => string): string 
 /**
  * One row: the SQL text of a MAP from each entity key of the snapshot table (those with no
  * null entity column) to a struct of `__as_of` and the view's values, which joinViews looks
- * rows up in; null when there are none or more than SNAPSHOT_LOOKUP_MAX_ENTITIES.
+ * rows up in; null when there are none or more than `maxEntities`.
  */
-export function snapshotLookupQuery(view: FeatureView, table: string, asOf: string): string {
+export function snapshotLookupQuery(view: FeatureView, table: string, asOf: string, maxEntities = SNAPSHOT_LOOKUP_MAX_ENTITIES): string {
   const col = (c: string) => `__s.${quoteIdent(c)}`;
   const keyText =
     view.entity.length === 1
@@ -225,7 +226,7 @@ export function snapshotLookupQuery(view: FeatureView, table: string, asOf: stri
   return (
     `WITH __n AS (SELECT count(*) AS entities ${rows}) ` +
     `SELECT 'MAP {' || string_agg(${keyText} || ': ' || ${valueText}, ', ') || '}' AS lookup ` +
-    `${rows.replace(' WHERE ', ', __n WHERE ')} AND __n.entities <= ${SNAPSHOT_LOOKUP_MAX_ENTITIES}`
+    `${rows.replace(' WHERE ', ', __n WHERE ')} AND __n.entities <= ${maxEntities}`
   );
 }
 
