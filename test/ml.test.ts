@@ -12,7 +12,7 @@ import { trainGbdt, type GbdtCheckpoint } from '../ml/gbdt/train.js';
 import { auc, binaryCalibrationError, binaryMetrics, logLoss, multiclassMetrics, regressionMetrics, topLabelCalibrationError } from '../ml/metrics.js';
 import { exportGbdt, outputName } from '../ml/onnx/tree-ensemble.js';
 import { mulberry32 } from '../ml/random.js';
-import type { Column, LabeledTable } from '../ml/table.js';
+import { sliceTable, type Column, type LabeledTable } from '../ml/table.js';
 
 const numeric = (name: string, values: number[]): Column => ({ name, kind: 'numeric', values: Float32Array.from(values) });
 
@@ -147,6 +147,33 @@ describe('GBDT trainer', () => {
     const leftHot = [...left].filter((c) => hot.has(c)).length;
     expect(leftHot === left.size || leftHot === 0).toBe(true);
     expect(left.size).toBeGreaterThan(1);
+  });
+
+  it('predicts a table in slices as it predicts it whole, and follows a forest and a dictionary that grow', async () => {
+    const { data } = categorical(20_000, 6);
+    const test = categorical(3_000, 7).data;
+    const model = await trainGbdt(data, { ...small, numIterations: 12 });
+    const whole = predict(model, test.features);
+    const sliced = new Float64Array(test.features.rows);
+    for (let start = 0; start < test.features.rows; start += 48) sliced.set(predict(model, sliceTable(test.features, start, Math.min(test.features.rows, start + 48))), start);
+    expect(sliced).toEqual(whole);
+    // Fewer trees (an array of its own) and more trees (the same array grown) both predict with their own forest.
+    const half = predict({ ...model, trees: model.trees.slice(0, 6) }, test.features);
+    expect(half).not.toEqual(whole);
+    const grown = [...model.trees.slice(0, 6)];
+    const early = predict({ ...model, trees: grown }, test.features);
+    grown.push(...model.trees.slice(6));
+    expect(early).toEqual(half);
+    expect(predict({ ...model, trees: grown }, test.features)).toEqual(whole);
+    // A category appended to a dictionary after a prediction (dictionaries only grow) is binned as the trainer saw it.
+    const shop = test.features.columns[0]!;
+    if (shop.kind !== 'categorical') throw new Error('shop must be categorical');
+    const dictionary = [...shop.dictionary];
+    const probe = (code: number) => predict(model, { rows: 1, columns: [{ ...shop, codes: Int32Array.from([code]), dictionary }, numeric('noise', [0.5])] })[0];
+    const hot = dictionary.findIndex((_, code) => probe(code)! > 0.6);
+    const cold = dictionary.findIndex((_, code) => probe(code)! < 0.4);
+    dictionary.push(dictionary[hot]!, dictionary[cold]!);
+    expect([probe(dictionary.length - 2), probe(dictionary.length - 1)]).toEqual([probe(hot), probe(cold)]);
   });
 
   it('learns from missing values, and sends unseen categories down the "other" branch', async () => {

@@ -62,7 +62,7 @@ export function predictRaw(model: GbdtModel, table: ColumnTable): Float32Array {
     if (col.kind === 'numeric') {
       for (let r = 0; r < table.rows; r++) x[r * F + f] = col.values[r]!;
     } else {
-      const bins = categoryBins(mapper as Extract<BinMapper, { kind: 'categorical' }>, col.dictionary);
+      const bins = binsOf(mapper as Extract<BinMapper, { kind: 'categorical' }>, col.dictionary);
       const other = mapper.numBins - 1;
       for (let r = 0; r < table.rows; r++) {
         const code = col.codes[r]!;
@@ -70,7 +70,7 @@ export function predictRaw(model: GbdtModel, table: ColumnTable): Float32Array {
       }
     }
   });
-  const forest = flatten(model.trees);
+  const forest = forestOf(model.trees);
   const out = new Float32Array(table.rows * K);
   const acc = new Float32Array(K);
   const { root, feature, threshold, missingLeft, memberOffset, memberLength, member, left, right, leafValue } = forest;
@@ -113,6 +113,33 @@ export function applyLink(objective: Objective, outputs: number, raw: ArrayLike<
   }
   return out;
 }
+
+// What predictRaw derives from a model, kept per model rather than remade per call: callers
+// score big tables in slices (the ONNX parity check: 100,000 rows, 48 at a time), and each
+// slice flattening the whole forest again made that check take most of a minute. Keyed by
+// the objects, with their lengths, so a forest or dictionary that grows is derived again.
+const forests = new WeakMap<readonly Tree[], { readonly trees: number; readonly forest: Forest }>();
+const categoryBinsByMapper = new WeakMap<BinMapper, WeakMap<readonly string[], { readonly size: number; readonly bins: Int32Array }>>();
+
+function forestOf(trees: readonly Tree[]): Forest {
+  const known = forests.get(trees);
+  if (known?.trees === trees.length) return known.forest;
+  const forest = flatten(trees);
+  forests.set(trees, { trees: trees.length, forest });
+  return forest;
+}
+
+function binsOf(mapper: Extract<BinMapper, { kind: 'categorical' }>, dictionary: readonly string[]): Int32Array {
+  let byDictionary = categoryBinsByMapper.get(mapper);
+  if (!byDictionary) categoryBinsByMapper.set(mapper, (byDictionary = new WeakMap()));
+  const known = byDictionary.get(dictionary);
+  if (known?.size === dictionary.length) return known.bins;
+  const bins = categoryBins(mapper, dictionary);
+  byDictionary.set(dictionary, { size: dictionary.length, bins });
+  return bins;
+}
+
+type Forest = ReturnType<typeof flatten>;
 
 /** All trees in flat arrays; child references >= 0 are nodes, < 0 leaves (~index), both global. */
 function flatten(trees: readonly Tree[]) {
