@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     if (!reply.ok) throw new Error(reply.error);
     return reply;
   };
-  // A model with feature views joins their current snapshots, loaded as tables, as the API does.
+  // A model with feature views reads their current snapshots as the API does: loaded as tables, small ones looked up as MAP constants.
   const store = openFeatureStore(paths);
   const modelViews = loaded.spec.features.views.length ? new ModelViews(loaded, store) : undefined;
   const change = await modelViews?.changes();
