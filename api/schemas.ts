@@ -3,7 +3,7 @@
 // are reported field by field, every one at once.
 import { z } from '@hono/zod-openapi';
 import { InvalidRequestError } from '../core/errors.js';
-import { isNumericType, isValidName, requestColumns, type ColumnType, type DatasetColumn, type ModelSpec } from '../core/spec.js';
+import { isNumericType, isValidName, MODEL_NAME_PATTERN, requestColumns, type ColumnType, type DatasetColumn, type ModelSpec } from '../core/spec.js';
 
 /** Every problem of a failed parse, each naming its field (unknown fields by name). */
 export function problemsOf(error: z.ZodError, where?: string): { field: string; problem: string }[] {
@@ -61,8 +61,6 @@ export function errors(...codes: (keyof typeof STATUS_TEXT)[]) {
 export function json<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { 'application/json': { schema } } };
 }
-
-export const MODEL_NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
 
 export const modelName = z
   .string()

@@ -162,10 +162,12 @@ export interface SpecTexts {
   readonly viewSql?: Readonly<Record<string, string>>;
 }
 
-const NAME = /^[a-z][a-z0-9_]{0,62}$/;
+/** A model name, as a piece of a regular expression: ids made from names (schedules) match it too. */
+export const MODEL_NAME = '[a-z][a-z0-9_]{0,62}';
+export const MODEL_NAME_PATTERN = new RegExp(`^${MODEL_NAME}$`);
 
 export function isValidName(name: string): boolean {
-  return NAME.test(name);
+  return MODEL_NAME_PATTERN.test(name);
 }
 
 export async function listModels(modelsDir: string): Promise<string[]> {

@@ -15,7 +15,7 @@ import {
 import { temporalUiLink, type TemporalSettings } from '../core/config.js';
 import { ScheduleBusyError, UnknownScheduleError } from '../core/errors.js';
 import { SCHEDULE_KINDS, type ScheduleKind } from '../core/spec-operations.js';
-import type { ModelSpec } from '../core/spec.js';
+import { MODEL_NAME, type ModelSpec } from '../core/spec.js';
 import { batchRun, materializeRun, monitorRun, scheduledWorkflowId, startOptions, trainRun, type StartRequest } from '../workflows/starts.js';
 
 /** Marks the schedules this module owns, so reconciling never touches anyone else's. */
@@ -24,6 +24,9 @@ const MANAGED_BY = 'tabular-mlops';
 export function scheduleId(kind: ScheduleKind, model: string): string {
   return kind === 'materialize' ? `materialize-${model}` : `${kind}-weekly-${model}`;
 }
+
+/** Every id scheduleId makes (of any kind, for any model name): what POST /schedules/{id}/trigger accepts. */
+export const SCHEDULE_ID_PATTERN = new RegExp(`^(${SCHEDULE_KINDS.map((kind) => scheduleId(kind, '')).join('|')})${MODEL_NAME}$`);
 
 /** What a schedule of `kind` starts for `model` (workflows/starts.ts: function, id, arguments, search attributes). */
 function scheduledRun(kind: ScheduleKind, model: string): StartRequest<Workflow> {

@@ -130,3 +130,17 @@ describe('auth matrix', () => {
     }
   });
 });
+
+describe('schedule ids', () => {
+  it('takes the id of every kind of schedule the worker makes, materialize included, and refuses others naming the field', async () => {
+    for (const id of ['train-weekly-flight_delay', 'batch-weekly-flight_delay', 'monitor-weekly-flight_delay', 'materialize-flight_delay']) {
+      // Valid: it reaches Temporal, which is down here.
+      expect((await api.call(`/schedules/${id}/trigger`, { method: 'POST' })).status, id).toBe(503);
+    }
+    for (const id of ['retrain-weekly-flight_delay', 'weekly-flight_delay', 'materialize-Flight', 'materialize-', 'train-weekly-']) {
+      const res = await api.call(`/schedules/${id}/trigger`, { method: 'POST' });
+      expect(res.status, id).toBe(400);
+      expect(await res.text(), id).toContain('must be a schedule id');
+    }
+  });
+});

@@ -1,15 +1,15 @@
-// The weekly schedules (admin): what they are, when they run next, what they started last; and
+// The schedules (admin): what they are, when they run next, what they started last; and
 // running one now.
 import { createRoute, z } from '@hono/zod-openapi';
 import { temporalUiLink } from '../../core/config.js';
-import { listSchedules, triggerSchedule } from '../../runs/schedules.js';
+import { listSchedules, SCHEDULE_ID_PATTERN, triggerSchedule } from '../../runs/schedules.js';
 import type { Api, AppDeps, Guard } from '../app.js';
 import { errors, json } from '../schemas.js';
 
 const ScheduleParam = z.object({
   id: z
     .string()
-    .regex(/^(train|batch|monitor)-weekly-[a-z][a-z0-9_]{0,62}$/, 'must be a schedule id from GET /schedules, like batch-weekly-flight_delay')
+    .regex(SCHEDULE_ID_PATTERN, 'must be a schedule id from GET /schedules, like batch-weekly-flight_delay')
     .openapi({ param: { name: 'id', in: 'path' }, example: 'batch-weekly-flight_delay' }),
 });
 
