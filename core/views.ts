@@ -221,12 +221,12 @@ export function snapshotLookupQuery(view: FeatureView, table: string, asOf: stri
       ? literalOf(col(view.entity[0]!))
       : `'{' || ${view.entity.map((e) => `${quoteLiteral(quoteLiteral(e) + ': ')} || ${literalOf(col(e))}`).join(` || ', ' || `)} || '}'`;
   const valueText = `${quoteLiteral(`{'__as_of': TIMESTAMP ${quoteLiteral(asOf)}`)} || ${view.values.map((v) => `${quoteLiteral(`, ${quoteLiteral(v.name)}: `)} || ${literalOf(col(v.name))}`).join(' || ')} || '}'`;
-  const rows = `FROM ${quoteIdent(table)} AS __s WHERE ${view.entity.map((e) => `${col(e)} IS NOT NULL`).join(' AND ')}`;
+  const entityKnown = view.entity.map((e) => `${col(e)} IS NOT NULL`).join(' AND ');
   // The entities are counted first: a snapshot too big for a MAP is never rendered.
   return (
-    `WITH __n AS (SELECT count(*) AS entities ${rows}) ` +
+    `WITH __n AS (SELECT count(*) AS entities FROM ${quoteIdent(table)} AS __s WHERE ${entityKnown}) ` +
     `SELECT 'MAP {' || string_agg(${keyText} || ': ' || ${valueText}, ', ') || '}' AS lookup ` +
-    `${rows.replace(' WHERE ', ', __n WHERE ')} AND __n.entities <= ${maxEntities}`
+    `FROM ${quoteIdent(table)} AS __s, __n WHERE ${entityKnown} AND __n.entities <= ${maxEntities}`
   );
 }
 

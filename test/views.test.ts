@@ -281,14 +281,18 @@ describe('feature views online', () => {
   }
 
   it('a snapshot looked up in a MAP constant gives the rows its table joined gives, missing and null entities included', async () => {
-    for (const entity of [['depot'], ['depot', 'weight']]) {
-      const snapshot = entity.length === 1 ? SNAPSHOT.replace("('south', 2.25, 'inf'::DOUBLE, 9), ", '') : SNAPSHOT;
-      const { joined, looked, lookup } = await both(entity, snapshot);
-      expect(lookup, entity.join(' x ')).toMatch(/^MAP \{/);
-      expect(looked, entity.join(' x ')).toEqual(joined);
-      expect(joined.map((r) => r.__missing_depot_recent)).toEqual(entity.length === 1 ? [0, 0, 0, 1, 1, 0, 0] : [0, 0, 0, 1, 1, 1, 0]);
+    // By depot alone, one row per depot: without the second south.
+    const byDepot = await both(['depot'], SNAPSHOT.replace("('south', 2.25, 'inf'::DOUBLE, 9), ", ''));
+    const byDepotAndWeight = await both(['depot', 'weight'], SNAPSHOT);
+    for (const [name, { joined, looked, lookup }, missing] of [
+      ['depot', byDepot, [0, 0, 0, 1, 1, 0, 0]],
+      ['depot x weight', byDepotAndWeight, [0, 0, 0, 1, 1, 1, 0]],
+    ] as const) {
+      expect(lookup, name).toMatch(/^MAP \{/);
+      expect(looked, name).toEqual(joined);
+      expect(joined.map((r) => r.__missing_depot_recent), name).toEqual(missing);
     }
-    const { looked } = await both(['depot'], SNAPSHOT.replace("('south', 2.25, 'inf'::DOUBLE, 9), ", ''));
+    const { looked } = byDepot;
     expect(looked[0]!.depot_late_rate).toBe(Math.fround(0.1 * 3)); // the double as stored, then cast to the feature's FLOAT
     expect(looked[1]!.depot).toBe("o'hare");
     expect(looked[2]!.depot_late_rate).toBeNull(); // a null value gets the view's default (null)

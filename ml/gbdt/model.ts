@@ -74,7 +74,7 @@ export function predictRaw(model: GbdtModel, table: ColumnTable): Float32Array {
   // Float32 sums, each row's in tree order, as onnxruntime adds them. Tree by tree over all
   // rows rather than row by row over all trees: one tree's nodes stay in the cache while every
   // row walks it (116,000 rows through 300 trees of 63 leaves: 1.25 s against 3.46).
-  const acc = new Float32Array(table.rows * K);
+  const out = new Float32Array(table.rows * K);
   const { root, feature, threshold, missingLeft, memberOffset, memberLength, member, left, right, leafValue } = forest;
   for (let t = 0; t < root.length; t++) {
     const k = t % K;
@@ -89,11 +89,10 @@ export function predictRaw(model: GbdtModel, table: ColumnTable): Float32Array {
         const goLeft = m >= 0 ? v < memberLength[n]! && member[m + v] === 1 : v !== v ? missingLeft[n] === 1 : v <= threshold[n]!;
         n = goLeft ? left[n]! : right[n]!;
       }
-      acc[r * K + k]! += leafValue[~n]!;
+      out[r * K + k]! += leafValue[~n]!;
     }
   }
-  const out = new Float32Array(table.rows * K);
-  for (let r = 0; r < table.rows; r++) for (let k = 0; k < K; k++) out[r * K + k] = acc[r * K + k]! + model.initScores[k]!;
+  for (let r = 0; r < table.rows; r++) for (let k = 0; k < K; k++) out[r * K + k]! += model.initScores[k]!;
   return out;
 }
 
