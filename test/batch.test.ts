@@ -86,15 +86,17 @@ describe('BatchInferenceWorkflow', () => {
   it('ends with one output row per input row in every partition when the worker is killed mid-batch', async () => {
     const partitions = await listPartitions(paths, 'flights', 'week');
     const handle = await batch({ model: MODEL, partitions: 'new', concurrency: 1, threads: 1 }, `batch-kill-${process.pid}`);
-    // Kill the worker outright once two partitions are written and the next is being scored
-    // (its activity started: a partition takes a second or two, heartbeats come every 2 s).
+    // Kill the worker outright once two partitions are written and the next has just started
+    // being scored (a partition takes a second or two, heartbeats come every 2 s): one started
+    // longer ago could finish before the kill lands, and then nothing would be retried.
     for (;;) {
       const d = await handle.describe();
       expect(d.status.name).toBe('RUNNING');
       const pending = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'scorePartition');
-      const started = pending?.lastStartedTime != null;
+      const startedAt = pending?.lastStartedTime;
+      const startedMsAgo = startedAt?.seconds != null ? Date.now() - (Number(startedAt.seconds) * 1000 + (startedAt.nanos ?? 0) / 1e6) : undefined;
       const written = await openPredictions(paths).store.list(`${MODEL}/_scored/`);
-      if (written.length >= 2 && started) break;
+      if (written.length >= 2 && startedMsAgo !== undefined && startedMsAgo < 500) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     worker!.kill('SIGKILL');
