@@ -9,12 +9,16 @@
 //    weeks 3-10 train, 11 stops early, 12 judges; the spec's own parameters), then its AUC on
 //    every later week. Decay = its holdout AUC minus its mean AUC over the April weeks.
 // 3. Feature build time of both sets (the training-set build's query), each side.
+// Besides the spec with and without its views, both are measured for the spec as it was at
+// --before (a git revision; default: the commit before flight_delay declared views), the demo
+// the views are meant to improve on.
 // While flight_delay's spec declares no views, "with views" is the spec plus PROPOSED_VIEWS
 // (what bench:views:candidates measured best), so the adoption is judged before it is made.
-// Options: --rounds N (default 500) --threads N (default 2)
+// Options: --rounds N (default 500) --threads N (default 2) --before REV (default 0f228a2^)
+import { execFileSync } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FLIGHTS_SOURCE, resolvePaths } from '../core/config.js';
+import { FLIGHTS_SOURCE, PROJECT_ROOT, resolvePaths } from '../core/config.js';
 import { scorePredictions, trainInOwnProcess } from './train-process.js';
 import { openDuckDB, queryRows, quoteLiteral } from '../core/duckdb.js';
 import { featureQuery, LABEL_COLUMN } from '../core/features.js';
@@ -28,6 +32,7 @@ import { option } from './options.js';
 
 const rounds = Number(option('rounds', '500'));
 const threads = Number(option('threads', '2'));
+const before = option('before', '0f228a2^');
 const paths = resolvePaths();
 const dir = path.join(paths.stateDir, 'bench', 'views');
 const HISTORY = `SELECT * FROM read_parquet(${quoteLiteral(FLIGHTS_SOURCE)})`;
@@ -62,6 +67,13 @@ async function withoutViews(loaded: LoadedSpec): Promise<LoadedSpec> {
   delete raw.features.views;
   delete raw.features.time;
   return specFromTexts(paths, loaded.spec.name, loaded.file, JSON.stringify(raw), async () => loaded.texts.dataset, async () => loaded.featureSql);
+}
+
+/** The spec (and its SQL) as committed at git revision `rev`. */
+async function atRevision(loaded: LoadedSpec, rev: string): Promise<LoadedSpec> {
+  const show = (file: string) => execFileSync('git', ['show', `${rev}:${file}`], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+  const relative = (file: string) => path.relative(PROJECT_ROOT, file);
+  return specFromTexts(paths, loaded.spec.name, loaded.file, show(relative(loaded.file)), async () => loaded.texts.dataset, async (sql) => show(relative(path.join(paths.sqlDir, sql))));
 }
 
 /** Labelled feature rows of the flights matching `where`, written to `file`; seconds taken. */
@@ -152,9 +164,12 @@ async function main(): Promise<void> {
   const bare = await withoutViews(shipped);
   const views = shipped.spec.features.views.map((v) => `${v.name} (${v.entity.join(' x ')}, ${v.window.text}, per ${v.grain})`).join(', ');
   console.log(`views: ${views}`);
-  const june = [await juneAuc(bare, 'without views'), await juneAuc(shipped, 'with views')];
+  const old = await atRevision(shipped, before);
+  console.log(`before (${before}): ${old.spec.features.columns.map((c) => c.name).join(', ')}; views: ${old.spec.features.views.map((v) => v.name).join(', ') || 'none'}`);
+  const labels = { old: `before (${before})`, bare: 'without views', shipped: 'with views' };
+  const june = [await juneAuc(old, labels.old), await juneAuc(bare, labels.bare), await juneAuc(shipped, labels.shipped)];
   console.log(`\n| flight_delay | train / test rows | June AUC | June log loss | features built | training (${rounds} rounds) |\n|---|---|---|---|---|---|\n${june.join('\n')}`);
-  const decays = [await decay(bare, 'without views'), await decay(shipped, 'with views')];
+  const decays = [await decay(old, labels.old), await decay(bare, labels.bare), await decay(shipped, labels.shipped)];
   console.log(`\n| demo's first champion | rounds (early stopped) | holdout AUC (week 12) | April AUC, mean of weeks | decay |\n|---|---|---|---|---|\n${decays.join('\n')}`);
 }
 
