@@ -35,7 +35,9 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
     const loaded = await runSpec(paths, input.model, input.snapshot.specHash);
     const { spec } = loaded;
     const params = gbdtParams(spec, input.trained.trial?.params);
-    const onnx = await runFilesAt(paths, input.trainingSet.workPrefix).bytes(input.trained.onnxKey);
+    const work = runFilesAt(paths, input.trainingSet.workPrefix);
+    const onnx = await work.bytes(input.trained.onnxKey);
+    const trees = await work.bytes(input.trained.modelKey);
     const card = await registry.register(input.model, onnx, {
       model: spec.name,
       task: spec.task,
@@ -54,7 +56,9 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
           feature,
           gain: input.trained.importance.gain[i]!,
           splits: input.trained.importance.split[i]!,
+          ...(input.trained.importance.meanAbsContribution ? { meanAbsContribution: input.trained.importance.meanAbsContribution[i]! } : {}),
         })),
+        ...(input.trained.importance.contributionRows ? { contributionRows: input.trained.importance.contributionRows } : {}),
         ...(input.trials ? { tuning: { chosen: input.trained.trial, trials: input.trials } } : {}),
       },
       metrics: {
@@ -82,7 +86,7 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
         workflowId: input.workflowId,
         runId: input.runId,
       },
-    });
+    }, trees);
     return { model: card.model, version: card.version };
   }
 

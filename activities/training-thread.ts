@@ -13,9 +13,16 @@ import { encodeModel, predict } from '../ml/gbdt/model.js';
 import type { GbdtParams } from '../ml/gbdt/params.js';
 import { trainGbdt, type GbdtCheckpoint, type IterationInfo } from '../ml/gbdt/train.js';
 import { exportGbdt } from '../ml/onnx/tree-ensemble.js';
-import type { LabeledTable } from '../ml/table.js';
+import { spreadRows, type LabeledTable } from '../ml/table.js';
+import { explain, meanAbsoluteContribution } from '../ml/gbdt/shap.js';
 import { metricValue } from '../ml/metrics.js';
 import { modelTask, type ModelShape } from '../tasks/index.js';
+
+/**
+ * Holdout rows the card's global importance (mean |TreeSHAP contribution|) is taken over: about
+ * 2 ms a row for 100 trees of 63 leaves, so a 300-round model spends a few seconds here.
+ */
+const IMPORTANCE_ROWS = 1000;
 
 export interface TrainingJob {
   readonly trainFile: string;
@@ -98,6 +105,9 @@ async function run(job: TrainingJob, post: (m: TrainingMessage) => void): Promis
     const metrics = task.evaluate(validation.labels, predict(model, validation.features), baseline);
     validationMetric = { metric: task.kind.loss, value: metricValue(metrics, task.kind.loss) };
   }
+  post({ type: 'status', stage: 'explaining holdout rows', rows: Math.min(holdout.features.rows, IMPORTANCE_ROWS) });
+  const sample = spreadRows(holdout.features, IMPORTANCE_ROWS);
+  const meanAbsContribution = Array.from(meanAbsoluteContribution(explain(model, sample)));
   const onnx = exportGbdt(model, { producerName: 'tabular-mlops', producerVersion: job.producerVersion, metadata: job.onnxMetadata });
   await replaceDurably(job.modelFile, encodeModel(model));
   await replaceDurably(job.onnxFile, onnx);
@@ -109,7 +119,7 @@ async function run(job: TrainingJob, post: (m: TrainingMessage) => void): Promis
     iterations: model.iterations,
     bestIteration: model.bestIteration,
     resumedFromIteration: resumeFrom?.iteration ?? 0,
-    importance: model.importance,
+    importance: { ...model.importance, meanAbsContribution, contributionRows: sample.rows },
   });
 }
 

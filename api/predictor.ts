@@ -27,6 +27,7 @@ import { loadSpec, requestColumns, type LoadedSpec } from '../core/spec.js';
 import { siblingModule, startThread } from '../ml/threads.js';
 import { modelTask, type ModelTask, type PredictionValue } from '../tasks/index.js';
 import type { Column, ColumnTable } from '../ml/table.js';
+import { Explainer, type RowExplanation } from './explainer.js';
 import { createScorer, type PredictorReply, type PredictorRequest, type Scorer, type WithoutId } from './predictor-thread.js';
 
 const threadFile = siblingModule(import.meta.url, 'predictor-thread');
@@ -137,7 +138,12 @@ export interface ViewReadiness {
 export type RowViews = Readonly<Record<string, { readonly missing: boolean; readonly stale: boolean }>>;
 
 /** One row's answer: the prediction and the features the model saw (and, with views, how each was served). */
-export type PredictedRow = PredictionValue & { readonly features: Readonly<Record<string, string | number | null>>; readonly views?: RowViews };
+export type PredictedRow = PredictionValue & {
+  readonly features: Readonly<Record<string, string | number | null>>;
+  readonly views?: RowViews;
+  /** With explain: each feature's TreeSHAP contribution to the raw score. */
+  readonly explanation?: RowExplanation;
+};
 
 export interface PredictionBatch {
   readonly model: string;
@@ -173,6 +179,8 @@ export class Predictor {
   private readonly threads: Worker[] = [];
   /** The scorer in this thread, for small batches (all of them without scoring threads). */
   private readonly inline: Promise<Scorer> | undefined;
+  /** TreeSHAP for requests that ask for it, in a thread of its own (started on the first such request). */
+  private readonly explainer: Explainer;
   private readonly pending = new Map<number, { thread: number; resolve(reply: PredictorReply): void; reject(err: unknown): void }>();
   private nextId = 1;
   private nextThread = 0;
@@ -185,6 +193,7 @@ export class Predictor {
   ) {
     this.registry = openRegistry(paths);
     this.featureStore = openFeatureStore(paths);
+    this.explainer = new Explainer(this.registry);
     for (let i = 0; i < batching.scoringThreads; i++) this.threads.push(this.startScoringThread(i));
     this.inline = batching.scoringThreads === 0 || batching.inlineMaxRows > 0 ? createScorer() : undefined;
     this.inline?.catch(() => undefined); // a failure surfaces on the first batch that needs it
@@ -416,9 +425,11 @@ export class Predictor {
 
   /**
    * Predict `rows` (each the request's raw fields as text, in the spec's request-column order)
-   * with the champion. Rows wait at most `maxWaitMs` for others to share their batch.
+   * with the champion. Rows wait at most `maxWaitMs` for others to share their batch. With
+   * `explain`, each answer also carries its explanation, computed after the batch from the
+   * features the model saw, by the version that answered.
    */
-  async predict(model: string, rows: readonly (readonly RequestValue[])[]): Promise<PredictionBatch> {
+  async predict(model: string, rows: readonly (readonly RequestValue[])[], options: { readonly explain?: boolean } = {}): Promise<PredictionBatch> {
     const state = await this.state(model);
     const expected = requestColumns(state.loaded.spec).length;
     if (rows.some((r) => r.length !== expected)) throw new Error(`expected ${expected} request values per row`);
@@ -432,7 +443,13 @@ export class Predictor {
       state.waitingRows += rows.length;
       this.schedule(model, state);
     });
-    return { model, version: version.version, task: version.card.task, labelColumn: version.card.labelColumn, rows: predicted, ...(views ? { views } : {}) };
+    const answered = options.explain ? await this.withExplanations(version.card, predicted) : predicted;
+    return { model, version: version.version, task: version.card.task, labelColumn: version.card.labelColumn, rows: answered, ...(views ? { views } : {}) };
+  }
+
+  private async withExplanations(card: ModelCard, rows: readonly PredictedRow[]): Promise<PredictedRow[]> {
+    const explanations = await this.explainer.explain(card, rows);
+    return rows.map((row, r) => ({ ...row, explanation: explanations[r]! }));
   }
 
   /**
@@ -546,6 +563,7 @@ export class Predictor {
 
   close(): void {
     this.closing = true;
+    this.explainer.close();
     for (const thread of this.threads) void thread.terminate();
     void this.inline?.then((scorer) => scorer.close()).catch(() => undefined);
   }

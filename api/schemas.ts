@@ -225,6 +225,7 @@ export function predictQuerySchema(specs: readonly ModelSpec[]) {
   }
   const shape: Record<string, z.ZodType> = {
     model: modelName.openapi({ description: `the model to ask: ${specs.map((s) => s.name).join(', ')}` }),
+    explain: explainParam,
   };
   for (const [name, { col, models }] of columns) {
     shape[name] = requestColumnSchema(col, false)
@@ -232,6 +233,19 @@ export function predictQuerySchema(specs: readonly ModelSpec[]) {
       .openapi({ description: `${columnHint(col)} (needed by ${models.join(', ')})` });
   }
   return z.object(shape).strict();
+}
+
+/** ?explain=true on GET and POST /predict. */
+export const explainParam = z
+  .enum(['true', 'false'])
+  .optional()
+  .openapi({ example: 'false', description: "true: each answer also carries each feature's TreeSHAP contribution to the raw score (exact for the served trees; expected + contributions = raw). Costs a few ms a row, in a thread of its own." });
+
+/** The explain flag of a request (absent: false); anything but true or false is a 400 naming it. */
+export function explainFlag(value: string | undefined): boolean {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new InvalidRequestError([{ field: 'explain', problem: `must be true or false (got ${JSON.stringify(value)})` }]);
 }
 
 /** A model name from a request, checked before it is used anywhere. */

@@ -21,8 +21,9 @@
 // The load generator does share it with the server: on 2 cores that is part of the result.
 //
 // Options: --seconds 20  --concurrency 64  --rate 1000  --uvicorn-workers 1,2  --warmup 3
-//          --servers ours,bare,lean,ceiling,fastapi (the FastAPI reference computes the flights
-//          features without feature views: it refuses a champion that has them)
+//          --servers ours,explain,bare,lean,ceiling,fastapi (the FastAPI reference computes the
+//          flights features without feature views: it refuses a champion that has them)
+//          --explain-rate 50 (explain: ours with ?explain=true, whose open loop runs at this rate)
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -52,9 +53,11 @@ const seconds = Number(option('seconds', '20'));
 const warmup = Number(option('warmup', '3'));
 const concurrency = Number(option('concurrency', '64'));
 const rate = Number(option('rate', '1000'));
+/** The open loop's rate with explain=true: explanations cost milliseconds a row, so far fewer a second. */
+const explainRate = Number(option('explain-rate', '50'));
 const uvicornWorkers = option('uvicorn-workers', '1,2').split(',').map(Number);
 /** Which servers to run (ours, bare, lean, ceiling, fastapi): all by default. */
-const servers = option('servers', 'ours,bare,lean,ceiling,fastapi').split(',');
+const servers = option('servers', 'ours,explain,bare,lean,ceiling,fastapi').split(',');
 const SAMPLE_ROWS = 2_000;
 const PARITY_ROWS = 50;
 const READY_TIMEOUT_MS = 60_000;
@@ -97,6 +100,10 @@ interface Plan {
   /** Poll GET /healthz before GET /predict (this project's API has one). */
   readonly healthz: boolean;
   readonly openLoop: boolean;
+  /** The open loop's rate, when not --rate. */
+  readonly openRate?: number;
+  /** Appended to every URL's query string. */
+  readonly query?: string;
   /** Its answers depend on the request (not bare's fixed row): compare them to the reference. */
   readonly parity: boolean;
 }
@@ -179,19 +186,19 @@ async function bench(plan: Plan, sample: FlightSample, loadgen: string, workDir:
       const health = await waitFor200(server, `${base}/healthz`, plan.headers, READY_TIMEOUT_MS);
       if (health.status !== 200) return { plan, failure: `GET /healthz never answered 200: ${oneLine(health)}` };
     }
-    const first = await waitFor200(server, `${base}/predict?${sample.queries[0]}`, plan.headers, READY_TIMEOUT_MS);
+    const first = await waitFor200(server, `${base}/predict?${sample.queries[0]}${plan.query ?? ''}`, plan.headers, READY_TIMEOUT_MS);
     if (first.status !== 200) {
       return { plan, failure: `GET /predict did not answer 200 within ${READY_TIMEOUT_MS / 1000} s: ${oneLine(first)}` };
     }
     console.log(`  ready: ${first.body.slice(0, 300)}`);
     let parity: string | undefined;
     if (plan.parity) {
-      const urls = sample.queries.slice(0, sample.reference.length).map((q) => `${base}/predict?${q}`);
+      const urls = sample.queries.slice(0, sample.reference.length).map((q) => `${base}/predict?${q}${plan.query ?? ''}`);
       parity = checkParity(await fetchAll(urls, plan.headers), sample);
       console.log(`  parity: ${parity}`);
     }
     const urlsFile = path.join(workDir, `${plan.key}.urls`);
-    await writeFile(urlsFile, sample.queries.map((q) => `${base}/predict?${q}\n`).join(''));
+    await writeFile(urlsFile, sample.queries.map((q) => `${base}/predict?${q}${plan.query ?? ''}\n`).join(''));
     const measure = async (load: Load): Promise<Measured> => {
       const { value, cpu } = await withCpuShare(server, CORES, () => runLoadgen(loadgen, urlsFile, load, plan.headers));
       const measured = { ...value, cpu };
@@ -199,7 +206,7 @@ async function bench(plan: Plan, sample: FlightSample, loadgen: string, workDir:
       return measured;
     };
     const closed = await measure({ concurrency });
-    const open = plan.openLoop ? await measure({ rate }) : undefined;
+    const open = plan.openLoop ? await measure({ rate: plan.openRate ?? rate }) : undefined;
     const rssMiB = peakRssMiB(server);
     return { plan, closed, ...(open ? { open } : {}), rssMiB, ...(parity ? { parity } : {}) };
   } finally {
@@ -231,6 +238,8 @@ function plans(paths: Paths, champion: Champion, py: PythonEnv): Plan[] {
     openLoop: true,
     parity: true,
   };
+  // The same API asked for explanations (TreeSHAP in its explainer thread): what explain=true costs.
+  const explain: Plan = { ...ours, key: 'explain', label: 'this project, ?explain=true', query: '&explain=true', openRate: explainRate };
   const bare: Plan = {
     key: 'bare',
     label: 'bare node:http + onnxruntime',
@@ -277,7 +286,7 @@ function plans(paths: Paths, champion: Champion, py: PythonEnv): Plan[] {
       parity: true,
     }),
   );
-  return [ours, bare, lean, ceiling, ...fastapi].filter((p) => servers.includes(p.key.replace(/-w\d+$/, '')));
+  return [ours, explain, bare, lean, ceiling, ...fastapi].filter((p) => servers.includes(p.key.replace(/-w\d+$/, '')));
 }
 
 function fmt(n: number | undefined, digits = 1): string {
@@ -368,6 +377,14 @@ function targets(outcomes: readonly Outcome[]): string[] {
         `${open.rps} answered/s, ${open.errors} errors, sent ${fmt(open.sendLagP50Ms, 2)} ms late at p50, ${fmt(open.sendLagP99Ms, 2)} ms at p99): ${verdict(ok)}`,
     );
     if (bare?.open) lines.push(`  the bare server at the same rate, for reference: p50 ${fmt(bare.open.p50Ms, 2)} ms, p99 ${fmt(bare.open.p99Ms, 2)} ms`);
+  }
+  const explain = outcomes.find((o) => o.plan.key === 'explain');
+  if (explain?.closed) {
+    lines.push(
+      `the cost of explain=true (one row, at c=${concurrency}): ${fmt(explain.closed.rps, 0)} rps against ${fmt(oursClosed.rps, 0)} plain, ` +
+        `p50 ${fmt(explain.closed.p50Ms, 2)} ms against ${fmt(oursClosed.p50Ms, 2)}` +
+        (explain.open ? `; at ${explain.open.rate}/s p50 ${fmt(explain.open.p50Ms, 2)} ms, p99 ${fmt(explain.open.p99Ms, 2)} ms${clean(explain.open)}` : ''),
+    );
   }
   return lines;
 }

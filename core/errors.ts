@@ -281,6 +281,13 @@ export class FeatureRowCountError extends MlopsError {
 /** The request is valid but conflicts with what is happening now (HTTP 409). */
 export abstract class ConflictError extends MlopsError {}
 
+/** An explanation was asked of a version registered without its trees (before explanations existed). */
+export class ExplanationUnavailableError extends ConflictError {
+  constructor(readonly model: string, readonly version: number) {
+    super(`model '${model}' v${version} was registered without its trees' training counts, which explanations need: train a new version (POST /workflows/train {"model":"${model}"}) to explain its predictions`);
+  }
+}
+
 /** Another promotion or rollback of the model is running: moves of one model go one at a time. */
 export class PromotionInProgressError extends ConflictError {
   constructor(readonly model: string, readonly workflowId: string, readonly doing: string) {

@@ -113,7 +113,11 @@ export interface TrainedModel {
   readonly resumedFromIteration: number;
   /** The activity attempt that finished the training (1 unless it was retried). */
   readonly attempt?: number;
-  readonly importance: FeatureImportance;
+  readonly importance: FeatureImportance & {
+    /** Mean |TreeSHAP contribution| to the raw score per feature (summed over classes), over `contributionRows` holdout rows spread evenly. */
+    readonly meanAbsContribution?: readonly number[];
+    readonly contributionRows?: number;
+  };
   readonly seconds: number;
 }
 

@@ -25,3 +25,15 @@ export function sliceTable(table: ColumnTable, start: number, end: number): Colu
     ),
   };
 }
+
+/** `count` rows spread evenly over the table (all of them when it has no more), in order. */
+export function spreadRows(table: ColumnTable, count: number): ColumnTable {
+  if (table.rows <= count) return table;
+  const picked = Int32Array.from({ length: count }, (_, i) => Math.floor((i * table.rows) / count));
+  return {
+    rows: count,
+    columns: table.columns.map((c) =>
+      c.kind === 'numeric' ? { ...c, values: Float32Array.from(picked, (r) => c.values[r]!) } : { ...c, codes: Int32Array.from(picked, (r) => c.codes[r]!) },
+    ),
+  };
+}

@@ -2,6 +2,8 @@
 //
 //   <model>/versions/<n>/claim.json     the run that took number n (a conditional create)
 //   <model>/versions/<n>/model.onnx     immutable
+//   <model>/versions/<n>/trees.json     immutable: the trainer's trees with their training row
+//                                       counts, which explanations (TreeSHAP) read
 //   <model>/versions/<n>/card.json      written last: the commit point of version n; afterwards
 //                                       only its `evaluations` change (compare-and-swap)
 //   <model>/aliases/<alias>.json        the log entry that set the alias (compare-and-swap)
@@ -31,6 +33,7 @@ export { CHALLENGER, CHAMPION, rollbackTarget, type AliasAction, type AliasLogEn
 
 export const MODEL_FILE = 'model.onnx';
 export const CARD_FILE = 'card.json';
+export const TREES_FILE = 'trees.json';
 const CLAIM_FILE = 'claim.json';
 /** The audit log before it was one object per move: lines appended to one file (read, never written). */
 const LEGACY_LOG = 'history.jsonl';
@@ -56,7 +59,9 @@ export interface ModelCard {
     readonly params: Readonly<Record<string, unknown>>;
     readonly iterations?: number;
     readonly bestIteration?: number | null;
-    readonly featureImportance?: readonly { readonly feature: string; readonly gain: number; readonly splits: number }[];
+    /** Per feature: total gain and number of splits, and the mean |TreeSHAP contribution| to the raw score over `contributionRows` holdout rows. */
+    readonly featureImportance?: readonly { readonly feature: string; readonly gain: number; readonly splits: number; readonly meanAbsContribution?: number }[];
+    readonly contributionRows?: number;
     readonly tuning?: unknown;
   };
   readonly metrics: {
@@ -73,6 +78,8 @@ export interface ModelCard {
     readonly bytes: number;
     readonly parity: { readonly rows: number; readonly maxAbsDiff: number; readonly labelMismatches: number };
   };
+  /** The trainer's trees (TREES_FILE), the same the ONNX graph holds plus their training row counts; absent on versions registered before explanations. */
+  readonly trees?: { readonly sha256: string; readonly bytes: number };
   /** Every evaluation of this version, oldest first: the gate, gate by gate, and the outcome. */
   readonly evaluations?: readonly EvaluationRecord[];
   readonly lineage: {
@@ -194,17 +201,19 @@ export class Registry {
    * Register a new immutable version. A retry of the same run (same workflow and run id)
    * returns the version it registered before, or finishes the one it had claimed.
    */
-  async register(model: string, onnx: Uint8Array, draft: CardDraft): Promise<ModelCard> {
+  async register(model: string, onnx: Uint8Array, draft: CardDraft, trees?: Uint8Array): Promise<ModelCard> {
     const { workflowId, runId } = draft.lineage;
     const claimed = await this.claimOf(model, workflowId, runId);
     if (claimed?.card) return claimed.card;
     const version = claimed?.version ?? (await this.claimNext(model, { workflowId, runId, claimedAt: new Date().toISOString() }));
     await this.store.put(this.key(model, 'versions', version, MODEL_FILE), onnx);
+    if (trees) await this.store.put(this.key(model, 'versions', version, TREES_FILE), trees);
     const card: ModelCard = {
       ...draft,
       version,
       createdAt: new Date().toISOString(),
       onnx: { ...draft.onnx, sha256: sha256(onnx), bytes: onnx.length },
+      ...(trees ? { trees: { sha256: sha256(trees), bytes: trees.length } } : {}),
     };
     try {
       await putJson(this.store, this.key(model, 'versions', version, CARD_FILE), card, { ifNoneMatch: '*' });
@@ -246,6 +255,21 @@ export class Registry {
         `sha256 ${actual.slice(0, 12)}… does not match the ${card.onnx.sha256.slice(0, 12)}… registered on v${card.version}'s card (${obj.body.length} bytes, registered ${card.onnx.bytes}): the file changed after registration`,
       );
     }
+    return obj.body;
+  }
+
+  /**
+   * A version's trees (TREES_FILE), checked against the sha256 on its card; undefined for a
+   * version registered without them.
+   */
+  async readVerifiedTrees(card: Pick<ModelCard, 'model' | 'version' | 'trees'>): Promise<Uint8Array | undefined> {
+    if (!card.trees) return undefined;
+    const key = this.key(card.model, 'versions', card.version, TREES_FILE);
+    const where = `${this.store.location}/${key}`;
+    const obj = await this.store.get(key);
+    if (!obj) throw new CorruptModelError(where, 'cannot be read (ENOENT)');
+    const actual = sha256(obj.body);
+    if (actual !== card.trees.sha256) throw new CorruptModelError(where, `sha256 ${actual.slice(0, 12)}… does not match the ${card.trees.sha256.slice(0, 12)}… registered on v${card.version}'s card: the file changed after registration`);
     return obj.body;
   }
 

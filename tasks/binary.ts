@@ -13,6 +13,7 @@ export const binary: TaskKind = {
   metrics: { auc: 'higher', logLoss: 'lower', accuracy: 'higher' },
   loss: 'logLoss',
   calibrated: true,
+  link: 'logit',
   checkClasses: (classes) => (classes ? 'is only for multiclass tasks' : null),
   objectives: [],
   objective: () => ({ objective: 'binary', numClass: 1 }),

@@ -15,6 +15,7 @@ export const multiclass: TaskKind = {
   metrics: { logLoss: 'lower', accuracy: 'higher' },
   loss: 'logLoss',
   calibrated: true,
+  link: 'softmax',
   checkClasses: (classes) =>
     !classes || classes.length < 2 ? 'must list at least 2 classes for a multiclass task' : new Set(classes).size !== classes.length ? 'must not repeat a class' : null,
   objectives: [],

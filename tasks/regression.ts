@@ -12,6 +12,7 @@ export const regression: TaskKind = {
   metrics: { rmse: 'lower', mae: 'lower', r2: 'higher' },
   loss: 'rmse',
   calibrated: false,
+  link: 'identity',
   checkClasses: (classes) => (classes ? 'is only for multiclass tasks' : null),
   objectives: ['huber'],
   objective: (_classes, chosen) => ({ objective: chosen === 'huber' ? 'huber' : 'regression', numClass: 1 }),

@@ -51,6 +51,8 @@ export interface TaskKind {
   readonly loss: string;
   /** Whether predictions are probabilities whose calibration can be judged. */
   readonly calibrated: boolean;
+  /** How the model's raw scores become its answer: sigmoid (logit), softmax over classes, or as they are. */
+  readonly link: 'logit' | 'softmax' | 'identity';
   /** A problem with the spec's `label.classes` for this task, or null. */
   checkClasses(classes: readonly string[] | undefined): string | null;
   /** Objectives a spec may choose in `trainer.params.objective` (the task decides the rest). */

@@ -44,6 +44,15 @@ async function post(url: string, body: string, token: string | null = TEST_TOKEN
   return { status: res.status, body: (await res.json()) as Body };
 }
 
+/** GET `url` until the answer comes from `version` (a new champion is swapped in the background). */
+async function servedBy(version: number, url: string) {
+  for (let i = 0; ; i++) {
+    const res = await get(url);
+    if (res.body.version === version || i === 100) return res;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 const predictUrl = (fields: Record<string, string>, model = 'flight_delay') => `/predict?${new URLSearchParams({ model, ...fields })}`;
 
 describe('API', () => {
@@ -140,7 +149,7 @@ describe('API', () => {
     expect(first.status).toBe(200);
     expect(first.body.version).toBe(1);
     expect(first.headers.get('x-model-version')).toBe('1');
-    expect(first.body.features).toMatchObject({ hour: '17', day_of_week: '1', origin: 'ORD', destination: 'LAX', route: 'ORD-LAX' });
+    expect(first.body.features).toMatchObject({ hour: '17', day_of_week: '1', origin: 'ORD', destination: 'LAX' });
 
     const v2 = await registry.register('flight_delay', onnx, cardDraft('flight_delay', 'corrupt'));
     await writeFile(await registry.modelFile('flight_delay', v2.version), 'this is not an ONNX model');
@@ -223,10 +232,10 @@ describe('API', () => {
     }
     const params = doc.paths['/predict']!.get!.parameters!;
     const query = new URLSearchParams(params.map((p): [string, string] => [p.name, String(p.example ?? p.schema?.example)]));
-    expect([...query.keys()].sort()).toEqual(['date', 'destination', 'distance', 'model', 'origin']);
+    expect([...query.keys()].sort()).toEqual(['date', 'destination', 'distance', 'explain', 'model', 'origin']);
     const res = await get(`/predict?${query}`);
     expect(res.status).toBe(200);
-    expect(res.body.features).toMatchObject({ origin: 'ORD', destination: 'LAX', route: 'ORD-LAX' });
+    expect(res.body.features).toMatchObject({ origin: 'ORD', destination: 'LAX', distance: 1846 });
     expect(doc.paths['/workflows/train']!.post!.security).toEqual([{ bearer: [] }]);
 
     const page = await (await api.call('/docs', {}, null)).text();
@@ -269,6 +278,54 @@ describe('API', () => {
     } finally {
       await rm(path.join(paths.modelsDir, 'typo_spec.json'));
       await rm(path.join(paths.modelsDir, 'lost_feature.json'));
+    }
+  });
+
+  it('explains a prediction when asked: expected + contributions = the raw score the answer came from, per class for multiclass', async () => {
+    // flight_delay's champion (v1) was registered without its trees: explanations are refused with why, predictions go on.
+    const old = await get(`${predictUrl(flight)}&explain=true`);
+    expect(old.status).toBe(409);
+    expect(old.body.error?.type).toBe('ExplanationUnavailableError');
+    expect(old.body.error?.message).toMatch(/'flight_delay' v1 was registered without its trees/);
+    const bad = await get(`${predictUrl(flight)}&explain=yes`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.fields).toEqual([{ field: 'explain', problem: 'must be true or false (got "yes")' }]);
+
+    const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+    const { version } = await registerChampion(paths, 'flight_delay', { numIterations: 20 });
+    const plain = await servedBy(version, predictUrl(flight));
+    expect(plain.body.version).toBe(version);
+    expect(plain.body.explanation).toBeUndefined();
+    const explained = await get(`${predictUrl(flight)}&explain=true`);
+    expect(explained.status).toBe(200);
+    expect(explained.body.probability).toBe(plain.body.probability);
+    type Explained = { link: string; expected: number; raw: number; contributions: { feature: string; value: unknown; contribution: number }[] };
+    const e = explained.body.explanation as Explained;
+    expect(e.link).toBe('logit');
+    expect(e.contributions.map((c) => c.feature).sort()).toEqual(Object.keys(explained.body.features as object).filter((f) => f !== 'departure').sort());
+    for (const c of e.contributions) expect(c.value).toEqual((explained.body.features as Record<string, unknown>)[c.feature]);
+    expect(Math.abs(e.contributions.reduce((s, c) => s + c.contribution, e.expected) - e.raw)).toBeLessThan(1e-9);
+    expect(Math.abs(sigmoid(e.raw) - (explained.body.probability as number))).toBeLessThan(1e-6);
+    const sizes = e.contributions.map((c) => Math.abs(c.contribution));
+    expect(sizes).toEqual([...sizes].sort((a, b) => b - a));
+
+    // POST, multiclass: per class, and softmax(raw) is the answer's probabilities.
+    const multiclass = await registerChampion(paths, 'flight_delay_class', { numIterations: 10 });
+    await servedBy(multiclass.version, predictUrl(flight, 'flight_delay_class'));
+    const rows = [flight, { ...flight, origin: 'ATL', date: '2001-02-07 08:10' }];
+    const res = await post('/predict?explain=true', JSON.stringify({ model: 'flight_delay_class', rows }), TEST_TOKENS.predict);
+    expect(res.status).toBe(200);
+    const answers = res.body.predictions as { probabilities: Record<string, number>; explanation: { link: string; expected: Record<string, number>; raw: Record<string, number>; contributions: { contribution: Record<string, number> }[] } }[];
+    expect(answers).toHaveLength(2);
+    for (const a of answers) {
+      expect(a.explanation.link).toBe('softmax');
+      const classes = Object.keys(a.probabilities);
+      expect(Object.keys(a.explanation.raw).sort()).toEqual([...classes].sort());
+      const total = classes.reduce((s, k) => s + Math.exp(a.explanation.raw[k]!), 0);
+      for (const k of classes) {
+        expect(Math.abs(a.explanation.contributions.reduce((s, c) => s + c.contribution[k]!, a.explanation.expected[k]!) - a.explanation.raw[k]!)).toBeLessThan(1e-9);
+        expect(Math.abs(Math.exp(a.explanation.raw[k]!) / total - a.probabilities[k]!)).toBeLessThan(1e-6);
+      }
     }
   });
 });

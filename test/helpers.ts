@@ -21,7 +21,7 @@ import { readLabeledFeatures } from '../core/features.js';
 import { historySource, openLake } from '../storage/lake.js';
 import { type CardDraft, openRegistry } from '../storage/registry.js';
 import { gbdtParams, listModels, loadSpec, specShape } from '../core/spec.js';
-import { predict } from '../ml/gbdt/model.js';
+import { encodeModel, predict } from '../ml/gbdt/model.js';
 import { trainGbdt } from '../ml/gbdt/train.js';
 import { exportGbdt, outputName } from '../ml/onnx/tree-ensemble.js';
 import { modelTask } from '../tasks/index.js';
@@ -256,7 +256,7 @@ export async function registerChampion(
     decisionThreshold: spec.decisionThreshold,
     metrics: { holdout, trainRows: 0, baseline },
     lineage: { ...draft.lineage, dataset: { ...draft.lineage.dataset, trainPartitions: [week], holdoutPartitions: [holdoutWeek] } },
-  });
+  }, new TextEncoder().encode(encodeModel(trained)));
   await registry.moveAlias(model, 'champion', card.version, { action: 'promote', actor: 'test', reason: 'a real model for the test' });
   return { version: card.version, onnx };
 }

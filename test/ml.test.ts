@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { loadSession, runModel } from '../core/inference.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../ml/gbdt/checkpoint.js';
 import { fastExp } from '../ml/gbdt/fast-exp.js';
-import { decodeModel, encodeModel, predict } from '../ml/gbdt/model.js';
+import { decodeModel, encodeModel, encodeRows, forestOf, goesLeft, predict, predictRaw, type GbdtModel } from '../ml/gbdt/model.js';
+import { explain } from '../ml/gbdt/shap.js';
 import type { GbdtParams } from '../ml/gbdt/params.js';
 import { trainGbdt, type GbdtCheckpoint } from '../ml/gbdt/train.js';
 import { auc, binaryCalibrationError, binaryMetrics, logLoss, multiclassMetrics, regressionMetrics, topLabelCalibrationError } from '../ml/metrics.js';
@@ -311,4 +312,85 @@ describe('stored models', () => {
     const stored = decodeModel(encodeModel(model));
     expect(Array.from(predict(stored, data.features))).toEqual(Array.from(predict(model, data.features)));
   });
+});
+
+describe('TreeSHAP', () => {
+  /** A categorical with signal, two numerics that interact, one of them missing in 20% of rows: labels per objective. */
+  function mixed(rows: number, seed: number, objective: 'binary' | 'multiclass' | 'regression'): LabeledTable {
+    const random = mulberry32(seed);
+    const dictionary = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const codes = new Int32Array(rows);
+    const x1: number[] = [];
+    const x2: number[] = [];
+    const x3: number[] = [];
+    const y: number[] = [];
+    for (let i = 0; i < rows; i++) {
+      codes[i] = random() < 0.05 ? -1 : Math.floor(random() * dictionary.length);
+      x1.push(random() < 0.2 ? NaN : random());
+      x2.push(random());
+      x3.push(Math.floor(random() * 4));
+      const score = (codes[i]! % 2 === 0 ? 1 : -1) + (Number.isNaN(x1[i]!) ? 0.5 : x1[i]! > 0.5 === x2[i]! > 0.5 ? 1.5 : -1) + x3[i]! * 0.2 + random() - 0.5;
+      y.push(objective === 'regression' ? score * 10 : objective === 'binary' ? (score > 0.3 ? 1 : 0) : score < -0.5 ? 0 : score < 1 ? 1 : 2);
+    }
+    const columns: Column[] = [{ name: 'shop', kind: 'categorical', codes, dictionary }, numeric('x1', x1), numeric('x2', x2), numeric('x3', x3)];
+    return table(rows, columns, y);
+  }
+
+  /** v(S): each output's expected raw score with the features in S known, the others following the training rows down both children. */
+  function coalitionValue(model: GbdtModel, row: Float32Array, known: Set<number>): Float64Array {
+    const forest = forestOf(model.trees);
+    const cover = (c: number) => (c < 0 ? forest.leafCover[~c]! : forest.nodeCover[c]!);
+    const value = (n: number): number => {
+      if (n < 0) return forest.leafValue[~n]!;
+      const [l, r] = [forest.left[n]!, forest.right[n]!];
+      if (known.has(forest.feature[n]!)) return value(goesLeft(forest, n, row[forest.feature[n]!]!) ? l : r);
+      return (cover(l) * value(l) + cover(r) * value(r)) / forest.nodeCover[n]!;
+    };
+    const out = Float64Array.from(model.initScores);
+    for (let t = 0; t < forest.root.length; t++) out[t % model.outputs]! += value(forest.root[t]!);
+    return out;
+  }
+
+  /** Shapley values by their definition: every coalition, weighted |S|! (M - |S| - 1)! / M!. */
+  function bruteForce(model: GbdtModel, row: Float32Array): Float64Array {
+    const M = model.features.length;
+    const K = model.outputs;
+    const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
+    const values = new Map<number, Float64Array>();
+    for (let mask = 0; mask < 1 << M; mask++) values.set(mask, coalitionValue(model, row, new Set(Array.from({ length: M }, (_, f) => f).filter((f) => mask & (1 << f)))));
+    const phi = new Float64Array(K * M);
+    for (let f = 0; f < M; f++) {
+      for (let mask = 0; mask < 1 << M; mask++) {
+        if (mask & (1 << f)) continue;
+        const size = Array.from({ length: M }, (_, g) => (mask >> g) & 1).reduce((a, b) => a + b, 0);
+        const weight = (factorial(size) * factorial(M - size - 1)) / factorial(M);
+        for (let k = 0; k < K; k++) phi[k * M + f]! += weight * (values.get(mask | (1 << f))![k]! - values.get(mask)![k]!);
+      }
+    }
+    return phi;
+  }
+
+  for (const objective of ['binary', 'multiclass', 'regression'] as const) {
+    it(`${objective}: equals the exact Shapley values of a small model, and adds up to its raw score`, async () => {
+      const data = mixed(3000, 11, objective);
+      const model = await trainGbdt(data, { objective, numClass: objective === 'multiclass' ? 3 : 1, numIterations: 6, numLeaves: 12, minDataInLeaf: 10, maxCatToOnehot: 2 });
+      expect(model.trees.some((t) => t.categories.some((c) => c.length > 0))).toBe(true);
+      expect(model.trees.some((t) => t.splitFeature.some((f, n) => f === 1 && t.missingLeft[n]))).toBe(true);
+      const test = sliceTable(mixed(40, 12, objective).features, 0, 40);
+      const explained = explain(model, test);
+      const raw = predictRaw(model, test);
+      const rows = encodeRows(model, test);
+      const M = model.features.length;
+      const K = model.outputs;
+      for (let r = 0; r < test.rows; r++) {
+        const exact = bruteForce(model, rows.subarray(r * M, (r + 1) * M));
+        const phi = explained.contributions.subarray(r * K * M, (r + 1) * K * M);
+        for (let i = 0; i < K * M; i++) expect(phi[i]).toBeCloseTo(exact[i]!, 9);
+        for (let k = 0; k < K; k++) {
+          const sum = phi.subarray(k * M, (k + 1) * M).reduce((a, b) => a + b, explained.expected[k]!);
+          expect(Math.abs(sum - raw[r * K + k]!)).toBeLessThan(1e-6 * Math.max(1, Math.abs(raw[r * K + k]!)));
+        }
+      }
+    });
+  }
 });

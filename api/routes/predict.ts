@@ -12,7 +12,7 @@ import { requestColumns, type LoadedSpec, type ModelSpec } from '../../core/spec
 import type { Api, AppDeps, Guard } from '../app.js';
 import type { PredictionBatch } from '../predictor.js';
 import { TASK_NAMES, type Task } from '../../tasks/index.js';
-import { checkedModel, errors, json, modelName, parseOrThrow, predictQuerySchema, rowSchema } from '../schemas.js';
+import { checkedModel, errors, explainFlag, explainParam, json, modelName, parseOrThrow, predictQuerySchema, rowSchema } from '../schemas.js';
 
 const PredictionFields = {
   model: z.string(),
@@ -31,6 +31,18 @@ const PredictionFields = {
     .optional()
     .openapi({ description: 'models with feature views: the snapshot of each view the features were joined from' }),
 };
+/** One output's value, or (multiclass) one per class. */
+const PerOutput = z.union([z.number(), z.record(z.string(), z.number())]);
+const Explanation = z
+  .object({
+    link: z.enum(['logit', 'softmax', 'identity']).openapi({ description: 'how the raw score becomes the answer: the probability is the sigmoid of it (logit), the softmax over classes, or the value itself' }),
+    expected: PerOutput.openapi({ description: 'the raw score with no feature known (the average over the training rows)' }),
+    raw: PerOutput.openapi({ description: 'this row’s raw score: expected plus every contribution' }),
+    contributions: z
+      .array(z.object({ feature: z.string(), value: z.union([z.string(), z.number(), z.null()]), contribution: PerOutput }))
+      .openapi({ description: 'each feature with the value the model saw and what it added to the raw score (TreeSHAP), largest first' }),
+  })
+  .openapi('Explanation');
 const RowAnswer = z
   .object({
     probability: z.number().optional().openapi({ description: 'binary: probability of the positive label' }),
@@ -43,6 +55,7 @@ const RowAnswer = z
       .record(z.string(), z.object({ missing: z.boolean(), stale: z.boolean() }))
       .optional()
       .openapi({ description: 'models with feature views, per view: the entity had no value (the view’s default was used), or the value is older than the view’s maxAge at the row’s time' }),
+    explanation: Explanation.optional().openapi({ description: 'with explain=true: what each feature contributed to this answer' }),
   })
   .openapi('PredictedRow');
 const Prediction = z.object({ ...PredictionFields }).extend(RowAnswer.shape).openapi('Prediction');
@@ -113,9 +126,11 @@ export function predictQueryHandler(deps: PredictDeps, schemasOf = schemaCache(d
       }
     }
     if (repeated.length) throw new InvalidRequestError(repeated);
+    const explain = explainFlag(query.explain);
+    delete query.explain;
     const loaded = await deps.predictor.spec(checkedModel(query.model));
     const values = parseOrThrow(schemasOf(loaded).query, query, `for model '${loaded.spec.name}'`);
-    const batch = await deps.predictor.predict(loaded.spec.name, [rowValues(loaded.spec, values)]);
+    const batch = await deps.predictor.predict(loaded.spec.name, [rowValues(loaded.spec, values)], { explain });
     countPredictions(deps, batch);
     return {
       version: batch.version,
@@ -154,6 +169,7 @@ export function registerPredictRoutes(app: Api, deps: AppDeps, guard: Guard): vo
     summary: `Predict up to ${deps.limits.maxPredictRows} rows with the champion, in one micro-batch or more`,
     ...(deps.auth.openPredict ? {} : { security: access.security }),
     request: {
+      query: z.object({ explain: explainParam }),
       body: {
         required: true,
         content: {
@@ -172,6 +188,7 @@ export function registerPredictRoutes(app: Api, deps: AppDeps, guard: Guard): vo
     responses: { 200: json(Predictions, 'one answer per row, in order, all from the same version'), ...errors(400, 401, 403, 404, 413, 503) },
   });
   app.post('/predict', access.middleware, async (c) => {
+    const explain = explainFlag(c.req.query('explain'));
     let body: unknown;
     try {
       body = await c.req.json();
@@ -180,7 +197,7 @@ export function registerPredictRoutes(app: Api, deps: AppDeps, guard: Guard): vo
     }
     const loaded = await deps.predictor.spec(checkedModel((body as { model?: unknown } | null)?.model));
     const { rows } = parseOrThrow(schemasOf(loaded).body, body, `for model '${loaded.spec.name}'`);
-    const batch = await deps.predictor.predict(loaded.spec.name, rows.map((r) => rowValues(loaded.spec, r)));
+    const batch = await deps.predictor.predict(loaded.spec.name, rows.map((r) => rowValues(loaded.spec, r)), { explain });
     countPredictions(deps, batch);
     c.header('x-model-version', String(batch.version));
     return c.json({ model: batch.model, version: batch.version, task: batch.task, labelColumn: batch.labelColumn, ...(batch.views ? { snapshots: batch.views } : {}), predictions: batch.rows });

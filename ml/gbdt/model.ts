@@ -52,24 +52,7 @@ export function featureImportance(features: readonly BinMapper[], trees: readonl
 export function predictRaw(model: GbdtModel, table: ColumnTable): Float32Array {
   const K = model.outputs;
   const F = model.features.length;
-  // One row of inputs: numeric values as they are, categories as their bin (the last bin
-  // for missing, rare and unseen ones), so every node reads a number.
-  const x = new Float32Array(table.rows * F);
-  model.features.forEach((mapper, f) => {
-    const col = table.columns.find((c) => c.name === mapper.feature);
-    if (!col) throw new Error(`input has no column '${mapper.feature}'`);
-    if (col.kind !== mapper.kind) throw new Error(`column '${mapper.feature}' must be ${mapper.kind}`);
-    if (col.kind === 'numeric') {
-      for (let r = 0; r < table.rows; r++) x[r * F + f] = col.values[r]!;
-    } else {
-      const bins = binsOf(mapper as Extract<BinMapper, { kind: 'categorical' }>, col.dictionary);
-      const other = mapper.numBins - 1;
-      for (let r = 0; r < table.rows; r++) {
-        const code = col.codes[r]!;
-        x[r * F + f] = code >= 0 ? bins[code]! : other;
-      }
-    }
-  });
+  const x = encodeRows(model, table);
   const forest = forestOf(model.trees);
   // Float32 sums, each row's in tree order, as onnxruntime adds them. Tree by tree over all
   // rows rather than row by row over all trees: one tree's nodes stay in the cache while every
@@ -94,6 +77,39 @@ export function predictRaw(model: GbdtModel, table: ColumnTable): Float32Array {
   }
   for (let r = 0; r < table.rows; r++) for (let k = 0; k < K; k++) out[r * K + k]! += model.initScores[k]!;
   return out;
+}
+
+/**
+ * The rows as the forest reads them, row-major [rows x features]: numeric values as they are,
+ * categories as their bin (the last bin for missing, rare and unseen ones), so every node reads
+ * a number. Input columns are matched by name.
+ */
+export function encodeRows(model: GbdtModel, table: ColumnTable): Float32Array {
+  const F = model.features.length;
+  const x = new Float32Array(table.rows * F);
+  model.features.forEach((mapper, f) => {
+    const col = table.columns.find((c) => c.name === mapper.feature);
+    if (!col) throw new Error(`input has no column '${mapper.feature}'`);
+    if (col.kind !== mapper.kind) throw new Error(`column '${mapper.feature}' must be ${mapper.kind}`);
+    if (col.kind === 'numeric') {
+      for (let r = 0; r < table.rows; r++) x[r * F + f] = col.values[r]!;
+    } else {
+      const bins = binsOf(mapper as Extract<BinMapper, { kind: 'categorical' }>, col.dictionary);
+      const other = mapper.numBins - 1;
+      for (let r = 0; r < table.rows; r++) {
+        const code = col.codes[r]!;
+        x[r * F + f] = code >= 0 ? bins[code]! : other;
+      }
+    }
+  });
+  return x;
+}
+
+/** Does encoded value `v` go left at the forest's node `n`? (predictRaw inlines the same test.) */
+export function goesLeft(forest: Forest, n: number, v: number): boolean {
+  const m = forest.memberOffset[n]!;
+  // A category bin past the table's end is not in the set (sets are sorted, so the table ends at the largest).
+  return m >= 0 ? v < forest.memberLength[n]! && forest.member[m + v] === 1 : v !== v ? forest.missingLeft[n] === 1 : v <= forest.threshold[n]!;
 }
 
 /** Probabilities (binary: of class 1; multiclass: per class, row-major) or values (regression). */
@@ -124,7 +140,7 @@ export function applyLink(objective: Objective, outputs: number, raw: ArrayLike<
 const forests = new WeakMap<readonly Tree[], { readonly trees: number; readonly forest: Forest }>();
 const categoryBinsByMapper = new WeakMap<BinMapper, WeakMap<readonly string[], { readonly size: number; readonly bins: Int32Array }>>();
 
-function forestOf(trees: readonly Tree[]): Forest {
+export function forestOf(trees: readonly Tree[]): Forest {
   const known = forests.get(trees);
   if (known?.trees === trees.length) return known.forest;
   const forest = flatten(trees);
@@ -142,7 +158,7 @@ function binsOf(mapper: Extract<BinMapper, { kind: 'categorical' }>, dictionary:
   return bins;
 }
 
-type Forest = ReturnType<typeof flatten>;
+export type Forest = ReturnType<typeof flatten>;
 
 /** All trees in flat arrays; child references >= 0 are nodes, < 0 leaves (~index), both global. */
 function flatten(trees: readonly Tree[]) {
@@ -161,6 +177,9 @@ function flatten(trees: readonly Tree[]) {
     left: new Int32Array(nodes),
     right: new Int32Array(nodes),
     leafValue: new Float32Array(leaves),
+    /** Training rows that reached each node and leaf (a node's is the sum of its leaves'): TreeSHAP's weights. */
+    nodeCover: new Float64Array(nodes),
+    leafCover: new Float64Array(leaves),
   };
   let nodeBase = 0;
   let leafBase = 0;
@@ -184,6 +203,9 @@ function flatten(trees: readonly Tree[]) {
       f.right[i] = child(tree.right[n]!);
     });
     f.leafValue.set(tree.leafValue, leafBase);
+    f.leafCover.set(tree.leafCount, leafBase);
+    const cover = (c: number): number => (c < 0 ? tree.leafCount[~c]! : (f.nodeCover[nodeBase + c] = cover(tree.left[c]!) + cover(tree.right[c]!)));
+    if (tree.splitFeature.length > 0) cover(0);
     nodeBase += tree.splitFeature.length;
     leafBase += tree.leafValue.length;
   });
