@@ -146,7 +146,8 @@ describe('BatchInferenceWorkflow', () => {
       workflowId: `batch-materialize-${process.pid}`,
       args: [{ model: MODEL, asOf: hour }],
     });
-    expect(materialized.map((v) => v.asOf)).toEqual([hour, hour]);
+    expect(materialized.map((v) => v.asOf)).toEqual(materialized.map(() => hour));
+    expect(materialized.length).toBeGreaterThan(0);
     const predictor = await Predictor.create(paths);
     try {
       const rows = await queryRows(
@@ -159,7 +160,7 @@ describe('BatchInferenceWorkflow', () => {
       for (const r of rows) {
         const served = await predictor.predict(MODEL, [[String(r.date), String(r.distance), String(r.origin), String(r.destination)]]);
         expect(served.version).toBe(version);
-        expect(served.views?.map((v) => v.asOf)).toEqual([hour, hour]);
+        expect(served.views?.map((v) => v.asOf)).toEqual(materialized.map(() => hour));
         expect(served.rows[0]).toMatchObject({ probability: r.probability, label: r.label });
         if (served.rows[0]?.views && Object.values(served.rows[0].views).every((v) => !v.missing)) withViews++;
       }

@@ -44,6 +44,9 @@ function weeklyViews(spec: Record<string, unknown>): void {
     values: { [`${entity}_delay_rate`]: null },
   });
   features.time = 'departure';
+  // The base spec's own views are replaced: the columns they fed go with them.
+  const replaced = ((features.views ?? []) as { values: Record<string, unknown> }[]).flatMap((v) => Object.keys(v.values));
+  features.columns = (features.columns as { name: string }[]).filter((c) => !replaced.includes(c.name));
   features.views = [view('origin_week', 'origin', 'views/delay_rate_by_origin.sql'), view('destination_week', 'destination', 'views/delay_rate_by_destination.sql')];
   const fed = ['origin_delay_rate', 'destination_delay_rate'];
   features.columns = [...(features.columns as { name: string }[]).filter((c) => !fed.includes(c.name)), ...fed.map((name) => ({ name, kind: 'numeric' }))];

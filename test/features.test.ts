@@ -16,7 +16,7 @@ describe('the flights feature SQL', async () => {
   // of one instant here (the snapshot path is test/feature-views.test.ts's).
   const history = (asOf?: string): ViewSource => ({ kind: 'history', historySql: parquetSource(first!.files), ...(asOf ? { asOf } : {}) });
 
-  it('computes hour, weekday, route and the label from real lake rows', async () => {
+  it('computes hour, weekday, airports and the label from real lake rows', async () => {
     const db = await openDuckDB();
     try {
       const rows = await queryRows(
@@ -33,7 +33,8 @@ describe('the flights feature SQL', async () => {
         const when = new Date(`${String(src.date).replace(' ', 'T')}Z`);
         expect(r.hour).toBe(String(when.getUTCHours()));
         expect(r.day_of_week).toBe(String(((when.getUTCDay() + 6) % 7) + 1)); // ISO: Monday = 1
-        expect(r.route).toBe(`${src.origin}-${src.destination}`);
+        expect(r.origin).toBe(src.origin);
+        expect(r.destination).toBe(src.destination);
         expect(r[LABEL_COLUMN]).toBe(Number(src.delay) > 15 ? 1 : 0);
       });
     } finally {
