@@ -209,6 +209,19 @@ export async function startWorkerHarness(name: string, given?: Paths): Promise<W
 }
 
 /**
+ * Real rows for a model-level check: its labelled features from the lake's first two weeks
+ * (to train on) and `rows` of its newest week (to test on), each with its views' history.
+ */
+export async function firstWeeksAndNewest(paths: Paths, model: string, rows: number) {
+  const loaded = await loadSpec(paths, model);
+  const weeks = await listPartitions(paths, loaded.spec.dataset.name, loaded.spec.dataset.partitionKey);
+  const lake = openLake(paths);
+  const train = await readLabeledFeatures(loaded, weeks.slice(0, 2).flatMap((w) => w.files), undefined, await historySource(lake, loaded, weeks.slice(0, 2).map((w) => w.value)));
+  const test = await readLabeledFeatures(loaded, weeks.at(-1)!.files, rows, await historySource(lake, loaded, [weeks.at(-1)!.value]));
+  return { loaded, train, test };
+}
+
+/**
  * A real model: the spec's GBDT trained by ml/ on the lake's first week and judged on its second,
  * both through the model's own feature SQL.
  */

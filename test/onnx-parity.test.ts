@@ -4,14 +4,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Paths } from '../core/config.js';
 import { loadSession, runModel } from '../core/inference.js';
-import { gbdtParams, loadSpec, specShape } from '../core/spec.js';
+import { gbdtParams, specShape } from '../core/spec.js';
 import { modelTask } from '../tasks/index.js';
 import { predict } from '../ml/gbdt/model.js';
 import { trainGbdt } from '../ml/gbdt/train.js';
 import { exportGbdt, outputName } from '../ml/onnx/tree-ensemble.js';
-import { testPaths, listPartitions } from './helpers.js';
-import { readLabeledFeatures } from '../core/features.js';
-import { historySource, openLake } from '../storage/lake.js';
+import { firstWeeksAndNewest, testPaths } from './helpers.js';
 
 const ROWS = 100_000;
 let paths: Paths;
@@ -23,11 +21,7 @@ beforeAll(async () => {
 describe('ONNX parity on real rows', () => {
   for (const model of ['flight_delay', 'flight_delay_class', 'flight_delay_minutes']) {
     it(`${model}: onnxruntime equals the trainer on ${ROWS.toLocaleString('en-US')} flights`, async () => {
-      const loaded = await loadSpec(paths, model);
-      const weeks = await listPartitions(paths, 'flights', 'week');
-      const lake = openLake(paths);
-      const train = await readLabeledFeatures(loaded, weeks.slice(0, 2).flatMap((w) => w.files), undefined, await historySource(lake, loaded, weeks.slice(0, 2).map((w) => w.value)));
-      const test = await readLabeledFeatures(loaded, weeks.at(-1)!.files, ROWS, await historySource(lake, loaded, [weeks.at(-1)!.value]));
+      const { loaded, train, test } = await firstWeeksAndNewest(paths, model, ROWS);
       expect(test.features.rows).toBe(ROWS);
       const trained = await trainGbdt(train, gbdtParams(loaded.spec, { numIterations: 40, earlyStoppingRounds: 0 }));
       const session = await loadSession(exportGbdt(trained, { producerName: 'test', producerVersion: '0' }));

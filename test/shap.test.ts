@@ -6,13 +6,11 @@
 // Shapley values on small models.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Paths } from '../core/config.js';
-import { gbdtParams, loadSpec } from '../core/spec.js';
+import { gbdtParams } from '../core/spec.js';
 import { encodeRows, forestOf, goesLeft, predictRaw } from '../ml/gbdt/model.js';
 import { explain } from '../ml/gbdt/shap.js';
 import { trainGbdt } from '../ml/gbdt/train.js';
-import { testPaths, listPartitions } from './helpers.js';
-import { readLabeledFeatures } from '../core/features.js';
-import { historySource, openLake } from '../storage/lake.js';
+import { firstWeeksAndNewest, testPaths } from './helpers.js';
 
 const ROWS = 10_000;
 const FLOAT32_UNIT_ROUNDOFF = 2 ** -24;
@@ -25,11 +23,7 @@ beforeAll(async () => {
 describe('TreeSHAP on real rows', () => {
   for (const model of ['flight_delay', 'flight_delay_class', 'flight_delay_minutes']) {
     it(`${model}: expected + contributions = the raw score on ${ROWS.toLocaleString('en-US')} flights`, async () => {
-      const loaded = await loadSpec(paths, model);
-      const weeks = await listPartitions(paths, 'flights', 'week');
-      const lake = openLake(paths);
-      const train = await readLabeledFeatures(loaded, weeks.slice(0, 2).flatMap((w) => w.files), undefined, await historySource(lake, loaded, weeks.slice(0, 2).map((w) => w.value)));
-      const test = await readLabeledFeatures(loaded, weeks.at(-1)!.files, ROWS, await historySource(lake, loaded, [weeks.at(-1)!.value]));
+      const { loaded, train, test } = await firstWeeksAndNewest(paths, model, ROWS);
       expect(test.features.rows).toBe(ROWS);
       const trained = await trainGbdt(train, gbdtParams(loaded.spec, { numIterations: 30, earlyStoppingRounds: 0 }));
       const e = explain(trained, test.features);
