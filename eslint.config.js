@@ -98,4 +98,25 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The typed client is what other programs import: the generated types and openapi-fetch, nothing of the engine.
+    files: ['client/**/*.ts'],
+    ignores: ['client/generate.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [pattern(['../*', '!../client'], 'client/ stands alone: callers get it without the engine.')] },
+      ],
+    },
+  },
+  {
+    // The CLI speaks HTTP through the typed client, as any other caller would.
+    files: ['cli/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [pattern(['../*', '!../client'], 'cli/ goes through the API with client/, never into the engine.')] },
+      ],
+    },
+  },
 );

@@ -20,12 +20,11 @@ import { loadAllSpecs, loadSpec } from '../../core/spec.js';
 import { WorkflowStarter } from '../../runs/starter.js';
 import { EvaluateAndPromoteWorkflow } from '../../workflows/promote.js';
 import type { Api, AppDeps, Guard } from '../app.js';
+import { AliasRecord, asJson, DecisionResult, ModelCard as CardSchema, ModelDetail, ModelSummary, Promotion, RollbackResult } from '../responses.js';
 import { errors, json, ModelParam, ModelVersionParams, WhoAndWhy } from '../schemas.js';
 
 /** How long approve, reject and rollback wait for the workflow to finish the move they asked for. */
 const MOVE_WAIT_MS = 30_000;
-
-const AnyObject = z.object({}).passthrough();
 
 export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void {
   const registry = openRegistry(deps.paths);
@@ -41,7 +40,7 @@ export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void
       tags,
       summary: 'Declared models with their champion, challenger and version count (a spec that does not load: its error)',
       ...read,
-      responses: { 200: json(z.object({ models: z.array(AnyObject) }), 'the models'), ...errors(401, 403) },
+      responses: { 200: json(z.object({ models: z.array(ModelSummary) }), 'the models'), ...errors(401, 403) },
     }),
     async (c) => {
       const models = [];
@@ -76,13 +75,13 @@ export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void
       summary: 'Gate and approval policy, aliases, and every version with its metrics, last evaluation and lineage',
       ...read,
       request: { params: ModelParam },
-      responses: { 200: json(AnyObject, 'the model'), ...errors(400, 401, 403, 404) },
+      responses: { 200: json(ModelDetail, 'the model'), ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       const { name } = c.req.valid('param');
       const { spec: s } = await spec(name);
       const versions = [];
-      for (const v of await registry.listVersions(name)) versions.push(versionSummary(await registry.readCard(name, v)));
+      for (const v of await registry.listVersions(name)) versions.push(asJson(versionSummary(await registry.readCard(name, v))));
       return c.json(
         {
           name,
@@ -109,12 +108,12 @@ export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void
       summary: 'The full model card: lineage, trainer, parity, every evaluation',
       ...read,
       request: { params: ModelVersionParams },
-      responses: { 200: json(AnyObject, 'the card'), ...errors(400, 401, 403, 404) },
+      responses: { 200: json(CardSchema, 'the card'), ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       const { name, version } = c.req.valid('param');
       await spec(name);
-      return c.json((await registry.readCard(name, version)) as unknown as Record<string, unknown>, 200);
+      return c.json(asJson(await registry.readCard(name, version)), 200);
     },
   );
 
@@ -126,12 +125,12 @@ export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void
       summary: 'The audit log: every alias move with time, from, to, action, actor, reason, workflow and run',
       ...read,
       request: { params: ModelParam },
-      responses: { 200: json(z.object({ model: z.string(), entries: z.array(AnyObject) }), 'the log, oldest first'), ...errors(400, 401, 403, 404) },
+      responses: { 200: json(z.object({ model: z.string(), entries: z.array(AliasRecord) }), 'the log, oldest first'), ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       const { name } = c.req.valid('param');
       await spec(name);
-      return c.json({ model: name, entries: (await registry.aliasHistory(name)) as unknown as Record<string, unknown>[] }, 200);
+      return c.json({ model: name, entries: asJson(await registry.aliasHistory(name)) }, 200);
     },
   );
 
@@ -143,7 +142,7 @@ export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void
       summary: 'What the running promotion of the model does or waits for (its status query)',
       ...read,
       request: { params: ModelParam },
-      responses: { 200: json(AnyObject, 'running: false, or the workflow and its status'), ...errors(400, 401, 403, 404, 503) },
+      responses: { 200: json(Promotion, 'running: false, or the workflow and its status'), ...errors(400, 401, 403, 404, 503) },
     }),
     async (c) => {
       const { name } = c.req.valid('param');
@@ -166,7 +165,7 @@ export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void
         summary: `${action === 'approve' ? 'Approve' : 'Reject'} the version the running promotion waits on (update \`decide\`)`,
         ...admin,
         request: { params: ModelVersionParams, body: { required: true, content: { 'application/json': { schema: WhoAndWhy } } } },
-        responses: { 200: json(AnyObject, 'the decision and the workflow’s result'), ...errors(400, 401, 403, 404, 409, 503) },
+        responses: { 200: json(DecisionResult, 'the decision and the workflow’s result'), ...errors(400, 401, 403, 404, 409, 503) },
       }),
       async (c) => {
         const { name, version } = c.req.valid('param');
@@ -200,7 +199,7 @@ export function registerModelRoutes(app: Api, deps: AppDeps, guard: Guard): void
       summary: 'Move champion back to the one before it (RollbackChampionWorkflow)',
       ...admin,
       request: { params: ModelParam, body: { required: true, content: { 'application/json': { schema: WhoAndWhy } } } },
-      responses: { 200: json(AnyObject, 'the alias move'), ...errors(400, 401, 403, 404, 409, 503) },
+      responses: { 200: json(RollbackResult, 'the alias move'), ...errors(400, 401, 403, 404, 409, 503) },
     }),
     async (c) => {
       const { name } = c.req.valid('param');

@@ -139,6 +139,14 @@ export function predictQueryHandler(deps: PredictDeps, schemasOf = schemaCache(d
   };
 }
 
+/** A row of any declared model, for the document: each model's row schema, one of which a row must match. */
+function anyRowOf(specs: readonly ModelSpec[]): z.ZodType {
+  const rows = specs.map((spec) => rowSchema(spec, true).openapi({ title: `a row for ${spec.name}` }));
+  const [first, second, ...rest] = rows;
+  if (!first) return z.object({}).passthrough();
+  return second ? z.union([first, second, ...rest]) : first;
+}
+
 export function registerPredictRoutes(app: Api, deps: AppDeps, guard: Guard): void {
   const schemasOf = schemaCache(deps);
   const answerQuery = predictQueryHandler(deps, schemasOf);
@@ -175,7 +183,7 @@ export function registerPredictRoutes(app: Api, deps: AppDeps, guard: Guard): vo
         content: {
           'application/json': {
             schema: z
-              .object({ model: modelName, rows: z.array(firstSpec ? rowSchema(firstSpec, true) : z.object({})).min(1).max(deps.limits.maxPredictRows) })
+              .object({ model: modelName, rows: z.array(anyRowOf(deps.specs)).min(1).max(deps.limits.maxPredictRows) })
               .openapi('PredictRequest', {
                 example: firstSpec
                   ? { model: firstSpec.name, rows: [Object.fromEntries(requestColumns(firstSpec).map((col) => [col.name, col.example ?? '']))] }

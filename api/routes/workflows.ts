@@ -14,6 +14,7 @@ import { openRegistry } from '../../storage/registry.js';
 import { loadSpec, type LoadedSpec } from '../../core/spec.js';
 import type { BatchInferenceInput, TrainModelInput } from '../../core/types.js';
 import type { Api, AppDeps, Guard } from '../app.js';
+import { WorkflowRun } from '../responses.js';
 import { actor, errors, json, modelName, reason } from '../schemas.js';
 import { WorkflowStarter } from '../../runs/starter.js';
 import { startPromotion } from './models.js';
@@ -208,7 +209,7 @@ export function registerWorkflowRoutes(app: Api, deps: AppDeps, guard: Guard): v
           })
           .strict(),
       },
-      responses: { 200: json(z.object({}).passthrough(), 'the run'), ...errors(400, 401, 403, 404, 503) },
+      responses: { 200: json(WorkflowRun, 'the run'), ...errors(400, 401, 403, 404, 503) },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
