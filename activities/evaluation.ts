@@ -4,16 +4,14 @@
 import { Context } from '@temporalio/activity';
 import { performance } from 'node:perf_hooks';
 import type { Paths } from '../core/config.js';
-import { CorruptModelError, DataContractViolation, errorMessage, HoldoutMismatchError, InvalidSpecError, namingSqlFile } from '../core/errors.js';
-import { readLabeledFeatures, readLabeledRows } from '../core/features.js';
-import { sameSides, sideRows, splitQuery } from '../core/split.js';
+import { DataContractViolation, HoldoutMismatchError, InvalidSpecError } from '../core/errors.js';
+import { sameSides } from '../core/split.js';
 import { calibrationBins, evaluateGate } from '../core/gate.js';
 import { gatherRows, pairedBootstrap, type PairedInterval } from '../ml/bootstrap.js';
-import { loadSession, runModel, scoreInBatches, type InferenceSession } from '../core/inference.js';
-import { historySource, openLake } from '../storage/lake.js';
+import { runModel, scoreInBatches, type InferenceSession } from '../core/inference.js';
+import { openVersionSession, readHoldout } from '../storage/holdout.js';
 import type { EvaluationResult, LatencyReport } from '../core/promotion.js';
 import { CHAMPION, type ModelCard, openRegistry } from '../storage/registry.js';
-import { runSpec } from '../storage/spec-pins.js';
 import { loadSpec, type ModelSpec } from '../core/spec.js';
 import { metricValue, type Baseline, type Metrics } from '../ml/metrics.js';
 import { sliceTable, type ColumnTable, type LabeledTable } from '../ml/table.js';
@@ -32,43 +30,17 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
   async function evaluateVersion(input: { model: string; version: number }): Promise<EvaluationResult> {
     const ctx = Context.current();
     const card = await registry.readCard(input.model, input.version);
-    // The data and feature SQL the version was trained under, as its run pinned them; the gate
-    // and approval policy as the spec says now (re-judging a version under a changed gate is
-    // what an evaluation is for).
-    const loaded = await runSpec(paths, input.model, card.lineage.specSha256);
-    const { spec } = loaded;
     const { gate: gateSpec, approval } = await currentPolicy(paths, card);
     // The file is checked before anything else, so a corrupt candidate fails fast and clearly.
-    const candidateSession = await openRegistered(card);
+    const candidateSession = await openVersionSession(paths, card);
     try {
       const championVersion = (await registry.getAlias(input.model, CHAMPION))?.version ?? null;
       const championCard = championVersion === null ? null : await registry.readCard(input.model, championVersion);
-
-      const partitions = card.lineage.dataset.holdoutPartitions;
-      const lake = openLake(paths);
-      const available = await lake.partitions(spec.dataset.name, spec.dataset.partitionKey);
-      const lakeFiles = partitions.flatMap((value) => {
-        const found = available.find((p) => p.value === value);
-        if (!found) {
-          throw new DataContractViolation(
-            'empty',
-            `holdout partition ${spec.dataset.partitionKey}=${value} of v${input.version} is no longer in the lake`,
-            lake.location(spec.dataset.name),
-          );
-        }
-        return found.files;
-      });
-      const files = await lake.localFiles(lakeFiles);
-      ctx.heartbeat({ stage: 'reading holdout', partitions });
-      // A random split cuts the holdout out of the same partitions again, the way this version's card says.
-      const split = card.lineage.dataset.split;
-      const holdout = await namingSqlFile(spec.features.sql, async () =>
-      {
-        const history = await historySource(lake, loaded, partitions);
-        return split?.by === 'random'
-          ? readLabeledRows(loaded, sideRows(`(${await splitQuery(paths.sqlDir, loaded, files, split, history)})`, 'holdout'))
-          : readLabeledFeatures(loaded, files, undefined, history);
-      });
+      // The data and feature SQL the version was trained under, as its run pinned them; the gate
+      // and approval policy as the spec says now (re-judging a version under a changed gate is
+      // what an evaluation is for).
+      const { loaded, partitions, table: holdout } = await readHoldout(paths, card, (details) => ctx.heartbeat(details));
+      const { spec } = loaded;
       ctx.heartbeat({ stage: 'read holdout', rows: holdout.features.rows });
       if (holdout.features.rows === 0) {
         throw new DataContractViolation('empty', `holdout partitions ${partitions.join(', ')} have no labelled rows`, spec.features.sql);
@@ -82,13 +54,13 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
       const latency = await measureLatency(candidateSession, holdout.features, card.output);
       let champion = null;
       if (championCard) {
-        const session = championCard.version === card.version ? candidateSession : await openRegistered(championCard);
+        const session = championCard.version === card.version ? candidateSession : await openVersionSession(paths, championCard);
         try {
           const scored = await score(session, championCard, holdout, baseline, bins, 'champion');
           const gain = gateSpec.champion && holdout.features.rows <= BOOTSTRAP_MAX_ROWS ? gainInterval(card, gateSpec.metric, holdout, baseline, candidate.predictions, scored.predictions) : undefined;
           const seen = new Set([...championCard.lineage.dataset.trainPartitions, ...(championCard.lineage.dataset.validationPartitions ?? [])]);
           // Under the same random split the champion never trained on these rows, though it read the same partitions.
-          const sawHoldout = sameSides(split, championCard.lineage.dataset.split) ? [] : partitions.filter((p) => seen.has(p));
+          const sawHoldout = sameSides(card.lineage.dataset.split, championCard.lineage.dataset.split) ? [] : partitions.filter((p) => seen.has(p));
           champion = { version: championCard.version, metrics: scored.metrics, calibrationError: scored.calibrationError, sawHoldout, ...(gain ? { gain } : {}) };
         } finally {
           if (session !== candidateSession) await session.release();
@@ -118,16 +90,6 @@ export function createEvaluationActivities({ paths }: EvaluationDeps) {
       };
     } finally {
       await candidateSession.release();
-    }
-  }
-
-  /** The version's model file, checked against its card's hash and loaded by onnxruntime. */
-  async function openRegistered(card: ModelCard): Promise<InferenceSession> {
-    const bytes = await registry.readVerifiedModel(card);
-    try {
-      return await loadSession(bytes);
-    } catch (err) {
-      throw new CorruptModelError(registry.modelLocation(card.model, card.version), `onnxruntime cannot load it: ${errorMessage(err)}`);
     }
   }
 

@@ -59,6 +59,7 @@ export function createRegistryActivities({ paths, codeVersion }: RegistryDeps) {
           ...(input.trained.importance.meanAbsContribution ? { meanAbsContribution: input.trained.importance.meanAbsContribution[i]! } : {}),
         })),
         ...(input.trained.importance.contributionRows ? { contributionRows: input.trained.importance.contributionRows } : {}),
+        ...(input.trained.curve ? { curve: input.trained.curve } : {}),
         ...(input.trials ? { tuning: { chosen: input.trained.trial, trials: input.trials } } : {}),
       },
       metrics: {

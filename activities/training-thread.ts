@@ -45,7 +45,7 @@ export type TrainingMessage =
   | { readonly type: 'resumed'; readonly iteration: number }
   | ({ readonly type: 'iteration' } & IterationInfo)
   | { readonly type: 'checkpoint'; readonly iteration: number }
-  | ({ readonly type: 'done' } & Pick<TrainedModel, 'holdout' | 'baseline' | 'validation' | 'iterations' | 'bestIteration' | 'resumedFromIteration' | 'importance'>);
+  | ({ readonly type: 'done' } & Pick<TrainedModel, 'holdout' | 'baseline' | 'validation' | 'iterations' | 'bestIteration' | 'resumedFromIteration' | 'importance' | 'curve'>);
 
 export async function readLabeled(
   file: string | readonly string[],
@@ -88,6 +88,7 @@ async function run(job: TrainingJob, post: (m: TrainingMessage) => void): Promis
   if (resumeFrom && JSON.stringify(resumeFrom.params) !== JSON.stringify(job.params)) resumeFrom = undefined;
   if (resumeFrom) post({ type: 'resumed', iteration: resumeFrom.iteration });
   post({ type: 'status', stage: 'binning features', rows: train.features.rows });
+  const curve = { metric: '', iteration: [] as number[], train: [] as (number | null)[], valid: [] as (number | null)[] };
   const model = await trainGbdt(train, job.params, {
     validation,
     resumeFrom,
@@ -96,7 +97,13 @@ async function run(job: TrainingJob, post: (m: TrainingMessage) => void): Promis
       await replaceDurably(job.checkpointFile, encodeCheckpoint(checkpoint));
       post({ type: 'checkpoint', iteration: checkpoint.iteration });
     },
-    onIteration: (i) => post({ type: 'iteration', ...i }),
+    onIteration: (i) => {
+      curve.metric = i.metric;
+      curve.iteration.push(i.iteration);
+      curve.train.push(i.trainMetric);
+      curve.valid.push(i.validMetric);
+      post({ type: 'iteration', ...i });
+    },
   });
   post({ type: 'status', stage: 'scoring holdout and exporting ONNX', rows: holdout.features.rows });
   const holdoutMetrics = task.evaluate(holdout.labels, predict(model, holdout.features), baseline);
@@ -120,6 +127,7 @@ async function run(job: TrainingJob, post: (m: TrainingMessage) => void): Promis
     bestIteration: model.bestIteration,
     resumedFromIteration: resumeFrom?.iteration ?? 0,
     importance: { ...model.importance, meanAbsContribution, contributionRows: sample.rows },
+    curve,
   });
 }
 

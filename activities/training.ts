@@ -170,6 +170,7 @@ export function createTrainingActivities({ paths, codeVersion }: TrainingDeps) {
       resumedFromIteration: done.resumedFromIteration,
       attempt: ctx.info.attempt,
       importance: done.importance,
+      ...(done.curve ? { curve: done.curve } : {}),
       seconds: (Date.now() - started) / 1000,
     };
   }

@@ -9,6 +9,7 @@ import { InvalidRequestError, PayloadTooLargeError } from '../core/errors.js';
 import type { ModelSpec } from '../core/spec.js';
 import { requireScope, type AuthConfig, type AuthVariables, type Scope } from './auth.js';
 import type { ApiLimits } from './config.js';
+import { registerConsole } from './console/routes.js';
 import { registerDocs } from './docs.js';
 import { errorResponse } from './errors.js';
 import { logRequest, type Logger } from './log.js';
@@ -87,5 +88,6 @@ export function createApp(deps: AppDeps): Api {
   registerReportRoutes(app, deps, guard);
   registerScheduleRoutes(app, deps, guard);
   registerDocs(app, deps, createApp);
+  registerConsole(app, deps);
   return app;
 }

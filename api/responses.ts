@@ -45,7 +45,7 @@ export const VersionSummary = z
     createdAt: z.string(),
     holdout: Open.openapi({ description: 'the holdout metrics (auc, logLoss, accuracy, rmse, ... by task)' }),
     lastEvaluation: z
-      .object({ outcome: z.string(), evaluatedAt: z.string(), gate: Open, decision: Open.optional(), workflowId: z.string() })
+      .object({ outcome: z.string(), evaluatedAt: z.string(), gate: Open, decision: Open.optional(), workflowId: z.string(), runId: z.string() })
       .nullable(),
     lineage: z.object({
       snapshotHash: z.string(),
@@ -54,6 +54,7 @@ export const VersionSummary = z
       featureSqlSha256: z.string(),
       codeVersion: z.string(),
       workflowId: z.string(),
+      runId: z.string(),
     }),
     links: Links,
   })

@@ -2513,12 +2513,14 @@ export interface components {
                     [key: string]: unknown;
                 };
                 outcome: string;
+                runId: string;
                 workflowId: string;
             } | null;
             lineage: {
                 codeVersion: string;
                 featureSqlSha256: string;
                 holdoutPartitions: string[];
+                runId: string;
                 snapshotHash: string;
                 trainPartitions: string[];
                 workflowId: string;

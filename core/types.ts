@@ -118,7 +118,16 @@ export interface TrainedModel {
     readonly meanAbsContribution?: readonly number[];
     readonly contributionRows?: number;
   };
+  /** The loss per round: validation every round, training every few (null between); from the resumed round on after a retry. */
+  readonly curve?: TrainingCurve;
   readonly seconds: number;
+}
+
+export interface TrainingCurve {
+  readonly metric: string;
+  readonly iteration: readonly number[];
+  readonly train: readonly (number | null)[];
+  readonly valid: readonly (number | null)[];
 }
 
 export interface ParityReport {

@@ -19,7 +19,7 @@
 // after every completed move the alias and the log agree, whichever process moved last. A
 // retried move of the same run finds its entry and only settles the alias.
 import type { SplitSpec } from '../core/spec.js';
-import type { CrossValidation } from '../core/types.js';
+import type { CrossValidation, TrainingCurve } from '../core/types.js';
 import type { Baseline, Metrics, Task } from '../ml/metrics.js';
 import { CorruptModelError, UnknownVersionError, WriteConflictError } from '../core/errors.js';
 import type { AliasLogEntry, AliasMove, AliasRecord } from '../core/aliases.js';
@@ -62,6 +62,8 @@ export interface ModelCard {
     /** Per feature: total gain and number of splits, and the mean |TreeSHAP contribution| to the raw score over `contributionRows` holdout rows. */
     readonly featureImportance?: readonly { readonly feature: string; readonly gain: number; readonly splits: number; readonly meanAbsContribution?: number }[];
     readonly contributionRows?: number;
+    /** The loss per round of the training that made it (absent on versions from before curves were kept). */
+    readonly curve?: TrainingCurve;
     readonly tuning?: unknown;
   };
   readonly metrics: {

@@ -3,6 +3,7 @@
 import { BIGINT, DOUBLE } from '@duckdb/node-api';
 import { quoteIdent } from '../core/duckdb.js';
 import { binaryCalibrationError, binaryMetrics, labelMean, type Baseline, type BinaryMetrics, type Metrics } from '../ml/metrics.js';
+import { confusion, rankingCurves, reliability } from '../ml/curves.js';
 import { ownVariant, type ModelShape, type ModelTask, type TaskKind } from './task.js';
 
 type BinaryBaseline = Extract<Baseline, { task: 'binary' }>;
@@ -38,6 +39,18 @@ function binaryModel({ decisionThreshold }: ModelShape): ModelTask {
     width: 1,
     evaluate: (labels, predictions, baseline) => binaryMetrics(labels, predictions, threshold, ownVariant<BinaryBaseline>(baseline, 'binary').rate),
     calibrationError: (labels, predictions, bins) => binaryCalibrationError(labels, predictions, bins),
+    diagnostics(labels, predictions) {
+      const { roc, pr } = rankingCurves(predictions, (i) => labels[i] === 1, 'true');
+      const decided = (i: number) => (predictions[i]! >= threshold ? 1 : 0);
+      return {
+        kind: 'classification',
+        rows: labels.length,
+        roc: [roc],
+        pr: [pr],
+        calibration: reliability(predictions, (i) => labels[i] === 1),
+        confusion: confusion((i) => (labels[i] === 1 ? 1 : 0), decided, labels.length, ['false', 'true']),
+      };
+    },
     sameDecision: (a, b, r) => a[r]! >= threshold === b[r]! >= threshold,
     answer: (output, r) => ({ probability: output[r]!, label: output[r]! >= threshold, threshold }),
     predictionColumns: ['probability', 'label'],

@@ -4,6 +4,7 @@
 import { BIGINT } from '@duckdb/node-api';
 import { quoteIdent, quoteLiteral } from '../core/duckdb.js';
 import { argmax, classFrequencies, multiclassMetrics, topLabelCalibrationError, type Baseline, type Metrics, type MulticlassMetrics } from '../ml/metrics.js';
+import { confusion, rankingCurves, reliability } from '../ml/curves.js';
 import { ownVariant, type ModelShape, type ModelTask, type TaskKind } from './task.js';
 
 type MulticlassBaseline = Extract<Baseline, { task: 'multiclass' }>;
@@ -51,6 +52,24 @@ function multiclassModel(shape: ModelShape): ModelTask {
     evaluate: (labels, predictions, baseline) => multiclassMetrics(labels, predictions, ownVariant<MulticlassBaseline>(baseline, 'multiclass').priors),
     calibrationError: (labels, predictions, bins) => topLabelCalibrationError(labels, predictions, K, bins),
     sameDecision: (a, b, r) => argmax(a, r * K, K) === argmax(b, r * K, K),
+    diagnostics(labels, predictions) {
+      const rows = labels.length;
+      const curves = classes.map((c, k) => {
+        const scores = new Float64Array(rows);
+        for (let i = 0; i < rows; i++) scores[i] = predictions[i * K + k]!;
+        return rankingCurves(scores, (i) => labels[i] === k, c);
+      });
+      const top = new Float64Array(rows);
+      for (let i = 0; i < rows; i++) top[i] = predictions[i * K + argmax(predictions, i * K, K)]!;
+      return {
+        kind: 'classification',
+        rows,
+        roc: curves.map((c) => c.roc),
+        pr: curves.map((c) => c.pr),
+        calibration: reliability(top, (i) => argmax(predictions, i * K, K) === labels[i]),
+        confusion: confusion((i) => labels[i]!, (i) => argmax(predictions, i * K, K), rows, classes),
+      };
+    },
     answer(output, r) {
       const probabilities: Record<string, number> = {};
       for (let k = 0; k < K; k++) probabilities[classes[k]!] = output[r * K + k]!;

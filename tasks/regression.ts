@@ -2,6 +2,7 @@
 // naive model; squared error by default, Huber when the spec chooses it.
 import { quoteIdent } from '../core/duckdb.js';
 import { labelMean, regressionMetrics, type Baseline, type Metrics, type RegressionMetrics } from '../ml/metrics.js';
+import { residualDiagnostics } from '../ml/curves.js';
 import { ownVariant, type ModelTask, type TaskKind } from './task.js';
 
 type RegressionBaseline = Extract<Baseline, { task: 'regression' }>;
@@ -36,6 +37,7 @@ const regressionModel: ModelTask = {
   evaluate: (labels, predictions, baseline) => regressionMetrics(labels, predictions, ownVariant<RegressionBaseline>(baseline, 'regression').mean),
   calibrationError: () => null,
   sameDecision: () => true,
+  diagnostics: (labels, predictions) => residualDiagnostics(labels, predictions),
   answer: (output, r) => ({ prediction: output[r]! }),
   predictionColumns: ['prediction'],
   predictionExpressions: () => ['s0 AS prediction'],

@@ -7,6 +7,7 @@
 // Two levels, as LightGBM's objective classes: the TaskKind knows what holds for every model
 // of the task; `forModel` binds it to one model's shape (its classes and decision threshold).
 import type { DuckDBType, DuckDBValue } from '@duckdb/node-api';
+import type { Diagnostics } from '../ml/curves.js';
 import type { Baseline, Metrics, Task } from '../ml/metrics.js';
 
 export type { Task } from '../ml/metrics.js';
@@ -82,6 +83,8 @@ export interface ModelTask {
   calibrationError(labels: ArrayLike<number>, predictions: ArrayLike<number>, bins: number): number | null;
   /** Whether two output arrays decide row `r` the same way (label for classifiers; always for regression). */
   sameDecision(a: ArrayLike<number>, b: ArrayLike<number>, r: number): boolean;
+  /** Curves, reliability and confusion (classification) or residuals (regression) of predictions against labels, for people. */
+  diagnostics(labels: ArrayLike<number>, predictions: ArrayLike<number>): Diagnostics;
   /** Row `r` of the output, as /predict answers it. */
   answer(output: ArrayLike<number>, r: number): PredictionValue;
   /** Names of the columns batch scoring stores the prediction in. */

@@ -10,6 +10,7 @@ import { decodeModel, encodeModel, encodeRows, forestOf, goesLeft, predict, pred
 import { explain } from '../ml/gbdt/shap.js';
 import type { GbdtParams } from '../ml/gbdt/params.js';
 import { trainGbdt, type GbdtCheckpoint } from '../ml/gbdt/train.js';
+import { confusion, rankingCurves, reliability, residualDiagnostics } from '../ml/curves.js';
 import { auc, binaryCalibrationError, binaryMetrics, logLoss, multiclassMetrics, regressionMetrics, topLabelCalibrationError } from '../ml/metrics.js';
 import { exportGbdt, outputName } from '../ml/onnx/tree-ensemble.js';
 import { mulberry32 } from '../ml/random.js';
@@ -102,6 +103,51 @@ describe('metrics', () => {
     const probs = [0.6, 0.3, 0.1, 0.6, 0.3, 0.1, 0.6, 0.3, 0.1, 0.1, 0.6, 0.3, 0.2, 0.2, 0.6];
     expect(topLabelCalibrationError([0, 0, 0, 0, Number.NaN], probs, 3)).toBeCloseTo(0.15, 6);
     expect(binaryCalibrationError([Number.NaN], [0.5])).toBeNaN();
+  });
+});
+
+describe('diagnostic curves', () => {
+  const next = mulberry32(11);
+  const n = 3_000;
+  const labels = Float64Array.from({ length: n }, () => (next() < 0.3 ? 1 : 0));
+  // Scores rounded to two decimals, so many rows tie: a threshold decides them together.
+  const scores = Float64Array.from(labels, (y) => Math.round(Math.min(1, Math.max(0, 0.35 * y + 0.65 * next())) * 100) / 100);
+
+  it('ROC area equals the rank AUC, ties included, and the curve runs from (0,0) to (1,1)', () => {
+    const { roc, pr } = rankingCurves(scores, (i) => labels[i] === 1, 'true');
+    expect(roc.area).toBeCloseTo(auc(labels, scores), 12);
+    expect(roc.points[0]).toEqual([0, 0]);
+    expect(roc.points.at(-1)).toEqual([1, 1]);
+    expect(roc.points.length).toBeLessThanOrEqual(200);
+    // Average precision, summed directly over the distinct thresholds.
+    const thresholds = [...new Set(scores)].sort((a, b) => b - a);
+    const positives = labels.reduce((a, b) => a + b, 0);
+    let ap = 0;
+    let lastRecall = 0;
+    for (const t of thresholds) {
+      let tp = 0;
+      let all = 0;
+      for (let i = 0; i < n; i++) if (scores[i]! >= t) (all++, (tp += labels[i]!));
+      ap += (tp / positives - lastRecall) * (tp / all);
+      lastRecall = tp / positives;
+    }
+    expect(pr.area).toBeCloseTo(ap, 12);
+    expect(pr.points.at(-1)![0]).toBe(1);
+  });
+
+  it('reliability bins hold every row, confusion counts every row once, residuals spread over the rows', () => {
+    const bins = reliability(scores, (i) => labels[i] === 1);
+    expect(bins.reduce((a, b) => a + b.rows, 0)).toBe(n);
+    for (const b of bins) expect(b.observed).toBeGreaterThanOrEqual(0);
+    const m = confusion((i) => labels[i]!, (i) => (scores[i]! >= 0.5 ? 1 : 0), n, ['false', 'true']);
+    expect(m.matrix.flat().reduce((a, b) => a + b, 0)).toBe(n);
+    expect(m.matrix[1]![1]).toBe(Array.from(labels).filter((y, i) => y === 1 && scores[i]! >= 0.5).length);
+    const r = residualDiagnostics(labels, scores);
+    if (r.kind !== 'regression') throw new Error('regression diagnostics');
+    expect(r.residuals).toHaveLength(1_000);
+    expect(r.binned.reduce((a, b) => a + b.rows, 0)).toBe(n);
+    const mean = Array.from(labels).reduce((a, y, i) => a + y - scores[i]!, 0) / n;
+    expect(r.binned.reduce((a, b) => a + b.meanResidual * b.rows, 0) / n).toBeCloseTo(mean, 12);
   });
 });
 

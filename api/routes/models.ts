@@ -227,7 +227,7 @@ function versionSummary(card: ModelCard) {
     createdAt: card.createdAt,
     holdout: card.metrics.holdout,
     lastEvaluation: last
-      ? { outcome: last.outcome, evaluatedAt: last.report.evaluatedAt, gate: last.report.gate, ...(last.decision ? { decision: last.decision } : {}), workflowId: last.workflowId }
+      ? { outcome: last.outcome, evaluatedAt: last.report.evaluatedAt, gate: last.report.gate, ...(last.decision ? { decision: last.decision } : {}), workflowId: last.workflowId, runId: last.runId }
       : null,
     lineage: {
       snapshotHash: card.lineage.dataset.snapshotHash,
@@ -236,6 +236,7 @@ function versionSummary(card: ModelCard) {
       featureSqlSha256: card.lineage.featureSql.sha256,
       codeVersion: card.lineage.codeVersion,
       workflowId: card.lineage.workflowId,
+      runId: card.lineage.runId,
     },
     links: { self: `/models/${card.model}/versions/${card.version}` },
   };
