@@ -246,6 +246,7 @@ async function main(): Promise<void> {
   say('');
   say(`ready. API ${apiUrl} (docs ${apiUrl}/docs)   Temporal UI ${server.uiUrl}   (Ctrl-C stops everything)`);
   say(`  API tokens: ${tokensFile} (admin: ${adminToken})`);
+  say(`  console: ${apiUrl}/ui (sign in with a token)   CLI: npx mlops models, npx mlops train <model>, npx mlops --help`);
   say(`  retrain: curl -X POST ${apiUrl}/workflows/train -H 'authorization: Bearer ${adminToken}' -H 'content-type: application/json' -d '{"model":"${first ?? 'flight_delay'}"}'`);
   say(`  watch the loop on the weeks still to come (drift, reports, retraining by itself): npm run demo`);
   if (others.length) say(`  next: ${others.join(', ')} (each trains now if it has no champion; follow them in the Temporal UI)`);

@@ -36,7 +36,8 @@ Runs and decisions (an admin token)
 Options
   --url URL           the API (MLOPS_URL, else http://127.0.0.1:3000)
   --token-file FILE   a file with the token, or the API's tokens file (MLOPS_TOKEN_FILE);
-                      MLOPS_TOKEN holds the token itself; else ./.state/api-tokens.json if present
+                      MLOPS_TOKEN holds the token itself; else npm start's tokens file
+                      (MLOPS_API_TOKENS_FILE, or api-tokens.json in MLOPS_STATE_DIR or ./.state)
   --json              reads print JSON instead of a table
   -h, --help
 
@@ -73,7 +74,9 @@ const GLOBAL = {
 /** The token: MLOPS_TOKEN, else a token file (one token, or the API's {tokens: [...]} file, admin first). */
 export function tokenFrom(env: NodeJS.ProcessEnv, file: string | undefined, cwd: string): string | undefined {
   if (env.MLOPS_TOKEN) return env.MLOPS_TOKEN.trim();
-  const chosen = file ?? env.MLOPS_TOKEN_FILE ?? (existsSync(path.join(cwd, '.state', 'api-tokens.json')) ? path.join(cwd, '.state', 'api-tokens.json') : undefined);
+  // npm start's tokens file: in MLOPS_API_TOKENS_FILE, else in the state folder.
+  const started = env.MLOPS_API_TOKENS_FILE ?? path.resolve(cwd, env.MLOPS_STATE_DIR ?? '.state', 'api-tokens.json');
+  const chosen = file ?? env.MLOPS_TOKEN_FILE ?? (existsSync(started) ? started : undefined);
   if (!chosen) return undefined;
   let text: string;
   try {
