@@ -130,6 +130,7 @@ describe('console', () => {
       expect(await page.locator('a', { hasText: 'training run' }).first().getAttribute('href')).toMatch(/^http:\/\/localhost:8233\/namespaces\/default\/workflows\/console-flight_delay-2-/);
       expect(await page.locator('svg[aria-label^="Champion version over time"]').count()).toBe(1);
       expect(await page.locator('svg[aria-label^="auc per week"]').count()).toBe(1);
+      expect(await page.locator('a', { hasText: 'monitoring run' }).first().getAttribute('href')).toMatch(/\/workflows\/console-monitor-\d+\//);
       const report = page.locator('a[href^="/ui/models/flight_delay/reports/"]').first();
       const reportUrl = (await report.getAttribute('href'))!;
 

@@ -33,6 +33,8 @@ export interface HoldoutComparison {
 /** Largest spread of rows the intervals resample: beyond it the interval is as narrow as it gets for the decision at hand. */
 const BOOTSTRAP_ROWS = 20_000;
 const KEEP = 8;
+/** Rows per onnxruntime run: a page waits for the whole holdout, not for one row's latency. */
+const SCORE_ROWS_PER_RUN = 4_096;
 
 export class HoldoutScorer {
   private readonly cache = new Map<string, Promise<HoldoutComparison>>();
@@ -66,7 +68,7 @@ export class HoldoutScorer {
     for (const card of cards) {
       const session = await openVersionSession(this.paths, card);
       try {
-        outputs.push(await scoreInBatches(session, table.features, card.output, modelTask(card).width));
+        outputs.push(await scoreInBatches(session, table.features, card.output, modelTask(card).width, undefined, SCORE_ROWS_PER_RUN));
       } finally {
         await session.release();
       }

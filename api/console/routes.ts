@@ -39,6 +39,8 @@ interface ReportRow {
 interface ReportJson {
   version: number;
   createdAt: string;
+  workflowId: string;
+  runId: string;
   performance: { metric: string; overTime: { partition: string; rows: number; metrics: Record<string, number | null>; role: string }[] };
 }
 interface ScheduleRow {
@@ -259,11 +261,13 @@ ${canRollBack ? actionForm(`${base}/rollback`, `Roll back from v${champion}`, s,
     if (reports.length === 0) return html`<p class="muted">No monitoring report yet.</p>`;
     // Each week's metric from the newest report that judged it, under the champion of that report.
     const byWeek = new Map<string, { value: number; version: number }>();
+    const runs = new Map<string, string>();
     let metric = '';
     for (const r of [...reports].reverse().slice(-52)) {
       const full = await call<ReportJson>(s, `/reports/${name}/${r.id}/report.json`);
       if (!full.ok) continue;
       metric = full.data.performance.metric;
+      runs.set(r.id, temporalUiLink(deps.temporal, full.data.workflowId, full.data.runId));
       for (const p of full.data.performance.overTime) {
         const value = p.metrics[metric];
         if (p.role === 'window' && typeof value === 'number') byWeek.set(p.partition, { value, version: full.data.version });
@@ -276,8 +280,8 @@ ${canRollBack ? actionForm(`${base}/rollback`, `Roll back from v${champion}`, s,
     const marks = weeks.flatMap((w, k) => (k > 0 && byWeek.get(w)!.version !== byWeek.get(weeks[k - 1]!)!.version ? [{ x: k, label: `v${byWeek.get(w)!.version} champion` }] : []));
     return html`<figure>${lineChart(`${metric} per week, by the champion that served it`, series, { width: 760, height: 300, x: { label: 'week', min: 0, max: Math.max(1, weeks.length - 1) }, y: { label: metric }, xNames: weeks, marks })}
 <figcaption>${metric} on each week's labelled rows, from the monitoring reports; a red line marks the first week a new champion served.</figcaption></figure>
-<table><caption class="muted" style="text-align:left">Reports, newest first</caption><thead><tr><th scope="col">Report</th><th scope="col">Version</th><th scope="col">Window</th><th scope="col">Verdict</th><th scope="col">Drifted features</th></tr></thead><tbody>
-${reports.slice(0, 12).map((r) => html`<tr><td><a href="/ui/models/${name}/reports/${r.id}">${when(r.createdAt)}</a></td><td>v${r.version}</td><td>${r.window.join(', ')}</td><td>${verdictBadge(r.verdict)}</td><td>${r.driftedFeatures.join(', ') || '–'}</td></tr>`)}
+<table><caption class="muted" style="text-align:left">Reports, newest first</caption><thead><tr><th scope="col">Report</th><th scope="col">Version</th><th scope="col">Window</th><th scope="col">Verdict</th><th scope="col">Drifted features</th><th scope="col">Run</th></tr></thead><tbody>
+${reports.slice(0, 12).map((r) => html`<tr><td><a href="/ui/models/${name}/reports/${r.id}">${when(r.createdAt)}</a></td><td>v${r.version}</td><td>${r.window.join(', ')}</td><td>${verdictBadge(r.verdict)}</td><td>${r.driftedFeatures.join(', ') || '–'}</td><td>${runs.has(r.id) ? html`<a href="${runs.get(r.id)!}">monitoring run</a>` : '–'}</td></tr>`)}
 </tbody></table>`;
   }
 
