@@ -6,11 +6,11 @@
 // client for a deployment with its own models.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
+import { freePort } from '../core/free-port.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
@@ -27,14 +27,6 @@ export const documentText = (doc: unknown): string => `${JSON.stringify(doc, nul
 /** The TypeScript types of a document, as checked in. */
 export async function typesText(doc: unknown): Promise<string> {
   return HEADER + astToString(await openapiTS(doc as OpenAPI3, { alphabetize: true }));
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** GET /openapi.json from an API process of this checkout, started and stopped here. */

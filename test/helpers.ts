@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from '../core/free-port.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -135,13 +135,7 @@ export function cardDraft(model: string, runId: string): CardDraft {
 }
 
 /** A port nobody listens on right now, on loopback. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort };
 
 /** Run one of the project's TypeScript entry points (worker/main.ts, api/main.ts) as its own process. */
 export function spawnEntry(entry: string, env: Record<string, string>, stdio: 'ignore' | 'inherit' = 'ignore'): ChildProcess {

@@ -5,9 +5,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../core/config.js';
+import type { AddressInfo } from 'node:net';
+import { freePort } from '../core/free-port.js';
 import { s3Client } from '../storage/s3-store.js';
 
 export const MOTO_VERSION = '5.2.1';
@@ -44,14 +45,6 @@ export async function ensureMoto(log: (line: string) => void = () => {}): Promis
   } finally {
     await rm(lock, { recursive: true, force: true });
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 export interface S3Server {

@@ -4,7 +4,6 @@
 // a chatty server costs the benchmark nothing here.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 
 export interface Server {
   readonly name: string;
@@ -17,18 +16,7 @@ export interface Server {
 
 const running = new Map<number, ChildProcess>();
 
-/** A port nobody listens on now: bind 0 on loopback, read it back, close. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
-}
+export { freePort } from '../../core/free-port.js';
 
 export function startServer(name: string, command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string }): Server {
   const log = openSync(options.logFile, 'w');
