@@ -165,6 +165,32 @@ describe('console', () => {
     }
   }, 240_000);
 
+  it('answers bad input with a page that names it', async () => {
+    const cookie = { cookie: `mlops_console=${encodeURIComponent(TEST_TOKENS.admin)}` };
+    const get = async (url: string) => {
+      const res = await api.app.request(url, { headers: cookie });
+      return { status: res.status, text: await res.text(), csp: res.headers.get('content-security-policy') };
+    };
+    const login = await api.app.request('/ui/login', { method: 'POST', body: new URLSearchParams({ token: 'not-a-token-at-all-0000', next: '/ui' }) });
+    expect(login.status).toBe(401);
+    expect(await login.text()).toContain('That token is not accepted');
+    const away = await api.app.request('/ui/login', { method: 'POST', body: new URLSearchParams({ token: TEST_TOKENS.predict, next: 'https://elsewhere.example/' }) });
+    expect(away.headers.get('location')).toBe('/ui'); // never sent off-site after signing in
+    expect(away.headers.get('set-cookie')).toMatch(/^mlops_console=.*; Path=\/ui; HttpOnly; SameSite=Strict/);
+
+    const unknown = await get('/ui/models/no_such_model');
+    expect(unknown.status).toBe(404);
+    expect(unknown.text).toContain('UnknownModelError');
+    const same = await get('/ui/models/flight_delay/compare?a=2&b=2');
+    expect(same.status).toBe(400);
+    expect(same.text).toMatch(/a and b must be two different versions of flight_delay: v1, v2/);
+    expect(same.csp).toContain("default-src 'none'");
+    const stale = await api.app.request('/ui/models/flight_delay/actions/rollback', { method: 'POST', headers: cookie, body: new URLSearchParams({ csrf: 'forged', reason: 'x' }) });
+    expect(stale.status).toBe(403);
+    expect(await stale.text()).toContain('did not come from this console');
+    expect((await openRegistry(harness.paths).getAlias('flight_delay', 'champion'))?.version).toBe(2);
+  });
+
   it('refuses the admin actions to a predict token, in the API’s words', async () => {
     const { context, page } = await signedIn(TEST_TOKENS.predict);
     try {
