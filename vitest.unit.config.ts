@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: [
+      'test/cli-parts.test.ts',
       'test/compose.test.ts',
       'test/drift.test.ts',
       'test/duckdb-read.test.ts',

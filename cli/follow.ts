@@ -2,7 +2,7 @@
 // ends, drawing the pending activity's last heartbeat as a progress bar (on a terminal) or as a
 // line when its stage changes (in a log). A training that waits on its promotion says so, with
 // the command that approves it.
-import { data, type MlopsClient, type Schemas } from '../client/index.js';
+import { ApiError, data, type MlopsClient, type Schemas } from '../client/index.js';
 
 type Run = Schemas['WorkflowRun'];
 
@@ -10,6 +10,8 @@ const POLL_MS = 1_000;
 /** In a log (not a terminal), mere progress within one stage is said at most this often. */
 const LOG_EVERY_MS = 10_000;
 const BAR_WIDTH = 24;
+/** How long following waits out an API or Temporal that does not answer before it gives up (the run itself goes on). */
+const UNREACHABLE_GIVE_UP_MS = 120_000;
 
 /** The parts of a heartbeat the bar shows; the rest is printed as `key value`. */
 function progressOf(details: unknown): { stage: string; done?: number; of?: number; rest: string[] } {
@@ -87,8 +89,22 @@ export function stderrTerminal(stream: NodeJS.WriteStream = process.stderr): Ter
  */
 export async function followRun(api: MlopsClient, id: { workflowId: string; runId?: string }, term: Terminal, model?: string): Promise<Run> {
   let toldApproval = false;
+  let unreachableSince: number | null = null;
   for (;;) {
-    const run = await data(api.GET('/workflows/{id}', { params: { path: { id: id.workflowId }, query: id.runId ? { runId: id.runId } : {} } }));
+    let run: Run;
+    try {
+      run = await data(api.GET('/workflows/{id}', { params: { path: { id: id.workflowId }, query: id.runId ? { runId: id.runId } : {} } }));
+      unreachableSince = null;
+    } catch (err) {
+      // The run goes on while the API or Temporal restarts: keep asking for a while, then give up.
+      const transient = (err instanceof ApiError && err.status >= 500) || err instanceof TypeError;
+      if (!transient) throw err;
+      unreachableSince ??= Date.now();
+      if (Date.now() - unreachableSince > UNREACHABLE_GIVE_UP_MS) throw err;
+      term.progress(`(the API does not answer: ${err instanceof ApiError ? err.message : err.message}; asking again)`);
+      await new Promise((r) => setTimeout(r, POLL_MS * 3));
+      continue;
+    }
     if (run.status !== 'RUNNING') {
       term.say(`${run.type} ${run.status.toLowerCase()} (${run.workflowId})`);
       return run;
