@@ -2,6 +2,7 @@
 // report's aggregates (histograms, bars, metrics per partition), no script, no URL. It opens
 // offline, can be mailed or archived as is, and stays small because the report never holds rows.
 // Every string from the report is escaped: category values and partition names are users' data.
+import { axisNum, escapeHtml as esc, isNum, niceScale } from './html.js';
 import type { CategoricalDrift, DriftReport, FeatureDrift, NumericDrift, PerformanceCheck } from './monitoring.js';
 
 // Colour-blind safe pair (seaborn "deep" blue and orange), plus a neutral for anything else.
@@ -16,17 +17,6 @@ const WIDE = 900;
 // Rough width of one character of 10-11px system font: enough to thin and truncate labels.
 const CHAR = 6.2;
 
-const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Safe in element content and in quoted attributes alike (SVG text included). */
-function esc(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
-}
-
-function isNum(x: unknown): x is number {
-  return typeof x === 'number' && Number.isFinite(x);
-}
-
 /** Four significant digits; a statistic that could not be computed (null, NaN) as a dash. */
 function fmt(x: number | null | undefined): string {
   return isNum(x) ? String(Number(x.toPrecision(4))) : '—';
@@ -38,15 +28,6 @@ function count(x: number): string {
 
 function pct(share: number | null | undefined): string {
   return isNum(share) ? `${(share * 100).toFixed(1)}%` : '—';
-}
-
-/** Compact axis numbers: bin edges can be large (distances, amounts) and space is scarce. */
-function axisNum(x: number): string {
-  if (!isNum(x)) return x > 0 ? '∞' : '−∞';
-  const a = Math.abs(x);
-  if (a >= 1e6) return `${Number((x / 1e6).toPrecision(3))}M`;
-  if (a >= 1e4) return `${Number((x / 1e3).toPrecision(3))}k`;
-  return String(Number(x.toPrecision(4)) || 0);
 }
 
 function axisPct(share: number): string {
@@ -73,26 +54,6 @@ function range(partitions: readonly string[]): string {
   const last = partitions.at(-1);
   if (first === undefined || last === undefined) return 'none';
   return first === last ? first : `${first} … ${last}`;
-}
-
-interface Scale {
-  readonly lo: number;
-  readonly hi: number;
-  readonly ticks: readonly number[];
-}
-
-/** Widens [lo, hi] to round tick steps (1, 2, 2.5, 5 × 10^k) so grid labels read cleanly. */
-function niceScale(lo: number, hi: number, target: number): Scale {
-  const low = isNum(lo) ? lo : 0;
-  const high = isNum(hi) && hi > low ? hi : low + (low === 0 ? 1 : Math.abs(low) * 0.1);
-  const raw = (high - low) / target;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
-  const start = Math.floor(low / step + 1e-9) * step;
-  const end = Math.ceil(high / step - 1e-9) * step;
-  const ticks: number[] = [];
-  for (let v = start; v <= end + step / 2 && ticks.length < 50; v += step) ticks.push(Number(v.toPrecision(12)));
-  return { lo: start, hi: end, ticks };
 }
 
 /** Every how many slots a label fits, so horizontal tick labels never overlap. */

@@ -1,6 +1,7 @@
 // Inline SVG charts for the console: lines and dots on numeric axes (curves, training loss,
 // residuals), a metric over named steps (weeks) with marked points, horizontal bars, and a
 // matrix. Each is an <svg role="img"> with a title and a label, so a screen reader says what it shows.
+import { axisNum, escapeHtml, niceScale } from '../../core/html.js';
 import { html, raw, type Html } from './html.js';
 
 export const COLOURS = ['#1f5fbf', '#c2571a', '#2b8a3e', '#8e3aa8', '#a3262a', '#5f6b7a', '#0f7c8c', '#9c6b00'];
@@ -31,22 +32,6 @@ interface Axes {
   readonly xNames?: readonly string[];
 }
 
-const nice = (x: number) => (Math.abs(x) >= 1000 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toFixed(3));
-
-/** Round ticks over [lo, hi] and their labels, with as many decimals as the step needs. */
-function ticks(lo: number, hi: number, count = 5): { value: number; label: string }[] {
-  if (!(hi > lo)) return [{ value: lo, label: nice(lo) }];
-  const raw = (hi - lo) / count;
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * 10 ** Math.floor(Math.log10(raw))).find((s) => s >= raw) ?? raw;
-  const decimals = Math.min(6, (String(Number(step.toPrecision(6))).split('.')[1] ?? '').length);
-  const out: { value: number; label: string }[] = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) {
-    const value = Number(t.toPrecision(12));
-    out.push({ value, label: Math.abs(value) >= 10_000 ? value.toExponential(1) : value.toFixed(decimals) });
-  }
-  return out;
-}
-
 /** Numeric x and y; series as lines or dots; a legend when there is more than one series. */
 export function lineChart(title: string, series: readonly Series[], axes: Axes): Html {
   const W = axes.width ?? 420;
@@ -60,40 +45,39 @@ export function lineChart(title: string, series: readonly Series[], axes: Axes):
   if (all.length === 0) return html`<p class="muted">${title}: nothing to draw yet.</p>`;
   const xs = all.map((p) => p[0]);
   const ys = all.map((p) => p[1]);
-  const x0 = axes.x.min ?? Math.min(...xs);
-  const x1 = axes.x.max ?? Math.max(...xs);
-  let y0 = axes.y.min ?? Math.min(...ys);
-  let y1 = axes.y.max ?? Math.max(...ys);
-  if (y1 === y0) [y0, y1] = [y0 - 1, y1 + 1];
-  const pad = axes.y.min === undefined && axes.y.max === undefined ? (y1 - y0) * 0.05 : 0;
-  y0 -= pad;
-  y1 += pad;
+  const xFrom = axes.x.min ?? Math.min(...xs);
+  const xTo = axes.x.max ?? Math.max(...xs);
+  // Both axes widened to round ticks (the x axis of named steps stays one slot per name).
+  const yScale = niceScale(axes.y.min ?? Math.min(...ys), axes.y.max ?? Math.max(...ys), 5);
+  const [y0, y1] = [yScale.lo, yScale.hi];
+  const xScale = axes.xNames ? undefined : niceScale(xFrom, xTo, 5);
+  const [x0, x1] = xScale ? [xScale.lo, xScale.hi] : [xFrom, xTo];
   const sx = (x: number) => L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R);
   const sy = (y: number) => H - B - ((y - y0) / (y1 - y0)) * (H - T - B);
   const parts: string[] = [];
-  for (const t of ticks(y0, y1)) {
-    parts.push(`<line x1="${L}" x2="${W - R}" y1="${sy(t.value).toFixed(1)}" y2="${sy(t.value).toFixed(1)}" stroke="${GRID}"/>`);
-    parts.push(`<text x="${L - 6}" y="${(sy(t.value) + 4).toFixed(1)}" text-anchor="end">${t.label}</text>`);
+  for (const t of yScale.ticks) {
+    parts.push(`<line x1="${L}" x2="${W - R}" y1="${sy(t).toFixed(1)}" y2="${sy(t).toFixed(1)}" stroke="${GRID}"/>`);
+    parts.push(`<text x="${L - 6}" y="${(sy(t) + 4).toFixed(1)}" text-anchor="end">${axisNum(t)}</text>`);
   }
   if (axes.xNames) {
     const every = Math.max(1, Math.ceil(axes.xNames.length / 8));
     axes.xNames.forEach((name, i) => {
       const anchor = i === 0 && axes.xNames!.length > 1 ? 'start' : i === axes.xNames!.length - 1 ? 'end' : 'middle';
-      if (i % every === 0 || i === axes.xNames!.length - 1) parts.push(`<text x="${sx(i).toFixed(1)}" y="${H - B + 16}" text-anchor="${anchor}">${escapeText(name.length > 12 ? name.slice(0, 12) : name)}</text>`);
+      if (i % every === 0 || i === axes.xNames!.length - 1) parts.push(`<text x="${sx(i).toFixed(1)}" y="${H - B + 16}" text-anchor="${anchor}">${escapeHtml(name.length > 12 ? name.slice(0, 12) : name)}</text>`);
     });
   } else {
-    for (const t of ticks(x0, x1)) parts.push(`<text x="${sx(t.value).toFixed(1)}" y="${H - B + 16}" text-anchor="middle">${t.label}</text>`);
+    for (const t of xScale!.ticks) parts.push(`<text x="${sx(t).toFixed(1)}" y="${H - B + 16}" text-anchor="middle">${axisNum(t)}</text>`);
   }
   parts.push(`<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="${AXIS}"/><line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="${AXIS}"/>`);
-  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle">${escapeText(axes.x.label)}</text>`);
-  parts.push(`<text transform="translate(14 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">${escapeText(axes.y.label)}</text>`);
+  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle">${escapeHtml(axes.x.label)}</text>`);
+  parts.push(`<text transform="translate(14 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(axes.y.label)}</text>`);
   for (const [[ax, ay], [bx, by]] of axes.guides ?? []) {
     parts.push(`<line x1="${sx(ax).toFixed(1)}" y1="${sy(ay).toFixed(1)}" x2="${sx(bx).toFixed(1)}" y2="${sy(by).toFixed(1)}" stroke="${AXIS}" stroke-dasharray="4 4"/>`);
   }
   for (const m of axes.marks ?? []) {
     const x = sx(m.x).toFixed(1);
     const right = sx(m.x) > (L + W - R) / 2;
-    parts.push(`<line x1="${x}" x2="${x}" y1="${T}" y2="${H - B}" stroke="#a3262a" stroke-dasharray="3 3"/><text x="${x}" y="${T + 10}" text-anchor="${right ? 'end' : 'start'}" dx="${right ? -3 : 3}">${escapeText(m.label)}</text>`);
+    parts.push(`<line x1="${x}" x2="${x}" y1="${T}" y2="${H - B}" stroke="#a3262a" stroke-dasharray="3 3"/><text x="${x}" y="${T + 10}" text-anchor="${right ? 'end' : 'start'}" dx="${right ? -3 : 3}">${escapeHtml(m.label)}</text>`);
   }
   series.forEach((s, i) => {
     const colour = s.colour ?? COLOURS[i % COLOURS.length]!;
@@ -108,7 +92,7 @@ export function lineChart(title: string, series: readonly Series[], axes: Axes):
     if (legend) {
       const lx = L + (i % 3) * ((W - L - R) / 3);
       const ly = 12 + Math.floor(i / 3) * 18;
-      parts.push(`<rect x="${lx}" y="${ly - 8}" width="12" height="4" fill="${colour}"/><text x="${lx + 16}" y="${ly}">${escapeText(s.name)}</text>`);
+      parts.push(`<rect x="${lx}" y="${ly - 8}" width="12" height="4" fill="${colour}"/><text x="${lx + 16}" y="${ly}">${escapeHtml(s.name)}</text>`);
     }
   });
   return svg(W, H, title, parts.join(''));
@@ -125,9 +109,9 @@ export function barChart(title: string, bars: readonly { readonly label: string;
   const parts = bars.map((b, i) => {
     const y = 8 + i * rowH;
     const w = ((W - L - 70) * b.value) / max;
-    return `<text x="${L - 6}" y="${y + 13}" text-anchor="end">${escapeText(b.label.length > 28 ? `${b.label.slice(0, 27)}…` : b.label)}</text><rect x="${L}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${COLOURS[0]}"/><text x="${(L + w + 4).toFixed(1)}" y="${y + 13}">${nice(b.value)}</text>`;
+    return `<text x="${L - 6}" y="${y + 13}" text-anchor="end">${escapeHtml(b.label.length > 28 ? `${b.label.slice(0, 27)}…` : b.label)}</text><rect x="${L}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${COLOURS[0]}"/><text x="${(L + w + 4).toFixed(1)}" y="${y + 13}">${axisNum(b.value)}</text>`;
   });
-  parts.push(`<text x="${L}" y="${H - 6}">${escapeText(valueLabel)}</text>`);
+  parts.push(`<text x="${L}" y="${H - 6}">${escapeHtml(valueLabel)}</text>`);
   return svg(W, H, title, parts.join(''));
 }
 
@@ -140,10 +124,10 @@ export function matrixChart(title: string, labels: readonly string[], matrix: re
   const W = L + n * cell + 10;
   const H = T + n * cell + 30;
   const parts: string[] = [`<text x="${L + (n * cell) / 2}" y="12" text-anchor="middle">predicted</text>`, `<text transform="translate(12 ${T + (n * cell) / 2}) rotate(-90)" text-anchor="middle">actual</text>`];
-  labels.forEach((l, j) => parts.push(`<text x="${L + j * cell + cell / 2}" y="${T - 8}" text-anchor="middle">${escapeText(l.slice(0, 10))}</text>`));
+  labels.forEach((l, j) => parts.push(`<text x="${L + j * cell + cell / 2}" y="${T - 8}" text-anchor="middle">${escapeHtml(l.slice(0, 10))}</text>`));
   matrix.forEach((row, i) => {
     const total = row.reduce((a, b) => a + b, 0) || 1;
-    parts.push(`<text x="${L - 6}" y="${T + i * cell + cell / 2 + 4}" text-anchor="end">${escapeText(labels[i]!.slice(0, 14))}</text>`);
+    parts.push(`<text x="${L - 6}" y="${T + i * cell + cell / 2 + 4}" text-anchor="end">${escapeHtml(labels[i]!.slice(0, 14))}</text>`);
     row.forEach((v, j) => {
       const share = v / total;
       const dark = share > 0.5;
@@ -152,10 +136,6 @@ export function matrixChart(title: string, labels: readonly string[], matrix: re
     });
   });
   return svg(W, H, title, parts.join(''));
-}
-
-function escapeText(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 function svg(width: number, height: number, title: string, body: string): Html {

@@ -1,6 +1,7 @@
 // The console's HTML: an escaping template tag (every interpolated value is escaped unless it is
 // already Html), the page layout with its one inline stylesheet, and small pieces (tables, forms,
 // badges). Server-rendered, no script, nothing loaded from elsewhere.
+import { escapeHtml } from '../../core/html.js';
 
 export class Html {
   constructor(readonly text: string) {}
@@ -9,8 +10,6 @@ export class Html {
   }
 }
 
-const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const escape = (value: unknown): string => String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 
 type Part = Html | string | number | boolean | null | undefined | readonly Part[];
 
@@ -18,7 +17,7 @@ function render(part: Part): string {
   if (part === null || part === undefined || part === false) return '';
   if (part instanceof Html) return part.text;
   if (Array.isArray(part)) return (part as readonly Part[]).map(render).join('');
-  return escape(part);
+  return escapeHtml(part);
 }
 
 /** html`<p>${value}</p>`: values escaped, Html and arrays of them inserted as they are. */
