@@ -159,3 +159,18 @@ type Writable<T> = T extends (infer U)[] | readonly (infer U)[] ? Writable<U>[] 
  * has none), so the route's response schema still checks every field's type.
  */
 export const asJson = <T>(value: T): Writable<T> => value as Writable<T>;
+
+/** One monitoring report, as GET /reports/{name} lists it. */
+export const ReportSummary = z
+  .object({
+    id: z.string(),
+    createdAt: z.string(),
+    version: z.number(),
+    window: z.array(z.string()),
+    verdict: z.string(),
+    driftedFeatures: z.array(z.string()),
+    decay: z.boolean(),
+    retraining: z.string().nullable(),
+    links: z.object({ html: z.string(), json: z.string() }),
+  })
+  .openapi('ReportSummary');

@@ -69,9 +69,12 @@ export const modelName = z
 
 export const ModelParam = z.object({ name: modelName.openapi({ param: { name: 'name', in: 'path' } }) });
 
+/** A version in a path: a positive whole number of at most nine digits. */
+export const VERSION_PATTERN = /^[1-9][0-9]{0,8}$/;
+
 export const version = z
   .string()
-  .regex(/^[1-9][0-9]{0,8}$/, 'must be a positive whole number')
+  .regex(VERSION_PATTERN, 'must be a positive whole number')
   .transform(Number)
   .openapi({ param: { name: 'version', in: 'path' }, example: '1', type: 'string' });
 

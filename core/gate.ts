@@ -52,20 +52,43 @@ export interface GateDecision {
 
 const show = (x: number) => x.toFixed(4);
 
+/** What each check of a gate asks: the names evaluateGate gives its checks, and describeGate's words. */
+const RULES = {
+  min: (metric: string, min: number) => `${metric} >= ${min}`,
+  max: (metric: string, max: number) => `${metric} <= ${max}`,
+  baseline: 'beats the naive baseline',
+  champion: (metric: string, rule: NonNullable<PromotionGate['champion']>) =>
+    'margin' in rule ? `beats the champion's ${metric} by ${rule.margin}` : `${metric} within ${rule.tolerance} of the champion`,
+  calibration: (maxEce: number) => `calibration error <= ${maxEce}`,
+  latency: (p99Ms: number) => `one-row p99 latency <= ${p99Ms} ms`,
+};
+
+/** The gate's checks in words, in the order evaluateGate makes them (for people reading the policy). */
+export function describeGate(gate: PromotionGate): string[] {
+  return [
+    ...(gate.min !== undefined ? [RULES.min(gate.metric, gate.min)] : []),
+    ...(gate.max !== undefined ? [RULES.max(gate.metric, gate.max)] : []),
+    ...(gate.mustBeatBaseline ? [RULES.baseline] : []),
+    ...(gate.champion ? [RULES.champion(gate.metric, gate.champion)] : []),
+    ...(gate.calibration ? [RULES.calibration(gate.calibration.maxEce)] : []),
+    ...(gate.latency ? [RULES.latency(gate.latency.p99Ms)] : []),
+  ];
+}
+
 export function evaluateGate(gate: PromotionGate, inputs: GateInputs): GateDecision {
   const { candidate } = inputs;
   const checks: GateCheck[] = [];
   const value = metricValue(candidate, gate.metric);
   if (gate.min !== undefined) {
-    checks.push({ name: `${gate.metric} >= ${gate.min}`, passed: value >= gate.min, detail: `${gate.metric} = ${show(value)}` });
+    checks.push({ name: RULES.min(gate.metric, gate.min), passed: value >= gate.min, detail: `${gate.metric} = ${show(value)}` });
   }
   if (gate.max !== undefined) {
-    checks.push({ name: `${gate.metric} <= ${gate.max}`, passed: value <= gate.max, detail: `${gate.metric} = ${show(value)}` });
+    checks.push({ name: RULES.max(gate.metric, gate.max), passed: value <= gate.max, detail: `${gate.metric} = ${show(value)}` });
   }
   if (gate.mustBeatBaseline) {
     const b = taskKind(candidate.task).baselineComparison(candidate);
     checks.push({
-      name: 'beats the naive baseline',
+      name: RULES.baseline,
       passed: b.value < b.baseline,
       detail: `${b.metric} ${show(b.value)} vs ${show(b.baseline)} for ${b.naive}`,
     });
@@ -78,14 +101,14 @@ export function evaluateGate(gate: PromotionGate, inputs: GateInputs): GateDecis
     const theirs = inputs.champion?.calibrationError;
     const asChampion = theirs !== undefined && theirs !== null && ece <= theirs + CALIBRATION_SLACK;
     checks.push({
-      name: `calibration error <= ${gate.calibration.maxEce}${theirs !== undefined && theirs !== null ? " or no worse than the champion's" : ''}`,
+      name: `${RULES.calibration(gate.calibration.maxEce)}${theirs !== undefined && theirs !== null ? " or no worse than the champion's" : ''}`,
       passed: ece <= gate.calibration.maxEce || asChampion,
       detail: `expected calibration error ${show(ece)} over ${inputs.calibrationBins ?? gate.calibration.bins} bins${theirs !== undefined && theirs !== null ? `; champion ${show(theirs)} on the same rows` : ''}`,
     });
   }
   if (gate.latency) {
     checks.push({
-      name: `one-row p99 latency <= ${gate.latency.p99Ms} ms`,
+      name: RULES.latency(gate.latency.p99Ms),
       passed: inputs.latency.p99Ms <= gate.latency.p99Ms,
       detail: `p99 ${inputs.latency.p99Ms.toFixed(3)} ms in onnxruntime (the median round of several)`,
     });
@@ -102,7 +125,7 @@ function championCheck(
   champion: GateInputs['champion'],
 ): GateCheck {
   const higher = higherIsBetter(candidate, metric);
-  const name = 'margin' in rule ? `beats the champion's ${metric} by ${rule.margin}` : `${metric} within ${rule.tolerance} of the champion`;
+  const name = RULES.champion(metric, rule);
   if (!champion) return { name, passed: true, detail: 'no champion yet: nothing to compare with' };
   const mine = metricValue(candidate, metric);
   const theirs = metricValue(champion.metrics, metric);

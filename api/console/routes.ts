@@ -6,12 +6,22 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
 import { temporalUiLink } from '../../core/config.js';
+import { describeGate, type GateDecision } from '../../core/gate.js';
+import type { DriftReport } from '../../core/monitoring.js';
+import type { PromotionStatus } from '../../core/promotion.js';
+import type { PromotionGate } from '../../core/spec.js';
+import { isValidName } from '../../core/spec.js';
+import { metricValue } from '../../ml/metrics.js';
+import type { ScheduleView } from '../../runs/schedules.js';
+import type { ModelCard as RegisteredCard } from '../../storage/registry.js';
 import { errorMessage } from '../../core/errors.js';
+import type { TrainingCurve } from '../../core/types.js';
 import type { Diagnostics } from '../../ml/curves.js';
 import { authorize } from '../auth.js';
+import { VERSION_PATTERN } from '../schemas.js';
 import type { Api, AppDeps } from '../app.js';
 import type { z } from '@hono/zod-openapi';
-import type { ModelCard, ModelDetail, ModelSummary, Promotion, VersionSummary } from '../responses.js';
+import type { ModelCard, ModelDetail, ModelSummary, Promotion, ReportSummary, VersionSummary } from '../responses.js';
 import { barChart, COLOURS, lineChart, matrixChart, type Series } from './charts.js';
 import { HoldoutScorer, type HoldoutComparison } from './holdout.js';
 import { actionForm, badge, fmt, html, page, raw, verdictBadge, when, type Html, type Viewer } from './html.js';
@@ -19,36 +29,13 @@ import { actionForm, badge, fmt, html, page, raw, verdictBadge, when, type Html,
 const COOKIE = 'mlops_console';
 /** Scripts none, styles inline, images inline, forms to this origin only, never framed. */
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-const MODEL = /^[a-z][a-z0-9_]{0,63}$/;
-const VERSION = /^[1-9][0-9]{0,8}$/;
 
 type Card = z.infer<typeof ModelCard>;
 type Detail = z.infer<typeof ModelDetail>;
 type Summary = z.infer<typeof ModelSummary>;
 type VersionRow = z.infer<typeof VersionSummary>;
 type PromotionState = z.infer<typeof Promotion>;
-interface ReportRow {
-  id: string;
-  createdAt: string;
-  version: number;
-  window: string[];
-  verdict: string;
-  driftedFeatures: string[];
-  decay: boolean;
-}
-interface ReportJson {
-  version: number;
-  createdAt: string;
-  workflowId: string;
-  runId: string;
-  performance: { metric: string; overTime: { partition: string; rows: number; metrics: Record<string, number | null>; role: string }[] };
-}
-interface ScheduleRow {
-  model: string;
-  kind: string;
-  nextRuns: string[];
-  paused: boolean;
-}
+type ReportRow = z.infer<typeof ReportSummary>;
 
 type ApiAnswer<T> = { ok: true; data: T } | { ok: false; status: number; type: string; message: string };
 
@@ -88,15 +75,24 @@ export function registerConsole(app: Api, deps: AppDeps): void {
     }
   }
 
-  /** A request to this app's own API with the viewer's token. */
-  async function call<T>(s: Session, path: string, body?: unknown): Promise<ApiAnswer<T>> {
+  /** A request to this app's own API with the viewer's token (a JSON body makes it a POST). */
+  function request(s: Session, path: string, body?: unknown): Promise<Response> {
     const headers = new Headers();
     if (s.token) headers.set('authorization', `Bearer ${s.token}`);
     if (body !== undefined) headers.set('content-type', 'application/json');
-    const res = await app.request(path, body === undefined ? { headers } : { method: 'POST', headers, body: JSON.stringify(body) });
+    return Promise.resolve(app.request(path, body === undefined ? { headers } : { method: 'POST', headers, body: JSON.stringify(body) }));
+  }
+
+  /** What the API refused, in its own words (its error body; the status line when it has none). */
+  async function refusal(res: Response): Promise<Extract<ApiAnswer<unknown>, { ok: false }>> {
     const json = (await res.json().catch(() => null)) as { error?: { type?: string; message?: string } } | null;
-    if (res.ok) return { ok: true, data: json as T };
     return { ok: false, status: res.status, type: json?.error?.type ?? `HTTP${res.status}`, message: json?.error?.message ?? res.statusText };
+  }
+
+  /** An API answer as data, or what it refused. */
+  async function call<T>(s: Session, path: string, body?: unknown): Promise<ApiAnswer<T>> {
+    const res = await request(s, path, body);
+    return res.ok ? { ok: true, data: (await res.json()) as T } : refusal(res);
   }
 
   const send = (c: Context, status: number, body: string, headers: Record<string, string> = {}) =>
@@ -155,7 +151,7 @@ export function registerConsole(app: Api, deps: AppDeps): void {
     guarded(async (c, s) => {
       const models = await call<{ models: Summary[] }>(s, '/models');
       if (!models.ok) return refused(c, s, models, 'Models');
-      const schedules = await call<{ schedules: ScheduleRow[] }>(s, '/schedules');
+      const schedules = await call<{ schedules: ScheduleView[] }>(s, '/schedules');
       const rows: Html[] = [];
       for (const m of models.data.models) {
         if (m.error) {
@@ -200,7 +196,7 @@ export function registerConsole(app: Api, deps: AppDeps): void {
     '/ui/models/:name',
     guarded(async (c, s) => {
       const name = (c.req.param('name') ?? '');
-      if (!MODEL.test(name)) return notFound(c, s, `no model '${name}'`);
+      if (!isValidName(name)) return notFound(c, s, `no model '${name}'`);
       const detail = await call<Detail>(s, `/models/${name}`);
       if (!detail.ok) return refused(c, s, detail, name);
       const m = detail.data;
@@ -212,7 +208,8 @@ export function registerConsole(app: Api, deps: AppDeps): void {
       const champion = m.aliases.champion?.version ?? null;
       const gateMetric = typeof m.gate.metric === 'string' ? m.gate.metric : undefined;
       const metricNames = [...new Set([...(gateMetric ? [gateMetric] : []), ...m.versions.flatMap((v) => Object.keys(v.holdout).filter((k) => typeof v.holdout[k] === 'number' && !/rows|baseline|rate/i.test(k)))])].slice(0, 4);
-      const waiting = promotion.ok && promotion.data.running && (promotion.data.status as { stage?: string } | null)?.stage === 'awaiting-approval' ? (promotion.data.status as { version: number; approval?: { deadline?: string } }) : null;
+      const status = promotion.ok ? (promotion.data.status as unknown as PromotionStatus | null | undefined) : undefined;
+      const waiting = status?.stage === 'awaiting-approval' ? status : null;
 
       const versionRows = [...m.versions].reverse().map((v) => versionRow(name, v, metricNames, champion));
       const entries = history.ok ? history.data.entries.filter((e): e is NonNullable<typeof e> => e !== null) : [];
@@ -220,7 +217,7 @@ export function registerConsole(app: Api, deps: AppDeps): void {
 <p class="lead">${m.description}</p>
 <dl class="facts"><dt>Champion</dt><dd>${champion ? html`<a href="/ui/models/${name}/versions/${champion}">v${champion}</a>` : 'none yet'}</dd>
 <dt>Challenger</dt><dd>${m.aliases.challenger ? html`<a href="/ui/models/${name}/versions/${m.aliases.challenger.version}">v${m.aliases.challenger.version}</a>` : 'none'}</dd>
-<dt>Gate</dt><dd>${gateText(m.gate)}</dd><dt>Approval</dt><dd>${m.approval.required ? 'a person approves each promotion' : 'promotes when the gate passes'}</dd>
+<dt>Gate</dt><dd>${describeGate(m.gate as unknown as PromotionGate).join('; ')}</dd><dt>Approval</dt><dd>${m.approval.required ? 'a person approves each promotion' : 'promotes when the gate passes'}</dd>
 <dt>Promotion</dt><dd>${promotion.ok ? (promotion.data.running ? html`${promotion.data.type} running${waiting ? html` — ${badge(`v${waiting.version} awaits approval`, 'warn')} until ${when(waiting.approval?.deadline)}` : ''} (<a href="${promotion.data.temporalUi ?? '#'}">Temporal UI</a>)` : 'none running') : html`<span class="muted">${promotion.message}</span>`}</dd></dl>
 ${s.admin ? adminPanel(name, s, waiting, champion, entries) : html`<p class="muted">Sign in with an admin token to approve, reject, roll back or start runs.</p>`}
 <h2>Versions</h2>
@@ -237,7 +234,7 @@ ${reports.ok ? await weeklyMetric(s, name, reports.data.reports) : html`<p class
 
   function versionRow(name: string, v: VersionRow, metricNames: readonly string[], champion: number | null): Html {
     const ev = v.lastEvaluation;
-    const checks = (ev?.gate as { checks?: { name: string; passed: boolean; detail: string }[] } | undefined)?.checks ?? [];
+    const checks = (ev?.gate as unknown as GateDecision | undefined)?.checks ?? [];
     return html`<tr>
 <th scope="row"><a href="/ui/models/${name}/versions/${v.version}">v${v.version}</a>${v.version === champion ? html` ${badge('champion', 'good')}` : ''}</th>
 <td>${when(v.createdAt)}</td>
@@ -264,7 +261,7 @@ ${canRollBack ? actionForm(`${base}/rollback`, `Roll back from v${champion}`, s,
     const runs = new Map<string, string>();
     let metric = '';
     for (const r of [...reports].reverse().slice(-52)) {
-      const full = await call<ReportJson>(s, `/reports/${name}/${r.id}/report.json`);
+      const full = await call<DriftReport>(s, `/reports/${name}/${r.id}/report.json`);
       if (!full.ok) continue;
       metric = full.data.performance.metric;
       runs.set(r.id, temporalUiLink(deps.temporal, full.data.workflowId, full.data.runId));
@@ -290,12 +287,8 @@ ${reports.slice(0, 12).map((r) => html`<tr><td><a href="/ui/models/${name}/repor
     '/ui/models/:name/reports/:id',
     guarded(async (c, s) => {
       const { name, id } = c.req.param() as { name: string; id: string };
-      const headers = new Headers(s.token ? { authorization: `Bearer ${s.token}` } : {});
-      const res = await app.request(`/reports/${encodeURIComponent(name)}/${encodeURIComponent(id)}`, { headers });
-      if (!res.ok) {
-        const body = (await res.json().catch(() => null)) as { error?: { type?: string; message?: string } } | null;
-        return refused(c, s, { ok: false, status: res.status, type: body?.error?.type ?? `HTTP${res.status}`, message: body?.error?.message ?? '' }, 'Report');
-      }
+      const res = await request(s, `/reports/${encodeURIComponent(name)}/${encodeURIComponent(id)}`);
+      if (!res.ok) return refused(c, s, await refusal(res), 'Report');
       return c.body(await res.text(), 200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': res.headers.get('content-security-policy') ?? CSP });
     }),
   );
@@ -305,11 +298,11 @@ ${reports.slice(0, 12).map((r) => html`<tr><td><a href="/ui/models/${name}/repor
     '/ui/models/:name/versions/:version',
     guarded(async (c, s) => {
       const { name, version } = c.req.param() as { name: string; version: string };
-      if (!MODEL.test(name) || !VERSION.test(version)) return notFound(c, s, `no version '${version}' of '${name}'`);
+      if (!isValidName(name) || !VERSION_PATTERN.test(version)) return notFound(c, s, `no version '${version}' of '${name}'`);
       const card = await call<Card>(s, `/models/${name}/versions/${version}`);
       if (!card.ok) return refused(c, s, card, `${name} v${version}`);
       const k = card.data;
-      const trainer = k.trainer as { type?: string; params?: Record<string, unknown>; iterations?: number; bestIteration?: number | null; curve?: { metric: string; iteration: number[]; train: (number | null)[]; valid: (number | null)[] }; featureImportance?: { feature: string; gain: number; splits: number; meanAbsContribution?: number }[] };
+      const trainer = k.trainer as unknown as RegisteredCard['trainer'];
       let diagnostics: Html;
       try {
         diagnostics = diagnosticsSection(await scorer.compare(name, k.version, [k.version]));
@@ -339,11 +332,11 @@ ${diagnostics}`;
     guarded(async (c, s) => {
       const name = (c.req.param('name') ?? '');
       const [a, b] = [c.req.query('a') ?? '', c.req.query('b') ?? ''];
-      if (!MODEL.test(name)) return notFound(c, s, `no model '${name}'`);
+      if (!isValidName(name)) return notFound(c, s, `no model '${name}'`);
       const detail = await call<Detail>(s, `/models/${name}`);
       if (!detail.ok) return refused(c, s, detail, name);
       const known = detail.data.versions.map((v) => v.version);
-      if (!VERSION.test(a) || !VERSION.test(b) || !known.includes(Number(a)) || !known.includes(Number(b)) || a === b) {
+      if (!VERSION_PATTERN.test(a) || !VERSION_PATTERN.test(b) || !known.includes(Number(a)) || !known.includes(Number(b)) || a === b) {
         return send(c, 400, page(`Compare ${name}`, s, html`<h1>Compare ${name}</h1>${compareForm(name, known)}`, { kind: 'error', text: `a and b must be two different versions of ${name}: ${known.map((v) => `v${v}`).join(', ')}` }));
       }
       const [va, vb] = [Number(a), Number(b)];
@@ -398,19 +391,6 @@ function noticeOf(c: Context): { kind: 'ok'; text: string } | undefined {
   return text ? { kind: 'ok', text: text.slice(0, 300) } : undefined;
 }
 
-function gateText(gate: Record<string, unknown>): string {
-  const parts = [`${String(gate.metric)}${gate.min !== undefined ? ` ≥ ${String(gate.min)}` : ''}${gate.max !== undefined ? ` ≤ ${String(gate.max)}` : ''}`];
-  if (gate.mustBeatBaseline) parts.push('beats the naive baseline');
-  const champion = gate.champion as { tolerance?: number; margin?: number } | undefined;
-  if (champion?.tolerance !== undefined) parts.push(`within ${champion.tolerance} of the champion`);
-  if (champion?.margin !== undefined) parts.push(`beats the champion by ${champion.margin}`);
-  const calibration = gate.calibration as { maxEce?: number } | undefined;
-  if (calibration?.maxEce !== undefined) parts.push(`calibration error ≤ ${calibration.maxEce}`);
-  const latency = gate.latency as { p99Ms?: number } | undefined;
-  if (latency?.p99Ms !== undefined) parts.push(`p99 ≤ ${latency.p99Ms} ms`);
-  return parts.join('; ');
-}
-
 function compareForm(name: string, versions: readonly number[], a?: number, b?: number): Html {
   const newest = [...versions].sort((x, y) => y - x);
   const options = (selected: number | undefined) => newest.map((v) => html`<option value="${v}"${v === selected ? raw(' selected') : ''}>v${v}</option>`);
@@ -442,9 +422,9 @@ ${[...entries].reverse().slice(0, 20).map((e) => html`<tr><td>${when(e.updatedAt
 </tbody></table></div>`;
 }
 
-function trainingCurve(curve: { metric: string; iteration: number[]; train: (number | null)[]; valid: (number | null)[] } | undefined, best: number | null): Html {
+function trainingCurve(curve: TrainingCurve | undefined, best: number | null): Html {
   if (!curve || curve.iteration.length === 0) return html`<p class="muted">No per-round metrics for this version.</p>`;
-  const pick = (values: (number | null)[]) => curve.iteration.flatMap((it, i) => (values[i] === null || values[i] === undefined ? [] : [[it, values[i]!] as const]));
+  const pick = (values: readonly (number | null)[]) => curve.iteration.flatMap((it, i) => (values[i] === null || values[i] === undefined ? [] : [[it, values[i]!] as const]));
   const series: Series[] = [
     { name: `train ${curve.metric}`, points: pick(curve.train) },
     { name: `validation ${curve.metric}`, points: pick(curve.valid) },
@@ -485,7 +465,7 @@ function comparisonSection(h: HoldoutComparison): Html {
   const rows = h.deltas.map((d) => {
     const better = d.better === 'higher' ? d.interval.lo > 0 : d.interval.hi < 0;
     const worse = d.better === 'higher' ? d.interval.hi < 0 : d.interval.lo > 0;
-    return html`<tr><th scope="row">${d.metric} <span class="muted">(${d.better} is better)</span></th><td class="num">${fmt((a.metrics as unknown as Record<string, number>)[d.metric])}</td><td class="num">${fmt((b.metrics as unknown as Record<string, number>)[d.metric])}</td><td class="num">${d.interval.difference >= 0 ? '+' : ''}${fmt(d.interval.difference)}</td><td class="num">[${fmt(d.interval.lo)}, ${fmt(d.interval.hi)}]</td><td>${better ? badge(`v${a.version} better`, 'good') : worse ? badge(`v${a.version} worse`, 'bad') : badge('no clear difference', 'neutral')}</td></tr>`;
+    return html`<tr><th scope="row">${d.metric} <span class="muted">(${d.better} is better)</span></th><td class="num">${fmt(metricValue(a.metrics, d.metric))}</td><td class="num">${fmt(metricValue(b.metrics, d.metric))}</td><td class="num">${d.interval.difference >= 0 ? '+' : ''}${fmt(d.interval.difference)}</td><td class="num">[${fmt(d.interval.lo)}, ${fmt(d.interval.hi)}]</td><td>${better ? badge(`v${a.version} better`, 'good') : worse ? badge(`v${a.version} worse`, 'bad') : badge('no clear difference', 'neutral')}</td></tr>`;
   });
   return html`<p class="lead">Both scored on v${h.holdoutOf}'s holdout: ${h.partitions.join(', ')} (${fmt(h.rows)} labelled rows). Intervals are 95% paired-bootstrap intervals of v${a.version} − v${b.version} over ${fmt(h.bootstrapRows)} rows spread over the holdout.</p>
 <table><caption class="muted" style="text-align:left">Metrics on the same rows</caption><thead><tr><th scope="col">Metric</th><th scope="col" class="num">v${a.version}</th><th scope="col" class="num">v${b.version}</th><th scope="col" class="num">Difference</th><th scope="col" class="num">95% interval</th><th scope="col">Reading</th></tr></thead><tbody>${rows}</tbody></table>

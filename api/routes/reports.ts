@@ -6,6 +6,7 @@ import type { DriftReport } from '../../core/monitoring.js';
 import { openReports, REPORT_ID } from '../../storage/reports.js';
 import { loadSpec } from '../../core/spec.js';
 import type { Api, AppDeps, Guard } from '../app.js';
+import { ReportSummary } from '../responses.js';
 import { errors, json, ModelParam } from '../schemas.js';
 
 const ReportParams = z.object({
@@ -16,20 +17,6 @@ const ReportParams = z.object({
     .refine((v) => !v.includes('..'), 'must be a report id from GET /reports/{name}')
     .openapi({ param: { name: 'id', in: 'path' }, example: '20261202T012711Z-01a2345c' }),
 });
-
-const ReportSummary = z
-  .object({
-    id: z.string(),
-    createdAt: z.string(),
-    version: z.number(),
-    window: z.array(z.string()),
-    verdict: z.string(),
-    driftedFeatures: z.array(z.string()),
-    decay: z.boolean(),
-    retraining: z.string().nullable(),
-    links: z.object({ html: z.string(), json: z.string() }),
-  })
-  .openapi('ReportSummary');
 
 /** Only the page's own inline styles: the report has no scripts and loads nothing. */
 const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
