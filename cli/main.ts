@@ -205,10 +205,15 @@ async function started(api: MlopsClient, io: Io, run: Started, follow: boolean, 
     io.out(json(run));
     return EXIT.ok;
   }
-  const end = await followRun(api, { workflowId: run.workflowId, runId: run.runId }, io.term, model);
+  return ended(io, await followRun(api, { workflowId: run.workflowId, runId: run.runId }, io.term, model));
+}
+
+/** A followed run's end: its result (or its last status) on stdout, why it failed on stderr, and the exit code. */
+function ended(io: Io, end: Schemas['WorkflowRun']): number {
   io.out(json(end.status === 'COMPLETED' ? end.result : end));
-  if (end.status !== 'COMPLETED') io.err(`error: ${end.type} ${end.status.toLowerCase()}${end.failure ? `: ${end.failure.type ? `${end.failure.type}: ` : ''}${end.failure.message}` : ''}\n`);
-  return end.status === 'COMPLETED' ? EXIT.ok : EXIT.runFailed;
+  if (end.status === 'COMPLETED') return EXIT.ok;
+  io.err(`error: ${end.type} ${end.status.toLowerCase()}${end.failure ? `: ${end.failure.type ? `${end.failure.type}: ` : ''}${end.failure.message}` : ''}\n`);
+  return EXIT.runFailed;
 }
 
 const RUN_OPTIONS = { reason: { type: 'string' }, 'no-follow': { type: 'boolean' } } as const;
@@ -346,9 +351,7 @@ const COMMANDS: Record<string, Command> = {
     async run(ctx) {
       const [workflowId] = need(ctx.positionals, ['workflow-id'], 'follow');
       const runId = str(ctx.values['run-id']);
-      const end = await followRun(ctx.api, { workflowId: workflowId!, ...(runId ? { runId } : {}) }, ctx.io.term);
-      ctx.io.out(json(end.status === 'COMPLETED' ? end.result : end));
-      return end.status === 'COMPLETED' ? EXIT.ok : EXIT.runFailed;
+      return ended(ctx.io, await followRun(ctx.api, { workflowId: workflowId!, ...(runId ? { runId } : {}) }, ctx.io.term));
     },
   },
   train: {
