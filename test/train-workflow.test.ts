@@ -162,6 +162,8 @@ describe('TrainModelWorkflow', () => {
     })();
     const { result } = await train('flight_delay');
     expect(result.version).toBe(2);
+    // The gate's verdict, so a refusal (its latency check on a busy machine) says so here.
+    expect(result.promoted, JSON.stringify(result.promotion)).toBe(true);
     // Same snapshot, same spec and seed: the retrained model scores exactly like the first.
     expect(result.snapshot.contentHash).toBe(firstRun?.snapshot.contentHash);
     // On a mismatch, how each run trained (rounds, resumption, attempts) says where to look.
